@@ -3,13 +3,20 @@ module github.com/sclogon/sclogon
 go 1.26.8
 
 require (
+	github.com/go-ldap/ldap/v3 v3.4.15
+	github.com/go-piv/piv-go/v2 v2.6.0
+	github.com/jcmturner/gokrb5/v8 v8.4.4
+	golang.org/x/crypto v0.58.0
+)
+
+require (
 	github.com/Azure/go-ntlmssp v0.1.1 // indirect
 	github.com/go-asn1-ber/asn1-ber v1.5.8 // indirect
-	github.com/go-ldap/ldap/v3 v3.4.15 // indirect
-	github.com/go-piv/piv-go/v2 v2.6.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
-	github.com/jcmturner/gokrb5/v8 v8.4.4 // indirect
-	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
-	golang.org/x/term v0.47.0 // indirect
+	github.com/hashicorp/go-uuid v1.0.3 // indirect
+	github.com/jcmturner/aescts/v2 v2.0.0 // indirect
+	github.com/jcmturner/dnsutils/v2 v2.0.0 // indirect
+	github.com/jcmturner/gofork v1.7.6 // indirect
+	github.com/jcmturner/rpc/v2 v2.0.3 // indirect
+	golang.org/x/net v0.60.0 // indirect
 )

@@ -1,0 +1,43 @@
+# sclogon: `make demo` shows a smart-card logon; `make test` installs what the
+# tests need and runs them all.
+
+GO       ?= go
+FUZZTIME ?= 10s
+BIN      := bin/sclogon
+
+.PHONY: all build demo test setup vet lint bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/sclogon
+
+demo: build
+	./$(BIN) demo
+
+# Installs the Debian packages the integration tests start (as root or via sudo).
+setup:
+	./integration/setup
+
+test: setup lint
+	$(GO) test -race -timeout 14m ./...
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Runs every fuzz target briefly (FUZZTIME each).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$target"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin

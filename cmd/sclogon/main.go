@@ -1,0 +1,93 @@
+// Command sclogon is smart-card logon for Kerberos: a kinit that signs a PKINIT
+// request with the key on a PIV card, and the test KDC, PKI and software card
+// around it.
+//
+// Run `sclogon help` for the commands and `sclogon help COMMAND` for one.
+//
+// Exit codes: 0 success, 1 the operation failed, 2 the command line was wrong.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// command is one `sclogon NAME` subcommand.
+type command struct {
+	name    string
+	summary string // one line for `sclogon help`
+	help    string // the full text for `sclogon help NAME`, with examples
+	run     func(ctx context.Context, io stdio, args []string) int
+}
+
+// stdio is where a command reads and writes: stdout for data, stderr for people.
+type stdio struct {
+	in          io.Reader
+	out, errOut io.Writer
+}
+
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, stdio{in: os.Stdin, out: os.Stdout, errOut: os.Stderr}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, s stdio, args []string) int {
+	if len(args) == 0 {
+		usage(s.errOut)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			c, ok := commands[args[1]]
+			if !ok {
+				fmt.Fprintf(s.errOut, "sclogon: error: no command %q\n", args[1])
+				usage(s.errOut)
+				return exitUsage
+			}
+			fmt.Fprint(s.out, strings.TrimLeft(c.help, "\n"))
+			return exitOK
+		}
+		usage(s.out)
+		return exitOK
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(s.errOut, "sclogon: error: no command %q\n", args[0])
+		usage(s.errOut)
+		return exitUsage
+	}
+	return c.run(ctx, s, args[1:])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "sclogon: smart-card logon for Kerberos")
+	fmt.Fprintln(w, "\nusage: sclogon COMMAND [arguments]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\n'sclogon help COMMAND' explains one. Exit codes: 0 success, 1 failure, 2 usage.")
+}
