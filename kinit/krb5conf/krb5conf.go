@@ -1,0 +1,388 @@
+// Package krb5conf reads MIT Kerberos profiles (krb5.conf) the way MIT's
+// library does, so that sclogon honours the same files as kinit.
+//
+// Call [Load] with KRB5_CONFIG's value (a colon-separated list; the first file
+// that sets a relation wins), or [Parse] for one stream, then look values up with
+// [Config.Values], [Config.Value] and [Config.Bool], or the realm-aware
+// [Config.RealmValues] that PKINIT options use.
+//
+// # Syntax
+//
+// Sections in brackets; "tag = value" relations; "tag = {" … "}" subsections;
+// comments on lines starting with # or ;; a trailing * after a section or tag
+// marks it final (files later in the list add nothing to it); quoted values take
+// \n \t \b \\ \" escapes; "include FILE" and "includedir DIR" at the start of a
+// line; "module PATH:RESIDUAL" is refused, as sclogon has no profile modules.
+package krb5conf
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Config is a parsed profile: one or more files merged in precedence order.
+type Config struct {
+	root *node
+}
+
+type node struct {
+	name     string
+	value    string // for a relation
+	isValue  bool
+	final    bool
+	children []*node
+}
+
+func (n *node) child(name string) []*node {
+	var out []*node
+	for _, c := range n.children {
+		if c.name == name {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// maxIncludeDepth bounds include chains, which could otherwise loop.
+const maxIncludeDepth = 8
+
+// Load reads a colon-separated list of files, as KRB5_CONFIG gives them.
+// Files that do not exist are skipped, as MIT skips them; it is an error if none
+// could be read.
+func Load(paths string) (*Config, error) {
+	c := &Config{root: &node{}}
+	read := 0
+	for _, p := range strings.Split(paths, ":") {
+		if p == "" {
+			continue
+		}
+		f, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("krb5conf: %w", err)
+		}
+		err = c.merge(f, p, 0)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		read++
+	}
+	if read == 0 {
+		return nil, fmt.Errorf("krb5conf: none of %q exists", paths)
+	}
+	return c, nil
+}
+
+// Parse reads one profile from r; name is used in errors and to resolve
+// relative include paths.
+func Parse(r io.Reader, name string) (*Config, error) {
+	c := &Config{root: &node{}}
+	if err := c.merge(r, name, 0); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+var includeDirName = regexp.MustCompile(`^([A-Za-z0-9_-]+|[^.].*\.conf)$`)
+
+// merge parses r and appends its content after what c already holds: values
+// from earlier files come first, so single-valued lookups take the earliest.
+func (c *Config) merge(r io.Reader, name string, depth int) error {
+	if depth > maxIncludeDepth {
+		return fmt.Errorf("krb5conf: %s: includes nested more than %d deep", name, maxIncludeDepth)
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	var section *node
+	var stack []*node // open subsections
+	lineNo := 0
+	errf := func(format string, args ...any) error {
+		return fmt.Errorf("krb5conf: %s:%d: %s", name, lineNo, fmt.Sprintf(format, args...))
+	}
+	for sc.Scan() {
+		lineNo++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if len(stack) == 0 {
+			switch {
+			case strings.HasPrefix(line, "include "), strings.HasPrefix(line, "include\t"):
+				if err := c.includeFile(strings.TrimSpace(line[len("include"):]), depth); err != nil {
+					return err
+				}
+				continue
+			case strings.HasPrefix(line, "includedir "), strings.HasPrefix(line, "includedir\t"):
+				dir := strings.TrimSpace(line[len("includedir"):])
+				entries, err := os.ReadDir(dir)
+				if err != nil {
+					return errf("includedir: %v", err)
+				}
+				for _, e := range entries {
+					if e.IsDir() || !includeDirName.MatchString(e.Name()) {
+						continue
+					}
+					if err := c.includeFile(filepath.Join(dir, e.Name()), depth); err != nil {
+						return err
+					}
+				}
+				continue
+			case strings.HasPrefix(line, "module "):
+				return errf("profile modules are not supported")
+			}
+		}
+		if line[0] == '[' {
+			if len(stack) > 0 {
+				return errf("section header inside a subsection")
+			}
+			end := strings.IndexByte(line, ']')
+			if end < 0 {
+				return errf("unterminated section header")
+			}
+			rest := strings.TrimSpace(line[end+1:])
+			if rest != "" && rest != "*" {
+				return errf("text after section header")
+			}
+			section = c.section(line[1:end])
+			if rest == "*" {
+				section.final = true
+			}
+			continue
+		}
+		if line[0] == '}' {
+			if len(stack) == 0 {
+				return errf("unmatched }")
+			}
+			if strings.TrimSpace(line[1:]) == "*" {
+				stack[len(stack)-1].final = true
+			}
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if section == nil {
+			return errf("relation outside any section")
+		}
+		eq := strings.IndexByte(line, '=')
+		if eq < 0 {
+			return errf("expected tag = value, got %q", line)
+		}
+		tag := strings.TrimSpace(line[:eq])
+		final := strings.HasSuffix(tag, "*")
+		tag = strings.TrimSpace(strings.TrimSuffix(tag, "*"))
+		if tag == "" {
+			return errf("empty tag")
+		}
+		value := strings.TrimSpace(line[eq+1:])
+		parent := section
+		if len(stack) > 0 {
+			parent = stack[len(stack)-1]
+		}
+		if value == "{" {
+			sub := &node{name: tag, final: final}
+			if !parent.final {
+				parent.children = append(parent.children, sub)
+			}
+			stack = append(stack, sub)
+			continue
+		}
+		v, err := unquote(value)
+		if err != nil {
+			return errf("%v", err)
+		}
+		if !parent.final && !finalRelation(parent, tag) {
+			parent.children = append(parent.children, &node{name: tag, value: v, isValue: true, final: final})
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("krb5conf: %s: %w", name, err)
+	}
+	if len(stack) > 0 {
+		return fmt.Errorf("krb5conf: %s: %d subsection(s) not closed", name, len(stack))
+	}
+	return nil
+}
+
+func finalRelation(parent *node, tag string) bool {
+	for _, c := range parent.child(tag) {
+		if c.final {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Config) includeFile(path string, depth int) error {
+	if !filepath.IsAbs(path) {
+		return fmt.Errorf("krb5conf: include %q: path must be absolute", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("krb5conf: include: %w", err)
+	}
+	defer f.Close()
+	return c.merge(f, path, depth+1)
+}
+
+// section returns the section called name, creating it.
+func (c *Config) section(name string) *node {
+	for _, s := range c.root.children {
+		if s.name == name {
+			return s
+		}
+	}
+	s := &node{name: name}
+	c.root.children = append(c.root.children, s)
+	return s
+}
+
+func unquote(v string) (string, error) {
+	if !strings.HasPrefix(v, `"`) {
+		return v, nil
+	}
+	var b strings.Builder
+	for i := 1; i < len(v); i++ {
+		ch := v[i]
+		switch ch {
+		case '"':
+			return b.String(), nil
+		case '\\':
+			i++
+			if i >= len(v) {
+				return "", errors.New("unterminated escape in quoted value")
+			}
+			switch v[i] {
+			case 'n':
+				b.WriteByte('\n')
+			case 't':
+				b.WriteByte('\t')
+			case 'b':
+				b.WriteByte('\b')
+			default:
+				b.WriteByte(v[i])
+			}
+		default:
+			b.WriteByte(ch)
+		}
+	}
+	return "", errors.New("unterminated quoted value")
+}
+
+// Values returns every value of the relation at path (section, subsections…,
+// tag), in file order.
+func (c *Config) Values(path ...string) []string {
+	if c == nil || len(path) < 2 {
+		return nil
+	}
+	nodes := []*node{c.root}
+	for _, name := range path[:len(path)-1] {
+		var next []*node
+		for _, n := range nodes {
+			for _, ch := range n.child(name) {
+				if !ch.isValue {
+					next = append(next, ch)
+				}
+			}
+		}
+		nodes = next
+	}
+	var out []string
+	for _, n := range nodes {
+		for _, ch := range n.child(path[len(path)-1]) {
+			if ch.isValue {
+				out = append(out, ch.value)
+			}
+		}
+	}
+	return out
+}
+
+// Value returns the first value at path.
+func (c *Config) Value(path ...string) (string, bool) {
+	vs := c.Values(path...)
+	if len(vs) == 0 {
+		return "", false
+	}
+	return vs[0], true
+}
+
+// Bool reads a boolean as MIT does (y, yes, true, t, 1, on / n, no, false,
+// nil, 0, off; case-insensitive). ok is false when the relation is absent or
+// its value is none of those.
+func (c *Config) Bool(path ...string) (value, ok bool) {
+	v, found := c.Value(path...)
+	if !found {
+		return false, false
+	}
+	return parseBool(v)
+}
+
+func parseBool(v string) (value, ok bool) {
+	switch strings.ToLower(v) {
+	case "y", "yes", "true", "t", "1", "on":
+		return true, true
+	case "n", "no", "false", "nil", "0", "off":
+		return false, true
+	}
+	return false, false
+}
+
+// RealmValues looks a per-realm option up the way MIT's PKINIT does:
+// [realms] REALM { key }, then [libdefaults] REALM { key }, then
+// [libdefaults] key; the first place that has it answers.
+func (c *Config) RealmValues(realm, key string) []string {
+	for _, path := range [][]string{
+		{"realms", realm, key},
+		{"libdefaults", realm, key},
+		{"libdefaults", key},
+	} {
+		if vs := c.Values(path...); len(vs) > 0 {
+			return vs
+		}
+	}
+	return nil
+}
+
+// RealmBool is [Config.RealmValues] for a boolean, with def when unset.
+func (c *Config) RealmBool(realm, key string, def bool) bool {
+	vs := c.RealmValues(realm, key)
+	if len(vs) == 0 {
+		return def
+	}
+	if v, ok := parseBool(vs[0]); ok {
+		return v
+	}
+	return def
+}
+
+// DefaultRealm is [libdefaults] default_realm.
+func (c *Config) DefaultRealm() string {
+	v, _ := c.Value("libdefaults", "default_realm")
+	return v
+}
+
+// HostRealm maps a host name to its realm through [domain_realm] as MIT does:
+// the whole name first, then each parent domain with its leading dot
+// (".example.com"). It returns "" when nothing matches.
+func (c *Config) HostRealm(host string) string {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for cp := host; cp != ""; {
+		if v, ok := c.Value("domain_realm", cp); ok {
+			return v
+		}
+		i := strings.IndexByte(cp[1:], '.')
+		if i < 0 {
+			break
+		}
+		cp = cp[i+1:]
+	}
+	return ""
+}
