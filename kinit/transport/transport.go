@@ -21,7 +21,7 @@ import (
 
 	"github.com/jcmturner/gokrb5/v8/messages"
 
-	"github.com/sclogon/sclogon/kinit/krb5conf"
+	"github.com/sclogon/sclogon/krb5conf"
 )
 
 // KDC is one KDC to try.

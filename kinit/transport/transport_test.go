@@ -15,7 +15,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 
-	"github.com/sclogon/sclogon/kinit/krb5conf"
+	"github.com/sclogon/sclogon/krb5conf"
 )
 
 // fakeKDC answers on one loopback port over UDP and TCP; udpReply and tcpReply

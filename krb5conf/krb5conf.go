@@ -386,3 +386,35 @@ func (c *Config) HostRealm(host string) string {
 	}
 	return ""
 }
+
+// Tags lists the distinct tags (relations and subsections) directly under
+// path, in file order; with no path, the section names. Config checkers use it
+// to refuse unknown keys.
+func (c *Config) Tags(path ...string) []string {
+	if c == nil {
+		return nil
+	}
+	nodes := []*node{c.root}
+	for _, name := range path {
+		var next []*node
+		for _, n := range nodes {
+			for _, ch := range n.child(name) {
+				if !ch.isValue {
+					next = append(next, ch)
+				}
+			}
+		}
+		nodes = next
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range nodes {
+		for _, ch := range n.children {
+			if !seen[ch.name] {
+				seen[ch.name] = true
+				out = append(out, ch.name)
+			}
+		}
+	}
+	return out
+}

@@ -194,3 +194,16 @@ func FuzzParse(f *testing.F) {
 		_ = c.RealmValues("R", "kdc")
 	})
 }
+
+func TestTags(t *testing.T) {
+	c := parse(t, sampleConf)
+	if got := c.Tags(); !reflect.DeepEqual(got, []string{"libdefaults", "realms", "domain_realm"}) {
+		t.Errorf("sections %q", got)
+	}
+	if got := c.Tags("realms", "EXAMPLE.COM"); !reflect.DeepEqual(got, []string{"kdc", "pkinit_anchors", "pkinit_kdc_hostname", "pkinit_cert_match", "auth_to_local"}) {
+		t.Errorf("realm tags %q", got)
+	}
+	if got := c.Tags("nope"); got != nil {
+		t.Errorf("absent section: %q", got)
+	}
+}
