@@ -1,0 +1,347 @@
+package pkinit
+
+import (
+	"crypto"
+	"crypto/ecdh"
+	"crypto/sha1"
+	"crypto/subtle"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"fmt"
+	"io"
+	"math/big"
+)
+
+// Group is a MODP Diffie-Hellman group, by its RFC 2409 / RFC 3526 number.
+type Group int
+
+// The MODP groups PKINIT offers (RFC 4556 §3.2.1 names 2 and 14; 16 and 18
+// for stronger policies).
+const (
+	MODPGroup2  Group = 2  // 1024-bit, RFC 2409 §6.2; only with AgreementPolicy.AllowGroup2
+	MODPGroup14 Group = 14 // 2048-bit, RFC 3526 §3
+	MODPGroup16 Group = 16 // 4096-bit, RFC 3526 §5
+	MODPGroup18 Group = 18 // 8192-bit, RFC 3526 §7
+)
+
+// Curve is an elliptic curve for ECDH, RFC 5349.
+type Curve int
+
+// Curves offered for ECDH.
+const (
+	CurveP256 Curve = iota + 1 // secp256r1
+	CurveP384                  // secp384r1
+	CurveP521                  // secp521r1
+)
+
+// AgreementPolicy says which key-agreement parameters a peer may use.
+type AgreementPolicy struct {
+	AllowGroup2 bool // accept the 1024-bit MODP group 2
+}
+
+type groupParams struct {
+	p, q, g     *big.Int
+	privateBits int // short exponents: twice the group's strength (RFC 3526 §8)
+}
+
+func (g Group) params() (groupParams, bool) {
+	var hex string
+	var bits int
+	switch g {
+	case MODPGroup2:
+		hex, bits = modpGroup2Hex, 160
+	case MODPGroup14:
+		hex, bits = modpGroup14Hex, 256
+	case MODPGroup16:
+		hex, bits = modpGroup16Hex, 384
+	case MODPGroup18:
+		hex, bits = modpGroup18Hex, 512
+	default:
+		return groupParams{}, false
+	}
+	p, _ := new(big.Int).SetString(hex, 16)
+	q := new(big.Int).Rsh(p, 1)
+	return groupParams{p: p, q: q, g: big.NewInt(2), privateBits: bits}, true
+}
+
+func (c Curve) ecdh() (ecdh.Curve, asn1.ObjectIdentifier) {
+	switch c {
+	case CurveP256:
+		return ecdh.P256(), oidCurveP256
+	case CurveP384:
+		return ecdh.P384(), oidCurveP384
+	case CurveP521:
+		return ecdh.P521(), oidCurveP521
+	}
+	return nil, nil
+}
+
+// DHKey is one side's ephemeral key-agreement key: MODP Diffie-Hellman or ECDH.
+// The client makes one with [NewDHKey] or [NewECDHKey]; the KDC makes its
+// own in the client's group with [ClientPublic.NewKey].
+type DHKey struct {
+	group Group
+	gp    groupParams
+	x, y  *big.Int
+	ec    *ecdh.PrivateKey
+	curve Curve
+}
+
+// NewDHKey makes a MODP key pair in group.
+func NewDHKey(group Group, rand io.Reader) (*DHKey, error) {
+	gp, ok := group.params()
+	if !ok {
+		return nil, fmt.Errorf("%w: group %d", ErrWeakGroup, group)
+	}
+	buf := make([]byte, gp.privateBits/8)
+	if _, err := io.ReadFull(rand, buf); err != nil {
+		return nil, fmt.Errorf("pkinit: dh key: %w", err)
+	}
+	buf[0] |= 0x80 // full-length exponent, never 0 or 1
+	x := new(big.Int).SetBytes(buf)
+	return &DHKey{group: group, gp: gp, x: x, y: new(big.Int).Exp(gp.g, x, gp.p)}, nil
+}
+
+// NewECDHKey makes an ECDH key pair on curve.
+func NewECDHKey(curve Curve, rand io.Reader) (*DHKey, error) {
+	c, _ := curve.ecdh()
+	if c == nil {
+		return nil, fmt.Errorf("%w: %d", ErrUnsupportedCurve, curve)
+	}
+	k, err := c.GenerateKey(rand)
+	if err != nil {
+		return nil, fmt.Errorf("pkinit: ecdh key: %w", err)
+	}
+	return &DHKey{ec: k, curve: curve}, nil
+}
+
+type dhDomainParameters struct {
+	P, G, Q *big.Int
+}
+
+type subjectPublicKeyInfo struct {
+	Raw       asn1.RawContent
+	Algorithm pkix.AlgorithmIdentifier
+	PublicKey asn1.BitString
+}
+
+// PublicValue is the subjectPublicKey a KDC puts in its KDCDHKeyInfo: a DER
+// INTEGER for DH (RFC 4556 §3.2.3.1), an uncompressed point for ECDH (RFC 5349 §4).
+func (k *DHKey) PublicValue() []byte {
+	if k.ec != nil {
+		return k.ec.PublicKey().Bytes()
+	}
+	b, _ := asn1.Marshal(k.y) // a positive big.Int always encodes
+	return b
+}
+
+// PublicKeyInfo is the DER SubjectPublicKeyInfo the client puts in
+// AuthPack.clientPublicValue: dhpublicnumber with p, g, q (RFC 3279 §2.3.3)
+// or id-ecPublicKey with the named curve (RFC 5480).
+func (k *DHKey) PublicKeyInfo() ([]byte, error) {
+	var alg pkix.AlgorithmIdentifier
+	if k.ec != nil {
+		_, oid := k.curve.ecdh()
+		params, err := marshal(oid, "ECParameters")
+		if err != nil {
+			return nil, err
+		}
+		alg = pkix.AlgorithmIdentifier{Algorithm: oidECPublicKey, Parameters: asn1.RawValue{FullBytes: params}}
+	} else {
+		params, err := marshal(dhDomainParameters{k.gp.p, k.gp.g, k.gp.q}, "DomainParameters")
+		if err != nil {
+			return nil, err
+		}
+		alg = pkix.AlgorithmIdentifier{Algorithm: oidDHPublicNumber, Parameters: asn1.RawValue{FullBytes: params}}
+	}
+	pv := k.PublicValue()
+	return marshal(subjectPublicKeyInfo{Algorithm: alg, PublicKey: asn1.BitString{Bytes: pv, BitLength: 8 * len(pv)}}, "SubjectPublicKeyInfo")
+}
+
+// SharedSecret computes the agreed secret with the peer's public value (as
+// [DHKey.PublicValue] encodes it), after validating it. A DH secret is
+// left-padded with zeros to the size of the modulus (RFC 4556 §3.2.3.1); an
+// ECDH secret is the x-coordinate, fixed-size (RFC 5349 §4).
+func (k *DHKey) SharedSecret(peer []byte) ([]byte, error) {
+	if k.ec != nil {
+		c, _ := k.curve.ecdh()
+		pub, err := c.NewPublicKey(peer)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadPublicValue, err)
+		}
+		s, err := k.ec.ECDH(pub)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadPublicValue, err)
+		}
+		return s, nil
+	}
+	var y *big.Int
+	if err := unmarshal(peer, &y, "DH public value"); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadPublicValue, err)
+	}
+	if err := validateDHPublic(k.gp, y); err != nil {
+		return nil, err
+	}
+	z := new(big.Int).Exp(y, k.x, k.gp.p)
+	return z.FillBytes(make([]byte, (k.gp.p.BitLen()+7)/8)), nil
+}
+
+// validateDHPublic checks 1 < y < p-1 and y^q ≡ 1 (mod p): y lies in the
+// prime-order subgroup (NIST SP 800-56A §5.6.2.3.1).
+func validateDHPublic(gp groupParams, y *big.Int) error {
+	pMinus1 := new(big.Int).Sub(gp.p, big.NewInt(1))
+	if y.Cmp(big.NewInt(1)) <= 0 || y.Cmp(pMinus1) >= 0 {
+		return fmt.Errorf("%w: out of range", ErrBadPublicValue)
+	}
+	if new(big.Int).Exp(y, gp.q, gp.p).Cmp(big.NewInt(1)) != 0 {
+		return fmt.Errorf("%w: not in the prime-order subgroup", ErrBadPublicValue)
+	}
+	return nil
+}
+
+// ClientPublic is a validated clientPublicValue, as the KDC sees it.
+type ClientPublic struct {
+	Group Group // set for MODP DH
+	Curve Curve // set for ECDH
+	value []byte
+}
+
+// Value is the client's public value in the form [DHKey.SharedSecret] takes.
+func (c *ClientPublic) Value() []byte { return c.value }
+
+// NewKey makes the KDC's ephemeral key in the client's group or curve.
+func (c *ClientPublic) NewKey(rand io.Reader) (*DHKey, error) {
+	if c.Curve != 0 {
+		return NewECDHKey(c.Curve, rand)
+	}
+	return NewDHKey(c.Group, rand)
+}
+
+// ParseClientPublicValue reads and validates AuthPack.clientPublicValue: a
+// known MODP group (group 2 only if the policy allows it) with a valid public
+// value, or a point on P-256, P-384 or P-521.
+func ParseClientPublicValue(spki []byte, pol AgreementPolicy) (*ClientPublic, error) {
+	var s subjectPublicKeyInfo
+	if err := unmarshal(spki, &s, "clientPublicValue"); err != nil {
+		return nil, err
+	}
+	if s.PublicKey.BitLength%8 != 0 {
+		return nil, malformed("clientPublicValue", fmt.Errorf("public key is not whole octets"))
+	}
+	switch {
+	case s.Algorithm.Algorithm.Equal(oidECPublicKey):
+		var oid asn1.ObjectIdentifier
+		if err := unmarshal(s.Algorithm.Parameters.FullBytes, &oid, "ECParameters"); err != nil {
+			return nil, fmt.Errorf("%w: only named curves", ErrUnsupportedCurve)
+		}
+		for _, c := range []Curve{CurveP256, CurveP384, CurveP521} {
+			ec, coid := c.ecdh()
+			if !oid.Equal(coid) {
+				continue
+			}
+			if _, err := ec.NewPublicKey(s.PublicKey.Bytes); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrBadPublicValue, err)
+			}
+			return &ClientPublic{Curve: c, value: s.PublicKey.Bytes}, nil
+		}
+		return nil, fmt.Errorf("%w: %v", ErrUnsupportedCurve, oid)
+	case s.Algorithm.Algorithm.Equal(oidDHPublicNumber):
+		var dp struct {
+			P, G *big.Int
+			Q    *big.Int      `asn1:"optional"`
+			Rest asn1.RawValue `asn1:"optional"` // j, validationParms: ignored
+		}
+		if _, err := asn1.Unmarshal(s.Algorithm.Parameters.FullBytes, &dp); err != nil {
+			return nil, malformed("DomainParameters", err)
+		}
+		for _, g := range []Group{MODPGroup14, MODPGroup16, MODPGroup18, MODPGroup2} {
+			gp, _ := g.params()
+			if dp.P.Cmp(gp.p) != 0 || dp.G.Cmp(gp.g) != 0 || (dp.Q != nil && dp.Q.Cmp(gp.q) != 0) {
+				continue
+			}
+			if g == MODPGroup2 && !pol.AllowGroup2 {
+				return nil, fmt.Errorf("%w: group 2 (1024-bit) is not allowed", ErrWeakGroup)
+			}
+			var y *big.Int
+			if err := unmarshal(s.PublicKey.Bytes, &y, "DH public value"); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrBadPublicValue, err)
+			}
+			if err := validateDHPublic(gp, y); err != nil {
+				return nil, err
+			}
+			return &ClientPublic{Group: g, value: s.PublicKey.Bytes}, nil
+		}
+		return nil, fmt.Errorf("%w: unknown %d-bit group", ErrWeakGroup, dp.P.BitLen())
+	}
+	return nil, fmt.Errorf("%w: public key algorithm %v", ErrUnsupportedAlgorithm, s.Algorithm.Algorithm)
+}
+
+// DHParameters returns the AlgorithmIdentifiers of the given groups, for
+// TD-DH-PARAMETERS.
+func DHParameters(groups ...Group) ([]pkix.AlgorithmIdentifier, error) {
+	var out []pkix.AlgorithmIdentifier
+	for _, g := range groups {
+		gp, ok := g.params()
+		if !ok {
+			return nil, fmt.Errorf("%w: group %d", ErrWeakGroup, g)
+		}
+		params, err := marshal(dhDomainParameters{gp.p, gp.g, gp.q}, "DomainParameters")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pkix.AlgorithmIdentifier{Algorithm: oidDHPublicNumber, Parameters: asn1.RawValue{FullBytes: params}})
+	}
+	return out, nil
+}
+
+// PAChecksum is the paChecksum of RFC 4556 §3.2.1: SHA-1 over the DER
+// KDC-REQ-BODY exactly as sent.
+func PAChecksum(reqBody []byte) []byte {
+	s := sha1.Sum(reqBody)
+	return s[:]
+}
+
+// NewPAChecksum2 is the paChecksum2 of RFC 8636 §4 over the DER KDC-REQ-BODY
+// with SHA-256, SHA-384 or SHA-512.
+func NewPAChecksum2(reqBody []byte, kdf KDF) (*PAChecksum2, error) {
+	var oid asn1.ObjectIdentifier
+	switch kdf {
+	case KDFSHA256:
+		oid = oidSHA256
+	case KDFSHA384:
+		oid = oidSHA384
+	case KDFSHA512:
+		oid = oidSHA512
+	default:
+		return nil, fmt.Errorf("%w: paChecksum2 with %v", ErrUnsupportedDigest, kdf)
+	}
+	h := hashOfDigestOID(oid).New()
+	h.Write(reqBody)
+	return &PAChecksum2{Checksum: h.Sum(nil), Algorithm: pkix.AlgorithmIdentifier{Algorithm: oid}}, nil
+}
+
+// CheckChecksums verifies paChecksum (required when requirePAChecksum) and,
+// when present, paChecksum2 against the DER KDC-REQ-BODY as received.
+func (p *PKAuthenticator) CheckChecksums(reqBody []byte, requirePAChecksum bool) error {
+	if p.PAChecksum == nil {
+		if requirePAChecksum {
+			return ErrPAChecksumMissing
+		}
+	} else if !constantTimeEqual(p.PAChecksum, PAChecksum(reqBody)) {
+		return ErrPAChecksumMismatch
+	}
+	if p.PAChecksum2 != nil {
+		h := hashOfDigestOID(p.PAChecksum2.Algorithm.Algorithm)
+		if h == 0 || h == crypto.SHA1 {
+			return fmt.Errorf("%w: paChecksum2 %v", ErrUnsupportedDigest, p.PAChecksum2.Algorithm.Algorithm)
+		}
+		d := h.New()
+		d.Write(reqBody)
+		if !constantTimeEqual(d.Sum(nil), p.PAChecksum2.Checksum) {
+			return ErrPAChecksumMismatch
+		}
+	}
+	return nil
+}
+
+func constantTimeEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }

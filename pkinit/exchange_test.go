@@ -1,0 +1,215 @@
+package pkinit
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"math/big"
+	mrand "math/rand/v2"
+	"testing"
+	"time"
+)
+
+var (
+	testReqBody = []byte{0x30, 0x03, 0x02, 0x01, 0x07}
+	testASReq   = []byte{0x6a, 0x03, 0x02, 0x01, 0x05}
+	testInputs  = KDFInputs{Client: principal("alice@EXAMPLE.ORG"), KDC: principal("krbtgt/EXAMPLE.ORG@EXAMPLE.ORG"), ASReq: testASReq}
+)
+
+func testAuthPack(t testing.TB, key *DHKey, kdfs []KDF) *AuthPack {
+	ap := &AuthPack{
+		PKAuthenticator: PKAuthenticator{Cusec: 123, CTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Nonce: 0xfedcba98, PAChecksum: PAChecksum(testReqBody)},
+		SupportedKDFs:   kdfs,
+	}
+	if key != nil {
+		spki, err := key.PublicKeyInfo()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ap.ClientPublicValue = spki
+	}
+	return ap
+}
+
+func TestExchange(t *testing.T) {
+	f := fixtures(t)
+	for _, tc := range []struct {
+		name   string
+		client testIdentity
+		mk     func() (*DHKey, error)
+		kdfs   []KDF
+		nonce  []byte
+	}{
+		{"dh14-octetstring2key", f.client, func() (*DHKey, error) { return NewDHKey(MODPGroup14, rand.Reader) }, nil, nil},
+		{"dh14-nonces", f.client, func() (*DHKey, error) { return NewDHKey(MODPGroup14, rand.Reader) }, nil, []byte("client-nonce-32-bytes-long......")},
+		{"dh14-sha256", f.client, func() (*DHKey, error) { return NewDHKey(MODPGroup14, rand.Reader) }, []KDF{KDFSHA256, KDFSHA1}, nil},
+		{"ecdh-p256-sha512", f.ecClient, func() (*DHKey, error) { return NewECDHKey(CurveP256, rand.Reader) }, []KDF{KDFSHA512}, nil},
+		{"ecdh-p384", f.ecClient, func() (*DHKey, error) { return NewECDHKey(CurveP384, rand.Reader) }, []KDF{KDFSHA384}, nil},
+		{"ecdh-p521", f.client, func() (*DHKey, error) { return NewECDHKey(CurveP521, rand.Reader) }, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key, err := tc.mk()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ap := testAuthPack(t, key, tc.kdfs)
+			ap.ClientDHNonce = tc.nonce
+			reqDER, err := BuildPKASReq(ap, tc.client.key, tc.client.cert, SignOptions{Rand: rand.Reader})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// KDC side.
+			req, err := ParsePKASReq(reqDER)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotAP, sc, err := VerifyAuthPack(req, testReqBody, VerifyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sc.Signer.SerialNumber.Cmp(tc.client.cert.SerialNumber) != 0 || gotAP.PKAuthenticator.Nonce != 0xfedcba98 {
+				t.Fatalf("signer %v, authpack %+v", sc.Signer.Subject, gotAP.PKAuthenticator)
+			}
+			rep, err := BuildDHReply(DHReplyParams{
+				AuthPack: gotAP, KDFs: []KDF{KDFSHA1, KDFSHA256, KDFSHA384, KDFSHA512}, EType: 18, KDFInputs: testInputs,
+				ServerDHNonce: []byte("server-nonce"), Identity: KDCSigner{f.kdc.key, f.kdc.cert, SignOptions{}}, Rand: rand.Reader,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Client side.
+			k, ksc, err := ClientReplyKey(rep.PKASRep, ClientReplyParams{Key: key, Nonce: ap.PKAuthenticator.Nonce, ClientDHNonce: tc.nonce, EType: 18, KDFInputs: testInputs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(k.KeyValue, rep.ReplyKey.KeyValue) || len(k.KeyValue) != 32 {
+				t.Errorf("client key %x, KDC key %x", k.KeyValue, rep.ReplyKey.KeyValue)
+			}
+			if ksc.Signer.SerialNumber.Cmp(f.kdc.cert.SerialNumber) != 0 {
+				t.Errorf("KDC signer %v", ksc.Signer.Subject)
+			}
+			// The wrong nonce is rejected.
+			_, _, err = ClientReplyKey(rep.PKASRep, ClientReplyParams{Key: key, Nonce: 1, EType: 18, KDFInputs: testInputs})
+			if !errors.Is(err, ErrNonceMismatch) {
+				t.Errorf("wrong nonce: %v", err)
+			}
+		})
+	}
+}
+
+func TestKeyTransportExchange(t *testing.T) {
+	f := fixtures(t)
+	for _, etype := range []int32{17, 18, 23} {
+		rep, err := BuildKeyTransportReply(KeyTransportParams{ClientCertificate: f.client.cert, EType: etype, ASReq: testASReq, Identity: KDCSigner{f.kdc.key, f.kdc.cert, SignOptions{}}, Rand: rand.Reader})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ClientReplyParams{EType: etype, KDFInputs: testInputs, Certificate: f.client.cert, Decrypter: f.client.key.(*rsa.PrivateKey), Rand: rand.Reader}
+		k, _, err := ClientReplyKey(rep.PKASRep, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(k.KeyValue, rep.ReplyKey.KeyValue) {
+			t.Errorf("etype %d: keys differ", etype)
+		}
+		p.ASReq = []byte("another request")
+		if _, _, err := ClientReplyKey(rep.PKASRep, p); !errors.Is(err, ErrASChecksumMismatch) {
+			t.Errorf("etype %d, other AS-REQ: %v", etype, err)
+		}
+	}
+}
+
+func TestVerifyAuthPackRejects(t *testing.T) {
+	f := fixtures(t)
+	ap := testAuthPack(t, nil, nil)
+	good, err := BuildPKASReq(ap, f.client.key, f.client.cert, SignOptions{Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := ParsePKASReq(good)
+	if _, _, err := VerifyAuthPack(req, []byte("other body"), VerifyOptions{}); !errors.Is(err, ErrPAChecksumMismatch) || ErrorCode(err) != KRBAPErrModified {
+		t.Errorf("other body: %v", err)
+	}
+	ap.PKAuthenticator.PAChecksum = nil
+	noSum, _ := BuildPKASReq(ap, f.client.key, f.client.cert, SignOptions{Rand: rand.Reader})
+	req, _ = ParsePKASReq(noSum)
+	if _, _, err := VerifyAuthPack(req, testReqBody, VerifyOptions{}); !errors.Is(err, ErrPAChecksumMissing) || ErrorCode(err) != KDCErrPAChecksumMustBeIncluded {
+		t.Errorf("no paChecksum: %v", err)
+	}
+	ap.PKAuthenticator.PAChecksum = PAChecksum(testReqBody)
+	ap.PKAuthenticator.PAChecksum2, _ = NewPAChecksum2([]byte("wrong"), KDFSHA256)
+	bad2, _ := BuildPKASReq(ap, f.client.key, f.client.cert, SignOptions{Rand: rand.Reader})
+	req, _ = ParsePKASReq(bad2)
+	if _, _, err := VerifyAuthPack(req, testReqBody, VerifyOptions{}); !errors.Is(err, ErrPAChecksumMismatch) {
+		t.Errorf("bad paChecksum2: %v", err)
+	}
+	sha1Req, _ := BuildPKASReq(testAuthPack(t, nil, nil), f.client.key, f.client.cert, SignOptions{Rand: rand.Reader, Hash: 3 /* crypto.SHA1 */})
+	req, _ = ParsePKASReq(sha1Req)
+	if _, _, err := VerifyAuthPack(req, testReqBody, VerifyOptions{}); !errors.Is(err, ErrUnsupportedDigest) || ErrorCode(err) != KDCErrDigestInSignedDataNotAccepted {
+		t.Errorf("SHA-1 without policy: %v", err)
+	}
+	if _, _, err := VerifyAuthPack(req, testReqBody, VerifyOptions{AllowSHA1: true}); err != nil {
+		t.Errorf("SHA-1 with policy: %v", err)
+	}
+}
+
+func TestDHValidation(t *testing.T) {
+	key, err := NewDHKey(MODPGroup14, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gp, _ := MODPGroup14.params()
+	pm1 := new(big.Int).Sub(gp.p, big.NewInt(1))
+	nonResidue := new(big.Int).Sub(gp.p, big.NewInt(4)) // -4: -1 is a non-residue as p ≡ 3 (mod 4), so y^q ≡ -1
+	for name, y := range map[string]*big.Int{"zero": big.NewInt(0), "one": big.NewInt(1), "p-1": pm1, "p": gp.p, "subgroup": nonResidue} {
+		der, _ := marshal(y, "y")
+		if _, err := key.SharedSecret(der); !errors.Is(err, ErrBadPublicValue) || ErrorCode(err) != KDCErrDHKeyParametersNotAccepted {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	k2, _ := NewDHKey(MODPGroup2, rand.Reader)
+	spki, _ := k2.PublicKeyInfo()
+	if _, err := ParseClientPublicValue(spki, AgreementPolicy{}); !errors.Is(err, ErrWeakGroup) {
+		t.Errorf("group 2 without policy: %v", err)
+	}
+	if cp, err := ParseClientPublicValue(spki, AgreementPolicy{AllowGroup2: true}); err != nil || cp.Group != MODPGroup2 {
+		t.Errorf("group 2 with policy: %v", err)
+	}
+	ec, _ := NewECDHKey(CurveP256, rand.Reader)
+	bad := ec.PublicValue()
+	bad[len(bad)-1] ^= 1
+	if _, err := ec.SharedSecret(bad); !errors.Is(err, ErrBadPublicValue) {
+		t.Errorf("point off the curve: %v", err)
+	}
+}
+
+// TestDHSharedSecretLeadingZero pins RFC 4556 §3.2.3.1: a secret whose top
+// byte is zero keeps its full modulus length, and the key is derived from
+// the padded form.
+func TestDHSharedSecretLeadingZero(t *testing.T) {
+	r := mrand.NewChaCha8([32]byte{7})
+	a, _ := NewDHKey(MODPGroup2, r)
+	for i := 0; i < 4096; i++ {
+		b, _ := NewDHKey(MODPGroup2, r)
+		z := new(big.Int).Exp(b.y, a.x, a.gp.p)
+		if z.BitLen() > 1024-8 {
+			continue
+		}
+		s1, err := a.SharedSecret(b.PublicValue())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s2, _ := b.SharedSecret(a.PublicValue())
+		if len(s1) != 128 || s1[0] != 0 || !bytes.Equal(s1, s2) {
+			t.Fatalf("secret %x (len %d), peer %x", s1[:4], len(s1), s2[:4])
+		}
+		padded, _ := OctetString2Key(s1, nil, nil, 18)
+		stripped, _ := OctetString2Key(z.Bytes(), nil, nil, 18)
+		if bytes.Equal(padded.KeyValue, stripped.KeyValue) {
+			t.Fatal("padding made no difference")
+		}
+		return
+	}
+	t.Fatal("no secret with a leading zero found")
+}
