@@ -1,0 +1,498 @@
+package mapping
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/sclogon/sclogon/certs"
+)
+
+// Method is one way of locating the account a certificate belongs to.
+type Method int
+
+const (
+	// MethodSIDExtension matches the SID in the certificate's
+	// szOID_NTDS_CA_SECURITY_EXT extension (1.3.6.1.4.1.311.25.2) against
+	// objectSid. Strong. Used only for certificates from a CA in
+	// [Policy.SIDTrustedCAs], and never with [EnforcementOff].
+	MethodSIDExtension Method = iota + 1
+	// MethodAltSecID matches altSecurityIdentities against every form
+	// [AltSecIDsFor] computes. Strong when a strong form matched.
+	MethodAltSecID
+	// MethodUPN matches the subjectAltName UPNs against userPrincipalName.
+	// Weak.
+	MethodUPN
+)
+
+func (m Method) String() string {
+	switch m {
+	case MethodSIDExtension:
+		return "sid-extension"
+	case MethodAltSecID:
+		return "altSecurityIdentities"
+	case MethodUPN:
+		return "upn"
+	}
+	return fmt.Sprintf("Method(%d)", int(m))
+}
+
+// DefaultOrder is the method order when [Policy.Order] is empty: the SID
+// extension, then explicit mappings, then the implicit UPN mapping —
+// strongest and most explicit first.
+var DefaultOrder = []Method{MethodSIDExtension, MethodAltSecID, MethodUPN}
+
+// Enforcement is the KB5014754 StrongCertificateBindingEnforcement mode.
+// The zero value is full enforcement, Windows' only mode since September 2025.
+type Enforcement int
+
+const (
+	// EnforcementFull accepts only strong mappings (registry value 2).
+	EnforcementFull Enforcement = iota
+	// EnforcementCompatibility accepts a weak mapping when the certificate
+	// is not older than the account, less the backdating allowance
+	// (registry value 1).
+	EnforcementCompatibility
+	// EnforcementOff accepts any mapping and ignores the SID extension
+	// (registry value 0).
+	EnforcementOff
+)
+
+func (e Enforcement) String() string {
+	switch e {
+	case EnforcementFull:
+		return "full"
+	case EnforcementCompatibility:
+		return "compatibility"
+	case EnforcementOff:
+		return "off"
+	}
+	return fmt.Sprintf("Enforcement(%d)", int(e))
+}
+
+// DefaultBackdatingAllowance is how much older than the account a weakly
+// mapped certificate may be in compatibility mode, when
+// [Policy.BackdatingAllowance] is zero: the 10 minutes by which AD CS
+// backdates notBefore (its ClockSkewMinutes default), so that a certificate
+// issued right after the account was created is not refused.
+const DefaultBackdatingAllowance = 10 * time.Minute
+
+// Policy is the domain's certificate mapping configuration.
+type Policy struct {
+	// Order is the order methods are tried in; empty means DefaultOrder.
+	// The first method that locates an account wins.
+	Order       []Method
+	Enforcement Enforcement
+	// SIDTrustedCAs are the issuing CAs whose SID extension is believed.
+	// A SID extension from any other CA is ignored (and logged).
+	SIDTrustedCAs []*x509.Certificate
+	// BackdatingAllowance is KB5014754's CertificateBackdatingCompensation;
+	// zero means DefaultBackdatingAllowance, negative means none.
+	BackdatingAllowance time.Duration
+}
+
+// Options are the mapper's injected dependencies.
+type Options struct {
+	Now func() time.Time // default time.Now
+	Log *slog.Logger     // default: discard
+}
+
+// Hint is the client name of the AS-REQ, which chooses among accounts a
+// certificate maps to.
+type Hint struct {
+	// Name is "user" (sAMAccountName), "DOMAIN\user", or "user@suffix"
+	// (a UPN). Empty means no hint.
+	Name string
+	// Realm is the request's realm; a "user@suffix" name whose UPN is not
+	// found falls back to sAMAccountName "user" when suffix equals Realm.
+	Realm string
+	// Enterprise is true for an NT-ENTERPRISE name (RFC 6806 §5).
+	Enterprise bool
+}
+
+// Request is what the KDC knows after it has verified the certificate path.
+type Request struct {
+	Cert   *x509.Certificate
+	Issuer *x509.Certificate // the CA that issued Cert; needed to trust a SID extension
+	Hint   Hint
+}
+
+// Result is a successful mapping.
+type Result struct {
+	Account Account
+	// Method is the first method, in policy order, that located the account.
+	Method Method
+	// Methods are all methods that located it.
+	Methods []Method
+	// AltSecID is the strongest altSecurityIdentities form that matched,
+	// when MethodAltSecID located the account.
+	AltSecID *AltSecID
+	// Strong reports a strong mapping in the KB5014754 sense.
+	Strong bool
+}
+
+// Mapper maps certificates to accounts. It is safe for concurrent use.
+type Mapper struct {
+	dir    Directory
+	policy Policy
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// New returns a mapper over dir.
+func New(dir Directory, policy Policy, opts Options) *Mapper {
+	if len(policy.Order) == 0 {
+		policy.Order = DefaultOrder
+	}
+	if policy.BackdatingAllowance == 0 {
+		policy.BackdatingAllowance = DefaultBackdatingAllowance
+	} else if policy.BackdatingAllowance < 0 {
+		policy.BackdatingAllowance = 0
+	}
+	m := &Mapper{dir: dir, policy: policy, now: opts.Now, log: opts.Log}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	return m
+}
+
+// located is one method's finding: the accounts it located and, for
+// altSecurityIdentities, the strongest form matched on each.
+type located struct {
+	method   Method
+	accounts []Account
+	forms    map[string]AltSecID // by folded DN
+}
+
+// Map finds the account req.Cert belongs to and checks that it may log on.
+// Errors wrap the sentinels of this package; see [ErrorCode].
+func (m *Mapper) Map(ctx context.Context, req Request) (*Result, error) {
+	if req.Cert == nil {
+		return nil, errors.New("mapping: no certificate")
+	}
+	cert := req.Cert
+	log := m.log.With("subject", cert.Subject.String(), "serial", cert.SerialNumber.Text(16))
+
+	upns, err := certs.UPNs(cert)
+	if err != nil {
+		return nil, fmt.Errorf("mapping: certificate subjectAltName: %w", err)
+	}
+	certSID, hasSID, err := certs.SIDFromCert(cert)
+	if err != nil {
+		return nil, fmt.Errorf("mapping: certificate SID extension: %w", err)
+	}
+	sidTrusted := hasSID && m.policy.Enforcement != EnforcementOff && m.trustsSID(req.Issuer)
+	if hasSID && !sidTrusted && m.policy.Enforcement != EnforcementOff {
+		log.Warn("mapping: ignoring the SID extension of a certificate from a CA not trusted to assert SIDs", "sid", certSID.String(), "issuer", cert.Issuer.String())
+	}
+	forms, err := AltSecIDsFor(cert)
+	if err != nil {
+		return nil, err
+	}
+
+	var found []located
+	for _, method := range m.policy.Order {
+		l := located{method: method}
+		var entries []Entry
+		switch method {
+		case MethodSIDExtension:
+			if !sidTrusted {
+				continue
+			}
+			entries, err = m.dir.FindBySID(ctx, certSID)
+		case MethodAltSecID:
+			values := make([]string, len(forms))
+			for i, f := range forms {
+				values[i] = f.String()
+			}
+			entries, err = m.dir.FindByAltSecID(ctx, values)
+		case MethodUPN:
+			for _, u := range upns {
+				var e []Entry
+				e, err = m.dir.FindByUPN(ctx, u)
+				if err != nil {
+					break
+				}
+				entries = append(entries, e...)
+			}
+		default:
+			return nil, fmt.Errorf("mapping: unknown method %v in policy", method)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mapping: %v lookup: %w", method, err)
+		}
+		for _, e := range entries {
+			a, err := DecodeAccount(e)
+			if err != nil {
+				return nil, err
+			}
+			if method == MethodAltSecID {
+				f, ok := strongestMatch(a.AltSecIDs, forms)
+				if !ok {
+					continue
+				}
+				if l.forms == nil {
+					l.forms = map[string]AltSecID{}
+				}
+				l.forms[foldDN(a.DN)] = f
+			}
+			l.accounts = appendAccount(l.accounts, a)
+		}
+		if len(l.accounts) > 0 {
+			found = append(found, l)
+		}
+	}
+
+	var all []Account
+	for _, l := range found {
+		for _, a := range l.accounts {
+			all = appendAccount(all, a)
+		}
+	}
+	hinted := req.Hint.Name != ""
+	var chosen Account
+	switch {
+	case hinted:
+		target, err := m.findHint(ctx, req.Hint)
+		if err != nil {
+			return nil, err
+		}
+		if len(all) == 0 {
+			return nil, fmt.Errorf("%w: no method located an account (the client asked for %q)", ErrNoMapping, req.Hint.Name)
+		}
+		if !containsAccount(all, target) {
+			return nil, fmt.Errorf("%w: the certificate maps to %s, not to %q", ErrNameMismatch, dnList(all), req.Hint.Name)
+		}
+		if len(upns) > 0 && len(all) > 1 {
+			log.Error("mapping: configuration error: a certificate with a UPN maps to several accounts", "accounts", dnList(all))
+			return nil, fmt.Errorf("%w: the certificate carries UPN %q and maps to %s", ErrAmbiguous, upns[0], dnList(all))
+		}
+		chosen = target
+	default:
+		if len(all) == 0 {
+			return nil, fmt.Errorf("%w (tried %v)", ErrNoMapping, m.policy.Order)
+		}
+		if sidTrusted {
+			for _, a := range all {
+				if a.SID != certSID {
+					return nil, fmt.Errorf("%w: the certificate carries %s, %s has %s", ErrSIDMismatch, certSID, a.DN, sidString(a.SID))
+				}
+			}
+		}
+		if len(all) > 1 {
+			why := "different methods locate different accounts"
+			for _, l := range found {
+				if len(l.accounts) > 1 {
+					why = fmt.Sprintf("%v locates several accounts; the client must name one", l.method)
+					break
+				}
+			}
+			log.Error("mapping: configuration error: "+why, "accounts", dnList(all))
+			return nil, fmt.Errorf("%w: %s: %s", ErrAmbiguous, why, dnList(all))
+		}
+		chosen = all[0]
+	}
+
+	res := &Result{Account: chosen}
+	for _, l := range found {
+		if !containsAccount(l.accounts, chosen) {
+			continue
+		}
+		if res.Method == 0 {
+			res.Method = l.method
+		}
+		res.Methods = append(res.Methods, l.method)
+		switch l.method {
+		case MethodSIDExtension:
+			res.Strong = true
+		case MethodAltSecID:
+			f := l.forms[foldDN(chosen.DN)]
+			res.AltSecID = &f
+			res.Strong = res.Strong || f.Kind.Strong()
+		}
+	}
+	log = log.With("account", chosen.DN, "method", res.Method.String(), "strong", res.Strong)
+
+	if sidTrusted && chosen.SID != certSID {
+		log.Warn("mapping: the certificate's SID names another account")
+		return nil, fmt.Errorf("%w: the certificate carries %s, %s has %s", ErrSIDMismatch, certSID, chosen.DN, sidString(chosen.SID))
+	}
+	if !res.Strong {
+		switch m.policy.Enforcement {
+		case EnforcementFull:
+			log.Warn("mapping: refused a weak mapping (full enforcement)")
+			return nil, fmt.Errorf("%w: %s maps only weakly (by %v) and enforcement is full; add a SID extension or a strong altSecurityIdentities mapping", ErrWeakMapping, chosen.DN, res.Method)
+		case EnforcementCompatibility:
+			if chosen.Created.IsZero() {
+				log.Warn("mapping: refused a weak mapping: the account's creation time is unknown")
+				return nil, fmt.Errorf("%w: %w: %s has no whenCreated to compare with", ErrWeakMapping, ErrCertPredatesAccount, chosen.DN)
+			}
+			if cert.NotBefore.Before(chosen.Created.Add(-m.policy.BackdatingAllowance)) {
+				log.Warn("mapping: refused a weak mapping: the certificate predates the account", "notBefore", cert.NotBefore, "created", chosen.Created)
+				return nil, fmt.Errorf("%w: %w: issued %s, %s created %s (allowance %s)", ErrWeakMapping, ErrCertPredatesAccount,
+					cert.NotBefore.UTC().Format(time.RFC3339), chosen.DN, chosen.Created.UTC().Format(time.RFC3339), m.policy.BackdatingAllowance)
+			}
+			log.Warn("mapping: accepted a weak mapping (compatibility mode)")
+		}
+	}
+	if chosen.Disabled {
+		return nil, fmt.Errorf("%w: %s", ErrAccountDisabled, chosen.DN)
+	}
+	if chosen.Expired(m.now()) {
+		return nil, fmt.Errorf("%w: %s expired %s", ErrAccountExpired, chosen.DN, chosen.Expires.Format(time.RFC3339))
+	}
+	groups, err := m.groups(ctx, chosen)
+	if err != nil {
+		return nil, err
+	}
+	res.Account.GroupSIDs = groups
+	log.Info("mapping: certificate mapped")
+	return res, nil
+}
+
+// trustsSID reports whether issuer is configured to assert SIDs.
+func (m *Mapper) trustsSID(issuer *x509.Certificate) bool {
+	if issuer == nil {
+		return false
+	}
+	for _, ca := range m.policy.SIDTrustedCAs {
+		if ca != nil && bytes.Equal(ca.Raw, issuer.Raw) {
+			return true
+		}
+	}
+	return false
+}
+
+// findHint locates the one account the client named.
+func (m *Mapper) findHint(ctx context.Context, h Hint) (Account, error) {
+	name := h.Name
+	var entries []Entry
+	var err error
+	if i := strings.LastIndexByte(name, '\\'); i >= 0 && !h.Enterprise {
+		entries, err = m.dir.FindBySAMAccountName(ctx, name[i+1:])
+	} else if local, suffix, ok := strings.Cut(name, "@"); ok || h.Enterprise {
+		entries, err = m.dir.FindByUPN(ctx, name)
+		if err == nil && len(entries) == 0 && ok && local != "" && (h.Realm == "" || strings.EqualFold(suffix, h.Realm)) {
+			entries, err = m.dir.FindBySAMAccountName(ctx, local)
+		}
+	} else {
+		entries, err = m.dir.FindBySAMAccountName(ctx, name)
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("mapping: hint lookup: %w", err)
+	}
+	var accts []Account
+	for _, e := range entries {
+		a, err := DecodeAccount(e)
+		if err != nil {
+			return Account{}, err
+		}
+		accts = appendAccount(accts, a)
+	}
+	switch len(accts) {
+	case 0:
+		return Account{}, fmt.Errorf("%w: the client asked for %q, which names no account", ErrNoMapping, h.Name)
+	case 1:
+		return accts[0], nil
+	}
+	m.log.Error("mapping: configuration error: a client name names several accounts", "name", h.Name, "accounts", dnList(accts))
+	return Account{}, fmt.Errorf("%w: %q names %s", ErrAmbiguous, h.Name, dnList(accts))
+}
+
+// groups returns the SIDs of a's groups, following nesting.
+func (m *Mapper) groups(ctx context.Context, a Account) ([]certs.SID, error) {
+	seen := map[string]bool{foldDN(a.DN): true}
+	var sids []certs.SID
+	have := map[certs.SID]bool{a.PrimaryGroupSID: true}
+	level := []string{a.DN}
+	for depth := 0; len(level) > 0 && depth < maxGroupNestingDepth; depth++ {
+		var next []string
+		for _, dn := range level {
+			entries, err := m.dir.GroupsOf(ctx, dn)
+			if err != nil {
+				return nil, fmt.Errorf("mapping: groups of %s: %w", dn, err)
+			}
+			for _, e := range entries {
+				if seen[foldDN(e.DN)] {
+					continue
+				}
+				seen[foldDN(e.DN)] = true
+				next = append(next, e.DN)
+				v := e.Get(AttrObjectSID)
+				if len(v) == 0 {
+					continue
+				}
+				sid, err := certs.UnmarshalSID(v[0])
+				if err != nil {
+					return nil, fmt.Errorf("mapping: group %s: objectSid: %w", e.DN, err)
+				}
+				if !have[sid] {
+					have[sid] = true
+					sids = append(sids, sid)
+				}
+			}
+		}
+		level = next
+	}
+	return sids, nil
+}
+
+// strongestMatch returns the strongest of forms that one of stored matches.
+func strongestMatch(stored []string, forms []AltSecID) (AltSecID, bool) {
+	var best AltSecID
+	ok := false
+	for _, s := range stored {
+		fs := FoldValue(s)
+		parsed, perr := ParseAltSecID(s)
+		for _, f := range forms {
+			if fs != FoldValue(f.String()) && (perr != nil || !parsed.Equal(f)) {
+				continue
+			}
+			if !ok || (f.Kind.Strong() && !best.Kind.Strong()) {
+				best, ok = f, true
+			}
+		}
+	}
+	return best, ok
+}
+
+func foldDN(dn string) string { return FoldValue(dn) }
+
+func appendAccount(list []Account, a Account) []Account {
+	if containsAccount(list, a) {
+		return list
+	}
+	return append(list, a)
+}
+
+func containsAccount(list []Account, a Account) bool {
+	for _, b := range list {
+		if foldDN(b.DN) == foldDN(a.DN) {
+			return true
+		}
+	}
+	return false
+}
+
+func dnList(accts []Account) string {
+	dns := make([]string, len(accts))
+	for i, a := range accts {
+		dns[i] = a.DN
+	}
+	return strings.Join(dns, "; ")
+}
+
+func sidString(s certs.SID) string {
+	if s.IsZero() {
+		return "no objectSid"
+	}
+	return s.String()
+}
