@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"time"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -70,6 +71,11 @@ type DHReplyParams struct {
 	ServerDHNonce []byte
 	Identity      KDCSigner // the KDC's key and certificate
 	Rand          io.Reader
+	// ServerKey, when set, supplies the KDC's key for the client's group or
+	// curve — one reused until ServerKeyExpiration, which the reply then
+	// announces as dhKeyExpiration (RFC 4556 §3.2.3.1). Nil makes a fresh key.
+	ServerKey           func(*ClientPublic) (*DHKey, error)
+	ServerKeyExpiration time.Time
 }
 
 // Reply is the KDC's PA-PK-AS-REP and the key the AS-REP enc-part uses.
@@ -94,7 +100,14 @@ func BuildDHReply(p DHReplyParams) (*Reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := pub.NewKey(p.Rand)
+	var key *DHKey
+	var expiration time.Time
+	if p.ServerKey != nil {
+		key, err = p.ServerKey(pub)
+		expiration = p.ServerKeyExpiration
+	} else {
+		key, err = pub.NewKey(p.Rand)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +115,7 @@ func BuildDHReply(p DHReplyParams) (*Reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, err := (&KDCDHKeyInfo{SubjectPublicKey: key.PublicValue(), Nonce: p.AuthPack.PKAuthenticator.Nonce}).Marshal()
+	info, err := (&KDCDHKeyInfo{SubjectPublicKey: key.PublicValue(), Nonce: p.AuthPack.PKAuthenticator.Nonce, DHKeyExpiration: expiration}).Marshal()
 	if err != nil {
 		return nil, err
 	}

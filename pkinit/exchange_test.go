@@ -213,3 +213,49 @@ func TestDHSharedSecretLeadingZero(t *testing.T) {
 	}
 	t.Fatal("no secret with a leading zero found")
 }
+
+// TestReusedServerKey: a KDC that reuses its key pair announces when it
+// expires, and every client still derives the KDC's reply key.
+func TestReusedServerKey(t *testing.T) {
+	f := fixtures(t)
+	server, err := NewECDHKey(CurveP256, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC)
+	var publics [][]byte
+	for i := range 2 {
+		client, err := NewECDHKey(CurveP256, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ap := testAuthPack(t, client, []KDF{KDFSHA256})
+		rep, err := BuildDHReply(DHReplyParams{
+			AuthPack: ap, KDFs: []KDF{KDFSHA256}, EType: 18, KDFInputs: testInputs,
+			Identity: KDCSigner{f.kdc.key, f.kdc.cert, SignOptions{}}, Rand: rand.Reader,
+			ServerKey:           func(*ClientPublic) (*DHKey, error) { return server, nil },
+			ServerKeyExpiration: expires,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, sc, err := ClientReplyKey(rep.PKASRep, ClientReplyParams{Key: client, Nonce: ap.PKAuthenticator.Nonce, EType: 18, KDFInputs: testInputs})
+		if err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+		if !bytes.Equal(k.KeyValue, rep.ReplyKey.KeyValue) {
+			t.Fatalf("client %d derived another key", i)
+		}
+		info, err := ParseKDCDHKeyInfo(sc.Content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !info.DHKeyExpiration.Equal(expires) {
+			t.Errorf("dhKeyExpiration %v, want %v", info.DHKeyExpiration, expires)
+		}
+		publics = append(publics, info.SubjectPublicKey)
+	}
+	if !bytes.Equal(publics[0], publics[1]) {
+		t.Error("the KDC's public value changed although its key was reused")
+	}
+}
