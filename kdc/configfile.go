@@ -1,0 +1,511 @@
+package kdc
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sclogon/sclogon/certs/pki"
+	"github.com/sclogon/sclogon/krb5conf"
+	"github.com/sclogon/sclogon/mapping"
+	"github.com/sclogon/sclogon/mapping/ldap"
+	"github.com/sclogon/sclogon/mapping/ldif"
+	"github.com/sclogon/sclogon/pkinit"
+)
+
+// ExampleConfig documents every key of the KDC's configuration file. The
+// file uses MIT's profile syntax (as kdc.conf does); relative paths are taken
+// from the file's directory; durations are Go durations or a number of days
+// ("7d"). Unknown sections and keys are refused by name.
+const ExampleConfig = `# sclogon test KDC
+[kdc]
+    # required
+    realm = EXAMPLE.COM
+    # UDP and TCP; repeat for more addresses
+    listen = 127.0.0.1:88
+    # krbtgt and service keys (keys.json, 0600)
+    state_dir = state
+    # the KDC's certificate, then its CA chain
+    certificate = kdc.pem
+    # its private key (PEM)
+    key = kdc.key
+    # trusted roots for client certificates (repeatable)
+    anchors = root.pem
+    # optional: CAs to build client paths with
+    intermediates = issuing.pem
+    # CAs allowed to issue logon certificates (AD's NTAuth store)
+    ntauth = ntauth.pem
+    # either | smartcard_logon | pkinit_client | none
+    client_eku = either
+    # hard (fail closed) | soft | off
+    ocsp = hard
+    # optional: override the certificates' AIA
+    ocsp_responder = http://127.0.0.1:8080/
+    ocsp_timeout = 5s
+    max_skew = 5m
+    ticket_lifetime = 10h
+    # 0 disables renewable tickets
+    renew_lifetime = 7d
+    # off | supported | required (RFC 8070)
+    freshness = supported
+    # MODP groups accepted, preferred first (2 only if listed)
+    dh_groups = 14 16 18
+    ecdh_curves = P-256 P-384 P-521
+    # RFC 8636 KDFs accepted besides octetstring2key
+    kdfs = sha256 sha512 sha1
+    # RSA key transport (RFC 4556 §3.2.3.2)
+    key_transport = true
+    # reuse the KDC's DH key this long (0: fresh per request)
+    dh_key_reuse = 0s
+    # accept SHA-1 CMS signatures
+    allow_sha1 = false
+    # service principals to make keys for (repeatable)
+    services = host/client.example.com
+    # one JSON line per request; "stderr" or a path
+    audit_log = audit.jsonl
+    max_request_size = 65536
+    request_timeout = 10s
+
+[mapping]
+    # methods, tried in this order
+    order = sid altsecid upn
+    # KB5014754: full | compatibility | off
+    enforcement = full
+    # CAs whose SID extension is believed (repeatable)
+    sid_trusted_ca = issuing.pem
+    backdating_allowance = 10m
+
+[directory]
+    # an LDIF file read into memory, or:
+    ldif = users.ldif
+    # url = ldap://127.0.0.1:389/
+    # base_dn = dc=example,dc=com
+    # bind_dn = cn=kdc,dc=example,dc=com
+    # password_file = ldap.secret
+    # ca_file = ldap-ca.pem
+    # starttls = false
+    # timeout = 5s
+    # pool_size = 4
+`
+
+// FileConfig is a Config plus what only the process around the KDC needs.
+type FileConfig struct {
+	Config
+	AuditLog       string // "", "stderr" or a path
+	MaxRequest     int
+	RequestTimeout time.Duration
+}
+
+var knownKeys = map[string][]string{
+	"kdc": {"realm", "listen", "state_dir", "certificate", "key", "anchors", "intermediates", "ntauth",
+		"client_eku", "ocsp", "ocsp_responder", "ocsp_timeout", "max_skew", "ticket_lifetime", "renew_lifetime",
+		"freshness", "dh_groups", "ecdh_curves", "kdfs", "key_transport", "dh_key_reuse", "allow_sha1",
+		"services", "audit_log", "max_request_size", "request_timeout"},
+	"mapping":   {"order", "enforcement", "sid_trusted_ca", "backdating_allowance"},
+	"directory": {"ldif", "url", "base_dn", "bind_dn", "password_file", "ca_file", "starttls", "timeout", "pool_size"},
+}
+
+// LoadConfig reads and validates a KDC configuration file (see [ExampleConfig]).
+func LoadConfig(path string) (*FileConfig, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("kdc: config: %w", err)
+	}
+	defer f.Close()
+	prof, err := krb5conf.Parse(f, path)
+	if err != nil {
+		return nil, fmt.Errorf("kdc: config: %w", err)
+	}
+	l := &loader{prof: prof, dir: filepath.Dir(path), file: path}
+	return l.load()
+}
+
+type loader struct {
+	prof *krb5conf.Config
+	dir  string
+	file string
+}
+
+func (l *loader) errf(key, format string, args ...any) error {
+	return fmt.Errorf("kdc: config %s: %s: %s", l.file, key, fmt.Sprintf(format, args...))
+}
+
+func (l *loader) path(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(l.dir, p)
+}
+
+// values returns every value of section/key, words split on spaces.
+func (l *loader) words(section, key string) []string {
+	var out []string
+	for _, v := range l.prof.Values(section, key) {
+		out = append(out, strings.Fields(v)...)
+	}
+	return out
+}
+
+func (l *loader) one(section, key string) (string, bool, error) {
+	vs := l.prof.Values(section, key)
+	switch len(vs) {
+	case 0:
+		return "", false, nil
+	case 1:
+		return vs[0], true, nil
+	}
+	return "", false, l.errf(section+"."+key, "given %d times; it takes one value", len(vs))
+}
+
+func (l *loader) duration(section, key string, def time.Duration) (time.Duration, error) {
+	v, ok, err := l.one(section, key)
+	if err != nil || !ok {
+		return def, err
+	}
+	d, err := ParseDuration(v)
+	if err != nil {
+		return 0, l.errf(section+"."+key, "%v", err)
+	}
+	return d, nil
+}
+
+func (l *loader) boolean(section, key string, def bool) (bool, error) {
+	v, ok, err := l.one(section, key)
+	if err != nil || !ok {
+		return def, err
+	}
+	switch strings.ToLower(v) {
+	case "true", "yes", "on", "1":
+		return true, nil
+	case "false", "no", "off", "0":
+		return false, nil
+	}
+	return false, l.errf(section+"."+key, "%q is not true or false", v)
+}
+
+// ParseDuration reads a Go duration or a whole number of days ("7d").
+func ParseDuration(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (such as 90s, 10h or 7d)", s)
+	}
+	return d, nil
+}
+
+func (l *loader) load() (*FileConfig, error) {
+	for _, section := range l.prof.Tags() {
+		keys, ok := knownKeys[section]
+		if !ok {
+			return nil, fmt.Errorf("kdc: config %s: unknown section [%s]", l.file, section)
+		}
+		for _, key := range l.prof.Tags(section) {
+			if !contains(keys, key) {
+				return nil, l.errf(section+"."+key, "unknown key")
+			}
+		}
+	}
+	fc := &FileConfig{}
+	c := &fc.Config
+	var err error
+	var ok bool
+	if c.Realm, ok, err = l.one("kdc", "realm"); err != nil || !ok {
+		return nil, errors.Join(err, l.errf("kdc.realm", "required"))
+	}
+	c.Listen = l.words("kdc", "listen")
+	if v, ok, err := l.one("kdc", "state_dir"); err != nil {
+		return nil, err
+	} else if ok {
+		c.StateDir = l.path(v)
+	} else {
+		return nil, l.errf("kdc.state_dir", "required")
+	}
+
+	// The KDC's identity.
+	certPath, ok, err := l.one("kdc", "certificate")
+	if err != nil || !ok {
+		return nil, errors.Join(err, l.errf("kdc.certificate", "required"))
+	}
+	if c.Certificate, err = readCerts(l.path(certPath)); err != nil {
+		return nil, l.errf("kdc.certificate", "%v", err)
+	}
+	keyPath, ok, err := l.one("kdc", "key")
+	if err != nil || !ok {
+		return nil, errors.Join(err, l.errf("kdc.key", "required"))
+	}
+	keyPEM, err := os.ReadFile(l.path(keyPath))
+	if err != nil {
+		return nil, l.errf("kdc.key", "%v", err)
+	}
+	if c.Key, err = pki.ParseKeyPEM(keyPEM); err != nil {
+		return nil, l.errf("kdc.key", "%v", err)
+	}
+
+	// Trust.
+	for _, key := range []struct {
+		name string
+		dst  *[]*x509.Certificate
+		req  bool
+	}{{"anchors", &c.Anchors, true}, {"intermediates", &c.Intermediates, false}, {"ntauth", &c.NTAuth, true}} {
+		paths := l.prof.Values("kdc", key.name)
+		if key.req && len(paths) == 0 {
+			return nil, l.errf("kdc."+key.name, "required")
+		}
+		for _, p := range paths {
+			cs, err := readCerts(l.path(p))
+			if err != nil {
+				return nil, l.errf("kdc."+key.name, "%v", err)
+			}
+			*key.dst = append(*key.dst, cs...)
+		}
+	}
+	if v, ok, err := l.one("kdc", "client_eku"); err != nil {
+		return nil, err
+	} else if ok {
+		m := map[string]EKUPolicy{"either": EKUEither, "smartcard_logon": EKUSmartcardLogon, "pkinit_client": EKUPKINITClient, "none": EKUNone}
+		if c.ClientEKU, ok = m[v]; !ok {
+			return nil, l.errf("kdc.client_eku", "%q is not either, smartcard_logon, pkinit_client or none", v)
+		}
+	}
+	if v, ok, err := l.one("kdc", "ocsp"); err != nil {
+		return nil, err
+	} else if ok {
+		m := map[string]OCSPMode{"hard": OCSPHard, "soft": OCSPSoft, "off": OCSPOff}
+		if c.OCSP, ok = m[v]; !ok {
+			return nil, l.errf("kdc.ocsp", "%q is not hard, soft or off", v)
+		}
+	}
+	if c.OCSPPolicy.ResponderURL, _, err = l.one("kdc", "ocsp_responder"); err != nil {
+		return nil, err
+	}
+	if c.OCSPPolicy.Timeout, err = l.duration("kdc", "ocsp_timeout", 0); err != nil {
+		return nil, err
+	}
+	if c.MaxSkew, err = l.duration("kdc", "max_skew", 0); err != nil {
+		return nil, err
+	}
+	if c.TicketLifetime, err = l.duration("kdc", "ticket_lifetime", 0); err != nil {
+		return nil, err
+	}
+	if c.RenewLifetime, err = l.duration("kdc", "renew_lifetime", 0); err != nil {
+		return nil, err
+	}
+	if v, _, _ := l.one("kdc", "renew_lifetime"); v != "" && c.RenewLifetime == 0 {
+		c.RenewLifetime = -1 // "0" in the file: no renewable tickets
+	}
+	if v, ok, err := l.one("kdc", "freshness"); err != nil {
+		return nil, err
+	} else if ok {
+		m := map[string]FreshnessMode{"off": FreshnessOff, "supported": FreshnessSupported, "required": FreshnessRequired}
+		if c.Freshness, ok = m[v]; !ok {
+			return nil, l.errf("kdc.freshness", "%q is not off, supported or required", v)
+		}
+	}
+	for _, w := range l.words("kdc", "dh_groups") {
+		g, err := strconv.Atoi(w)
+		if err != nil || (g != 2 && g != 14 && g != 16 && g != 18) {
+			return nil, l.errf("kdc.dh_groups", "%q is not a MODP group (2, 14, 16, 18)", w)
+		}
+		c.DHGroups = append(c.DHGroups, pkinit.Group(g))
+	}
+	for _, w := range l.words("kdc", "ecdh_curves") {
+		m := map[string]pkinit.Curve{"P-256": pkinit.CurveP256, "P-384": pkinit.CurveP384, "P-521": pkinit.CurveP521}
+		cv, ok := m[strings.ToUpper(w)]
+		if !ok {
+			return nil, l.errf("kdc.ecdh_curves", "%q is not P-256, P-384 or P-521", w)
+		}
+		c.Curves = append(c.Curves, cv)
+	}
+	for _, w := range l.words("kdc", "kdfs") {
+		m := map[string]pkinit.KDF{"sha1": pkinit.KDFSHA1, "sha256": pkinit.KDFSHA256, "sha384": pkinit.KDFSHA384, "sha512": pkinit.KDFSHA512}
+		kdf, ok := m[strings.ToLower(w)]
+		if !ok {
+			return nil, l.errf("kdc.kdfs", "%q is not sha1, sha256, sha384 or sha512", w)
+		}
+		c.KDFs = append(c.KDFs, kdf)
+	}
+	kt, err := l.boolean("kdc", "key_transport", true)
+	if err != nil {
+		return nil, err
+	}
+	c.NoKeyTransport = !kt
+	if c.DHKeyReuse, err = l.duration("kdc", "dh_key_reuse", 0); err != nil {
+		return nil, err
+	}
+	if c.AllowSHA1, err = l.boolean("kdc", "allow_sha1", false); err != nil {
+		return nil, err
+	}
+	for _, s := range l.words("kdc", "services") {
+		if !strings.Contains(s, "@") {
+			s += "@" + c.Realm
+		}
+		c.Services = append(c.Services, s)
+	}
+	if v, ok, err := l.one("kdc", "audit_log"); err != nil {
+		return nil, err
+	} else if ok && v != "stderr" {
+		fc.AuditLog = l.path(v)
+	} else {
+		fc.AuditLog = v
+	}
+	if v, ok, err := l.one("kdc", "max_request_size"); err != nil {
+		return nil, err
+	} else if ok {
+		if fc.MaxRequest, err = strconv.Atoi(v); err != nil || fc.MaxRequest < 1024 {
+			return nil, l.errf("kdc.max_request_size", "%q is not a size of at least 1024 bytes", v)
+		}
+	}
+	if fc.RequestTimeout, err = l.duration("kdc", "request_timeout", 0); err != nil {
+		return nil, err
+	}
+
+	if err := l.loadMapping(c); err != nil {
+		return nil, err
+	}
+	if err := l.loadDirectory(c); err != nil {
+		return nil, err
+	}
+	return fc, nil
+}
+
+func (l *loader) loadMapping(c *Config) error {
+	for _, w := range l.words("mapping", "order") {
+		m := map[string]mapping.Method{"sid": mapping.MethodSIDExtension, "altsecid": mapping.MethodAltSecID, "upn": mapping.MethodUPN}
+		method, ok := m[strings.ToLower(w)]
+		if !ok {
+			return l.errf("mapping.order", "%q is not sid, altsecid or upn", w)
+		}
+		c.Mapping.Order = append(c.Mapping.Order, method)
+	}
+	if v, ok, err := l.one("mapping", "enforcement"); err != nil {
+		return err
+	} else if ok {
+		m := map[string]mapping.Enforcement{"full": mapping.EnforcementFull, "compatibility": mapping.EnforcementCompatibility, "off": mapping.EnforcementOff}
+		if c.Mapping.Enforcement, ok = m[v]; !ok {
+			return l.errf("mapping.enforcement", "%q is not full, compatibility or off", v)
+		}
+	}
+	for _, p := range l.prof.Values("mapping", "sid_trusted_ca") {
+		cs, err := readCerts(l.path(p))
+		if err != nil {
+			return l.errf("mapping.sid_trusted_ca", "%v", err)
+		}
+		c.Mapping.SIDTrustedCAs = append(c.Mapping.SIDTrustedCAs, cs...)
+	}
+	var err error
+	c.Mapping.BackdatingAllowance, err = l.duration("mapping", "backdating_allowance", 0)
+	return err
+}
+
+func (l *loader) loadDirectory(c *Config) error {
+	ldifPath, hasLDIF, err := l.one("directory", "ldif")
+	if err != nil {
+		return err
+	}
+	url, hasURL, err := l.one("directory", "url")
+	if err != nil {
+		return err
+	}
+	switch {
+	case hasLDIF && hasURL:
+		return l.errf("directory", "give ldif or url, not both")
+	case hasLDIF:
+		d, err := ldif.Load(l.path(ldifPath))
+		if err != nil {
+			return l.errf("directory.ldif", "%v", err)
+		}
+		c.Directory = d
+		return nil
+	case !hasURL:
+		return l.errf("directory", "ldif or url is required")
+	}
+	cfg := ldap.Config{URL: url}
+	if cfg.BaseDN, _, err = l.one("directory", "base_dn"); err != nil {
+		return err
+	}
+	if cfg.BindDN, _, err = l.one("directory", "bind_dn"); err != nil {
+		return err
+	}
+	if p, ok, err := l.one("directory", "password_file"); err != nil {
+		return err
+	} else if ok {
+		b, err := os.ReadFile(l.path(p))
+		if err != nil {
+			return l.errf("directory.password_file", "%v", err)
+		}
+		cfg.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	if p, ok, err := l.one("directory", "ca_file"); err != nil {
+		return err
+	} else if ok {
+		cfg.CAFile = l.path(p)
+	}
+	if cfg.StartTLS, err = l.boolean("directory", "starttls", false); err != nil {
+		return err
+	}
+	if cfg.Timeout, err = l.duration("directory", "timeout", 0); err != nil {
+		return err
+	}
+	if v, ok, err := l.one("directory", "pool_size"); err != nil {
+		return err
+	} else if ok {
+		if cfg.PoolSize, err = strconv.Atoi(v); err != nil || cfg.PoolSize < 1 {
+			return l.errf("directory.pool_size", "%q is not a positive number", v)
+		}
+	}
+	d, err := ldap.New(cfg)
+	if err != nil {
+		return l.errf("directory", "%v", err)
+	}
+	c.Directory = d
+	return nil
+}
+
+// readCerts reads every certificate of a PEM file.
+func readCerts(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate", path)
+	}
+	return out, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
