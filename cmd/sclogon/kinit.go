@@ -1,0 +1,553 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sclogon/sclogon/kinit"
+	"github.com/sclogon/sclogon/kinit/ccache"
+	"github.com/sclogon/sclogon/kinit/identity"
+	"github.com/sclogon/sclogon/kinit/transport"
+	"github.com/sclogon/sclogon/krb5conf"
+	"github.com/sclogon/sclogon/pkinit"
+)
+
+const kinitHelp = `
+usage: sclogon kinit [flags] [principal]
+
+Obtains a Kerberos TGT with PKINIT (RFC 4556) and stores it in an MIT FILE
+credential cache that klist, kvno, ssh and GSSAPI use.
+
+The principal is "name" (in the default realm) or "name@REALM". Without one it
+comes from the certificate: its id-pkinit-san, else its UPN (sent as an
+enterprise name when the UPN's suffix is not the realm).
+
+Settings come from krb5.conf (KRB5_CONFIG, else /etc/krb5.conf), as MIT kinit
+reads them: [realms] kdc, [domain_realm], dns_lookup_kdc, and the PKINIT
+options pkinit_anchors, pkinit_pool, pkinit_eku_checking, pkinit_kdc_hostname,
+pkinit_dh_min_bits and pkinit_cert_match. Flags override them.
+
+identity:
+  --identity ID        FILE:cert.pem[,key.pem] or PKCS12:file.p12
+  -X X509_user_identity=ID   the same, in MIT's syntax; also -X X509_anchors=FILE:ca.pem
+                       and -X flag_RSA_PROTOCOL=yes
+  --pin-stdin          read the PKCS #12 password from the first line of stdin
+                       instead of asking on the terminal
+
+key exchange (default DH-2048, or pkinit_dh_min_bits):
+  --dh BITS            MODP Diffie-Hellman group: 2048, 4096 or 8192
+  --ecdh CURVE         elliptic-curve Diffie-Hellman: P-256 or P-384
+  --rsa-key-transport  the KDC encrypts the reply key to the certificate's RSA key
+
+the KDC:
+  --kdc HOST:PORT      ask this KDC (repeatable); default [realms] kdc or DNS SRV
+  --timeout D          per-KDC timeout (default 3s)
+  --anchors FILE       trust anchors for the KDC certificate (repeatable; pkinit_anchors)
+  --kdc-hostname NAME  accept a KDC certificate with this dNSName (pkinit_kdc_hostname)
+  --kdc-eku MODE       kpKDC (default), kpServerAuth or none (pkinit_eku_checking)
+  --dh-min-bits N      smallest DH group accepted (pkinit_dh_min_bits, default 2048)
+  --kdc-ocsp MODE      stapled (check a stapled response, the default), require
+                       (ask the OCSP responder when none is stapled) or off
+
+output:
+  -c CCACHE            credential cache (default KRB5CCNAME, else /tmp/krb5cc_UID)
+  -S SERVICE           also obtain a ticket for SERVICE, e.g. host/server.example.com (repeatable)
+  -l DURATION          requested lifetime (default 10h)
+  --json               print what was obtained as JSON on stdout
+  -V                   trace each step on stderr
+
+examples:
+  sclogon kinit --identity FILE:alice.pem,alice.key alice@EXAMPLE.COM
+  sclogon kinit -X X509_user_identity=PKCS12:alice.p12 -S host/db.example.com
+  sclogon kinit --identity FILE:alice.pem,alice.key --dh 4096 --json
+
+Exit codes: 0 the ticket is stored, 1 it could not be obtained, 2 usage error.
+`
+
+func init() {
+	register(&command{
+		name:    "kinit",
+		summary: "obtain a Kerberos TGT with a certificate (PKINIT)",
+		help:    kinitHelp,
+		run:     runKinit,
+	})
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+type kinitFlags struct {
+	identity, ccache, ecdh, kdcEKU, kdcOCSP        string
+	dh, dhMinBits                                  int
+	rsa, pinStdin, json, verbose                   bool
+	lifetime, timeout                              time.Duration
+	x, services, kdcs, anchors, kdcHostnames, args listFlag
+}
+
+func parseKinitFlags(args []string) (*kinitFlags, error) {
+	f := &kinitFlags{}
+	fs := flag.NewFlagSet("sclogon kinit", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&f.identity, "identity", "", "")
+	fs.Var(&f.x, "X", "")
+	fs.BoolVar(&f.pinStdin, "pin-stdin", false, "")
+	fs.IntVar(&f.dh, "dh", 0, "")
+	fs.StringVar(&f.ecdh, "ecdh", "", "")
+	fs.BoolVar(&f.rsa, "rsa-key-transport", false, "")
+	fs.Var(&f.kdcs, "kdc", "")
+	fs.DurationVar(&f.timeout, "timeout", 0, "")
+	fs.Var(&f.anchors, "anchors", "")
+	fs.Var(&f.kdcHostnames, "kdc-hostname", "")
+	fs.StringVar(&f.kdcEKU, "kdc-eku", "", "")
+	fs.IntVar(&f.dhMinBits, "dh-min-bits", 0, "")
+	fs.StringVar(&f.kdcOCSP, "kdc-ocsp", "", "")
+	fs.StringVar(&f.ccache, "c", "", "")
+	fs.Var(&f.services, "S", "")
+	fs.DurationVar(&f.lifetime, "l", 0, "")
+	fs.BoolVar(&f.json, "json", false, "")
+	fs.BoolVar(&f.verbose, "V", false, "")
+	// Flags may follow the principal, as with MIT kinit.
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		f.args = append(f.args, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(f.args) > 1 {
+		return nil, fmt.Errorf("one principal at most, got %q", []string(f.args))
+	}
+	for _, x := range f.x {
+		k, v, _ := strings.Cut(x, "=")
+		switch k {
+		case "X509_user_identity":
+			f.identity = v
+		case "X509_anchors":
+			f.anchors = append(f.anchors, v)
+		case "flag_RSA_PROTOCOL":
+			f.rsa = v == "yes" || v == "true"
+		default:
+			return nil, fmt.Errorf("-X %s: sclogon reads X509_user_identity, X509_anchors and flag_RSA_PROTOCOL", k)
+		}
+	}
+	n := 0
+	if f.dh != 0 {
+		n++
+	}
+	if f.ecdh != "" {
+		n++
+	}
+	if f.rsa {
+		n++
+	}
+	if n > 1 {
+		return nil, errors.New("choose one of --dh, --ecdh and --rsa-key-transport")
+	}
+	return f, nil
+}
+
+func (f *kinitFlags) keyExchange() (kinit.KeyExchange, error) {
+	switch {
+	case f.rsa:
+		return kinit.KeyExchange{RSA: true}, nil
+	case f.ecdh != "":
+		switch strings.ToUpper(f.ecdh) {
+		case "P-256", "P256":
+			return kinit.KeyExchange{Curve: pkinit.CurveP256}, nil
+		case "P-384", "P384":
+			return kinit.KeyExchange{Curve: pkinit.CurveP384}, nil
+		}
+		return kinit.KeyExchange{}, fmt.Errorf("--ecdh %s: want P-256 or P-384", f.ecdh)
+	case f.dh != 0:
+		switch f.dh {
+		case 2048:
+			return kinit.KeyExchange{Group: pkinit.MODPGroup14}, nil
+		case 4096:
+			return kinit.KeyExchange{Group: pkinit.MODPGroup16}, nil
+		case 8192:
+			return kinit.KeyExchange{Group: pkinit.MODPGroup18}, nil
+		}
+		return kinit.KeyExchange{}, fmt.Errorf("--dh %d: want 2048, 4096 or 8192", f.dh)
+	}
+	return kinit.KeyExchange{}, nil
+}
+
+func runKinit(ctx context.Context, s stdio, args []string) int {
+	f, err := parseKinitFlags(args)
+	if err == nil {
+		_, err = f.keyExchange()
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(s.out, strings.TrimLeft(kinitHelp, "\n"))
+			return exitOK
+		}
+		fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon kinit [flags] [principal]; 'sclogon help kinit' lists the flags\n", err)
+		return exitUsage
+	}
+	if err := kinitMain(ctx, s, f); err != nil {
+		var u usageError
+		if errors.As(err, &u) {
+			fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon kinit [flags] [principal]; 'sclogon help kinit' lists the flags\n", u.err)
+			return exitUsage
+		}
+		msg, hint := explainKinit(err)
+		fmt.Fprintf(s.errOut, "sclogon: error: %s\n", msg)
+		if hint != "" {
+			fmt.Fprintf(s.errOut, "sclogon: hint: %s\n", hint)
+		}
+		return exitFail
+	}
+	return exitOK
+}
+
+func kinitMain(ctx context.Context, s stdio, f *kinitFlags) error {
+	var trace func(string, ...any)
+	if f.verbose {
+		trace = func(format string, a ...any) { fmt.Fprintf(s.errOut, "sclogon: "+format+"\n", a...) }
+	}
+	conf, err := loadKrb5Conf()
+	if err != nil {
+		return err
+	}
+	if f.identity == "" {
+		return errNoCardBackend
+	}
+	stdin := bufio.NewReader(s.in)
+	id, err := identity.Parse(f.identity, identity.Options{Password: func(prompt string) ([]byte, error) {
+		if f.pinStdin {
+			return readSecretLine(stdin)
+		}
+		return promptTerminal(prompt)
+	}})
+	if err != nil {
+		return err
+	}
+	if trace != nil {
+		trace("identity %s: %q", id.Label(), id.Certificate().Subject.String())
+	}
+	principal := ""
+	if len(f.args) > 0 {
+		principal = f.args[0]
+	}
+	client, err := kinit.ClientName(principal, id.Certificate(), conf)
+	if err != nil {
+		return err
+	}
+	realm := client.Realm
+	pol, err := kinit.PolicyFromConfig(conf, realm)
+	if err != nil {
+		return err
+	}
+	if len(f.anchors) > 0 {
+		if pol.Anchors, err = kinit.LoadCertPool(f.anchors); err != nil {
+			return err
+		}
+	}
+	if f.kdcEKU != "" {
+		if pol.EKU, err = kinit.ParseEKUCheck(f.kdcEKU); err != nil {
+			return usageError{err}
+		}
+	}
+	pol.KDCHostnames = append(pol.KDCHostnames, f.kdcHostnames...)
+	if f.dhMinBits != 0 {
+		pol.DHMinBits = f.dhMinBits
+	}
+	if pol.OCSP, err = kinit.ParseOCSPMode(f.kdcOCSP); err != nil {
+		return usageError{err}
+	}
+	kx, _ := f.keyExchange()
+	var services []ccache.Principal
+	for _, sv := range f.services {
+		p, err := kinit.ServiceName(sv, realm)
+		if err != nil {
+			return err
+		}
+		services = append(services, p)
+	}
+	var kdcs []transport.KDC
+	for _, k := range f.kdcs {
+		if _, _, err := net.SplitHostPort(k); err != nil {
+			k = net.JoinHostPort(k, strconv.Itoa(transport.DefaultPort))
+		}
+		kdcs = append(kdcs, transport.KDC{Addr: k})
+	}
+	if len(kdcs) == 0 {
+		if kdcs, err = transport.Locate(ctx, conf, realm, net.DefaultResolver); err != nil {
+			return err
+		}
+	}
+	tr := &transport.Client{Timeout: f.timeout, Trace: trace}
+	if v, ok := conf.Value("libdefaults", "udp_preference_limit"); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			tr.UDPPreferenceLimit = n
+		}
+	}
+	path, err := ccache.Locate(firstNonEmpty(f.ccache, os.Getenv("KRB5CCNAME")), os.Getuid())
+	if err != nil {
+		return err
+	}
+	c := &kinit.Client{Transport: tr, Trace: trace}
+	stop := startSpinner(s.errOut, !f.verbose, "obtaining a ticket for "+client.String())
+	res, err := c.Run(ctx, kinit.Request{
+		Client: client, Identity: id, KeyExchange: kx, Lifetime: f.lifetime,
+		Services: services, Policy: pol, KDCs: kdcs,
+	})
+	stop()
+	if err != nil {
+		return err
+	}
+	if err := ccache.WriteFile(path, res.CCache()); err != nil {
+		return err
+	}
+	if f.json {
+		return printKinitJSON(s.out, path, res)
+	}
+	fmt.Fprintf(s.errOut, "sclogon: ticket for %s stored in %s (valid until %s)\n", res.Client, path, res.TGT.EndTime.Local().Format(time.DateTime))
+	return nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func loadKrb5Conf() (*krb5conf.Config, error) {
+	paths := os.Getenv("KRB5_CONFIG")
+	if paths == "" {
+		paths = "/etc/krb5.conf"
+	}
+	conf, err := krb5conf.Load(paths)
+	if err != nil {
+		if os.Getenv("KRB5_CONFIG") != "" {
+			return nil, err
+		}
+		// No system krb5.conf: flags and DNS alone may do.
+		return krb5conf.Parse(strings.NewReader(""), "empty")
+	}
+	return conf, nil
+}
+
+type kinitJSON struct {
+	Client      string       `json:"client"`
+	CCache      string       `json:"ccache"`
+	KDC         string       `json:"kdc"`
+	KeyExchange string       `json:"key_exchange"`
+	KDCCert     string       `json:"kdc_certificate"`
+	Tickets     []ticketJSON `json:"tickets"`
+}
+
+type ticketJSON struct {
+	Server    string    `json:"server"`
+	EType     int32     `json:"etype"`
+	AuthTime  time.Time `json:"auth_time"`
+	StartTime time.Time `json:"start_time"`
+	EndTime   time.Time `json:"end_time"`
+	RenewTill time.Time `json:"renew_till,omitzero"`
+	Flags     string    `json:"flags"`
+}
+
+func printKinitJSON(w io.Writer, path string, res *kinit.Result) error {
+	out := kinitJSON{Client: res.Client.String(), CCache: path, KDC: res.KDC, KeyExchange: res.KeyExchange.String()}
+	if res.KDCCertificate != nil {
+		out.KDCCert = res.KDCCertificate.Subject.String()
+	}
+	for _, c := range res.CCache().Credentials {
+		out.Tickets = append(out.Tickets, ticketJSON{
+			Server: c.Server.String(), EType: c.Key.EType, AuthTime: c.AuthTime.UTC(), StartTime: c.StartTime.UTC(),
+			EndTime: c.EndTime.UTC(), RenewTill: c.RenewTill.UTC(), Flags: fmt.Sprintf("%08x", c.Flags),
+		})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// usageError marks an error in the flags found after parsing.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+var errNoCardBackend = errors.New("no --identity given, and this build of sclogon has no card backend to read one from")
+
+// readSecretLine reads one line from stdin (--pin-stdin) without keeping copies.
+func readSecretLine(r *bufio.Reader) ([]byte, error) {
+	line, err := r.ReadBytes('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
+		return nil, fmt.Errorf("reading the password from stdin: %w", err)
+	}
+	n := len(line)
+	for n > 0 && (line[n-1] == '\n' || line[n-1] == '\r') {
+		n--
+	}
+	return line[:n], nil
+}
+
+// promptTerminal asks on the controlling terminal with echo off (stty, so no
+// cgo or extra dependency is needed).
+func promptTerminal(prompt string) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, errors.New("no terminal to ask for the password on; use --pin-stdin")
+	}
+	defer tty.Close()
+	stty := func(arg string) error {
+		cmd := exec.Command("stty", arg)
+		cmd.Stdin = tty
+		return cmd.Run()
+	}
+	if err := stty("-echo"); err != nil {
+		return nil, fmt.Errorf("cannot turn off echo on the terminal (%v); use --pin-stdin", err)
+	}
+	defer func() { _ = stty("echo"); fmt.Fprintln(tty) }()
+	fmt.Fprint(tty, prompt)
+	return readSecretLine(bufio.NewReader(tty))
+}
+
+// startSpinner shows progress on a terminal while the KDC (or the card) is
+// slow to answer; it stays silent when w is not a terminal.
+func startSpinner(w io.Writer, enabled bool, what string) (stop func()) {
+	f, ok := w.(*os.File)
+	if !enabled || !ok {
+		return func() {}
+	}
+	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		frames := `|/-\`
+		t := time.NewTicker(120 * time.Millisecond)
+		defer t.Stop()
+		shown := false
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				if shown {
+					fmt.Fprint(f, "\r\033[K")
+				}
+				return
+			case <-t.C:
+				if i >= 3 { // only when it takes a while
+					fmt.Fprintf(f, "\r%c %s", frames[i%len(frames)], what)
+					shown = true
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// explainKinit turns an error into a sentence and a hint a person can act on.
+func explainKinit(err error) (msg, hint string) {
+	var kerr *kinit.KDCError
+	var terr *transport.Error
+	switch {
+	case errors.Is(err, errNoCardBackend):
+		return err.Error(), "use --identity FILE:cert.pem,key.pem or --identity PKCS12:file.p12"
+	case errors.As(err, &kerr):
+		return explainKDCError(kerr)
+	case errors.Is(err, kinit.ErrKDCNotTrusted):
+		return "refused the KDC's reply: " + trimPkg(err), "trust the CA that issued the KDC's certificate: pkinit_anchors = FILE:ca.pem under [realms] in krb5.conf, or --anchors ca.pem"
+	case errors.Is(err, kinit.ErrKDCEKU):
+		return "refused the KDC's reply: " + trimPkg(err), "a KDC certificate needs the EKU id-pkinit-KPKdc; to accept serverAuth instead, set pkinit_eku_checking = kpServerAuth or pass --kdc-eku kpServerAuth"
+	case errors.Is(err, kinit.ErrKDCName):
+		return "refused the KDC's reply: " + trimPkg(err), "if the certificate names the KDC's host, set pkinit_kdc_hostname or pass --kdc-hostname HOST"
+	case errors.Is(err, kinit.ErrKDCRevoked):
+		return "refused the KDC's reply: " + trimPkg(err), "the KDC's certificate may be revoked; tell the realm's administrator, or retry with --kdc-ocsp stapled if its OCSP responder is unreachable"
+	case errors.Is(err, pkinit.ErrBadSignature), errors.Is(err, pkinit.ErrUnknownSigner):
+		return "refused the KDC's reply: its signature does not verify, so it was altered on the way or does not come from the KDC", "do not trust this network path; tell the realm's administrator"
+	case errors.Is(err, pkinit.ErrNonceMismatch), errors.Is(err, pkinit.ErrASChecksumMismatch), errors.Is(err, kinit.ErrReplyMismatch):
+		return "refused the KDC's reply: " + trimPkg(err), "the reply does not belong to this request (a replay or a man in the middle); retry, and tell the realm's administrator if it persists"
+	case errors.Is(err, kinit.ErrSkew):
+		return trimPkg(err), "set this computer's clock (NTP); Kerberos allows 5 minutes of difference"
+	case errors.Is(err, kinit.ErrNoPKINIT):
+		return trimPkg(err), "the principal must be set to require pre-authentication and the KDC must have PKINIT configured"
+	case errors.Is(err, kinit.ErrPolicy):
+		return trimPkg(err), "change pkinit_dh_min_bits / pkinit_cert_match in krb5.conf, or the --dh / --ecdh / --rsa-key-transport choice"
+	case errors.As(err, &terr), errors.Is(err, transport.ErrNoKDC):
+		return trimPkg(err), "check the KDC addresses ([realms] kdc in krb5.conf, or --kdc HOST:PORT), that the KDC runs, and the network"
+	case errors.Is(err, identity.ErrBadPassword):
+		return trimPkg(err), "run the command again and type the PKCS #12 file's password"
+	case errors.Is(err, identity.ErrSyntax), errors.Is(err, identity.ErrUnsupportedFile), errors.Is(err, identity.ErrKeyMismatch):
+		return trimPkg(err), "--identity takes FILE:cert.pem,key.pem (PEM or DER) or PKCS12:file.p12"
+	case errors.Is(err, context.Canceled):
+		return "interrupted", ""
+	}
+	return trimPkg(err), ""
+}
+
+func trimPkg(err error) string {
+	m := err.Error()
+	for _, p := range []string{"kinit: ", "identity: ", "transport: ", "ccache: ", "krb5conf: "} {
+		m = strings.TrimPrefix(m, p)
+	}
+	return m
+}
+
+func explainKDCError(e *kinit.KDCError) (string, string) {
+	text := ""
+	if e.Text != "" {
+		text = " (" + e.Text + ")"
+	}
+	switch e.Code {
+	case pkinit.KDCErrClientNotTrusted, pkinit.KDCErrCantVerifyCertificate:
+		return "the KDC does not trust your certificate" + text, "the KDC does not trust the CA that issued it, or cannot build its chain; ask the realm's administrator to add that CA to the KDC's anchors (pkinit_anchors, or NTAuth in Active Directory)"
+	case pkinit.KDCErrInvalidCertificate:
+		return "the KDC rejected your certificate as invalid" + text, "check its validity dates and key usage with 'openssl x509 -noout -text -in CERT'"
+	case pkinit.KDCErrRevokedCertificate:
+		return "the KDC says your certificate is revoked" + text, "ask your certificate authority for a new logon certificate"
+	case kinit.KDCErrClientRevoked:
+		return "the KDC refused the account: it is disabled, locked or expired" + text, "ask the realm's administrator to enable the account"
+	case pkinit.KDCErrRevocationStatusUnknown, pkinit.KDCErrRevocationStatusUnavailable:
+		return "the KDC could not learn whether your certificate is revoked" + text, "the CA's OCSP responder or CRL is unreachable from the KDC; try again later or tell the realm's administrator"
+	case pkinit.KDCErrClientNameMismatch:
+		return "the KDC says your certificate does not belong to this principal" + text, "give the principal your certificate names (leave the argument out to take it from the certificate), or ask for a certificate with your UPN"
+	case pkinit.KDCErrInconsistentKeyPurpose:
+		return "the KDC says your certificate is not for logon" + text, "a logon certificate needs the EKU id-pkinit-KPClientAuth or Smart Card Logon"
+	case pkinit.KDCErrDHKeyParametersNotAccepted:
+		return "the KDC refused the key exchange" + text, "try --dh 4096, or --rsa-key-transport"
+	case pkinit.KDCErrPublicKeyEncryptionNotSupported:
+		return "the KDC does not do this key exchange" + text, "leave out --rsa-key-transport / --ecdh to use Diffie-Hellman"
+	case pkinit.KDCErrInvalidSig:
+		return "the KDC could not verify your request's signature" + text, "the key may not match the certificate; check the identity"
+	case pkinit.KDCErrDigestInSignedDataNotAccepted, pkinit.KDCErrDigestInCertNotAccepted:
+		return "the KDC refused a digest algorithm" + text, "your certificate may be signed with SHA-1; ask for a new one"
+	case kinit.KDCErrCPrincipalUnknown:
+		return "the KDC has no account for this principal" + text, "check the principal's spelling and realm"
+	case kinit.KDCErrSPrincipalUnknown:
+		return "the KDC knows no such service" + text, "check the -S service name (service/host.domain)"
+	case pkinit.KRBAPErrSkew:
+		return "your clock and the KDC's differ too much" + text, "set this computer's clock (NTP); Kerberos allows 5 minutes"
+	case kinit.KDCErrWrongRealm:
+		return "the principal belongs to another realm" + text, "give the principal as name@REALM with the right realm"
+	case pkinit.KDCErrETypeNoSupp:
+		return "the KDC and sclogon share no encryption type" + text, "the account needs AES keys (aes256-cts or aes128-cts)"
+	case kinit.KDCErrPolicy:
+		return "the KDC's policy refused the request" + text, "ask the realm's administrator"
+	case pkinit.KDCErrPreauthFailed:
+		return "the KDC refused the PKINIT pre-authentication" + text, "the KDC's log says why; common causes are an untrusted CA or a certificate that names another principal"
+	}
+	return fmt.Sprintf("the KDC refused: %s%s", kinit.ErrorName(e.Code), text), "the KDC's log says more"
+}

@@ -1,0 +1,600 @@
+package kinit
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"slices"
+	"time"
+
+	krbcrypto "github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/sclogon/sclogon/kinit/ccache"
+	"github.com/sclogon/sclogon/kinit/transport"
+	"github.com/sclogon/sclogon/pkinit"
+)
+
+// Exchanger sends one Kerberos message to the realm's KDCs and returns the
+// reply; *transport.Client is one.
+type Exchanger interface {
+	Exchange(ctx context.Context, kdcs []transport.KDC, req []byte) ([]byte, transport.KDC, error)
+}
+
+// KeyExchange is how the reply key is agreed. The zero value is MODP
+// Diffie-Hellman in the smallest group of at least Policy.DHMinBits (2048).
+type KeyExchange struct {
+	Group pkinit.Group // MODP DH group (14: 2048-bit, 16: 4096-bit)
+	Curve pkinit.Curve // ECDH instead, RFC 5349
+	RSA   bool         // RSA key transport instead, RFC 4556 §3.2.3.2
+}
+
+// String names the key exchange for people: "DH-2048", "ECDH-P256", "RSA".
+func (k KeyExchange) String() string {
+	switch {
+	case k.RSA:
+		return "RSA key transport"
+	case k.Curve == pkinit.CurveP256:
+		return "ECDH P-256"
+	case k.Curve == pkinit.CurveP384:
+		return "ECDH P-384"
+	case k.Curve == pkinit.CurveP521:
+		return "ECDH P-521"
+	}
+	return fmt.Sprintf("DH-%d", groupBits(k.Group))
+}
+
+func groupBits(g pkinit.Group) int {
+	switch g {
+	case pkinit.MODPGroup2:
+		return 1024
+	case pkinit.MODPGroup14:
+		return 2048
+	case pkinit.MODPGroup16:
+		return 4096
+	case pkinit.MODPGroup18:
+		return 8192
+	}
+	return 0
+}
+
+// Request is one kinit: who, with what, from where.
+type Request struct {
+	Client      ccache.Principal // see [ClientName]
+	Identity    Identity
+	KeyExchange KeyExchange
+	Lifetime    time.Duration // requested ticket lifetime; default 10h
+	// Services are fetched with the TGT (kinit -S / kvno) and stored beside it.
+	Services []ccache.Principal
+	Policy   Policy
+	KDCs     []transport.KDC // see [transport.Locate]
+}
+
+// Client runs the PKINIT AS exchange (and TGS exchanges for services). The
+// zero value is not usable: set Transport.
+type Client struct {
+	Transport Exchanger
+	Now       func() time.Time // default time.Now
+	Rand      io.Reader        // default crypto/rand
+	// Trace, when set, is told of each step (for -V). Never secrets.
+	Trace func(format string, args ...any)
+}
+
+// Result is what a kinit obtained.
+type Result struct {
+	Client         ccache.Principal // as the KDC named the client
+	TGT            ccache.Credential
+	Services       []ccache.Credential
+	KDC            string // the KDC that answered, "tcp/host:port"
+	KDCCertificate *x509.Certificate
+	KeyExchange    KeyExchange // what was used, after any retry
+}
+
+// CCache is the result as a credential cache: the TGT, then the service tickets.
+func (r *Result) CCache() *ccache.CCache {
+	return &ccache.CCache{Principal: r.Client, Credentials: append([]ccache.Credential{r.TGT}, r.Services...)}
+}
+
+// offeredETypes are the enctypes the client accepts for the reply and session
+// keys, in preference order: the AES families of RFC 3962 and RFC 8009.
+var offeredETypes = []int32{18, 17, 20, 19}
+
+const defaultLifetime = 10 * time.Hour
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Client) rand() io.Reader {
+	if c.Rand != nil {
+		return c.Rand
+	}
+	return rand.Reader
+}
+
+func (c *Client) trace(format string, args ...any) {
+	if c.Trace != nil {
+		c.Trace(format, args...)
+	}
+}
+
+// nonce is a KDC-REQ-BODY nonce; 31 bits, as some KDCs read it signed.
+func (c *Client) nonce() (uint32, error) {
+	var b [4]byte
+	if _, err := io.ReadFull(c.rand(), b[:]); err != nil {
+		return 0, fmt.Errorf("kinit: nonce: %w", err)
+	}
+	return binary.BigEndian.Uint32(b[:]) & 0x7fffffff, nil
+}
+
+func principalName(p ccache.Principal) types.PrincipalName {
+	return types.PrincipalName{NameType: p.NameType, NameString: p.Components}
+}
+
+func krbtgt(realm string) ccache.Principal {
+	return ccache.Principal{NameType: NameTypeSrvInst, Components: []string{"krbtgt", realm}, Realm: realm}
+}
+
+// asState is one PKINIT AS-REQ as sent.
+type asState struct {
+	asReq []byte
+	nonce uint32        // of the body and the PKAuthenticator
+	key   *pkinit.DHKey // nil for RSA key transport
+}
+
+// Run obtains a TGT for req.Client with req.Identity, then any services.
+func (c *Client) Run(ctx context.Context, req Request) (*Result, error) {
+	if c.Transport == nil {
+		return nil, errors.New("kinit: Client.Transport is not set")
+	}
+	id := req.Identity
+	if id == nil || id.Certificate() == nil || id.Signer() == nil {
+		return nil, errors.New("kinit: no identity: a certificate and its key are needed")
+	}
+	pol := req.Policy
+	if pol.DHMinBits == 0 {
+		pol.DHMinBits = 2048
+	}
+	if pol.MaxSkew == 0 {
+		pol.MaxSkew = 5 * time.Minute
+	}
+	if pol.CertMatch != nil && !pol.CertMatch.Match(id.Certificate()) {
+		return nil, fmt.Errorf("%w: the certificate %q does not satisfy pkinit_cert_match %q", ErrPolicy, id.Certificate().Subject.String(), pol.CertMatch)
+	}
+	kx, err := initialKeyExchange(req.KeyExchange, pol.DHMinBits)
+	if err != nil {
+		return nil, err
+	}
+	if kx.RSA {
+		if _, ok := id.Decrypter(); !ok {
+			return nil, fmt.Errorf("%w: RSA key transport needs an RSA key that can decrypt; %s cannot", ErrPolicy, id.Label())
+		}
+	}
+	realm := req.Client.Realm
+	lifetime := req.Lifetime
+	if lifetime <= 0 {
+		lifetime = defaultLifetime
+	}
+
+	// First AS-REQ: no pre-authentication, asking for a freshness token (RFC 8070).
+	c.trace("AS-REQ for %s without pre-authentication, to learn what the KDC wants", req.Client)
+	body, _, err := c.asBody(req.Client, realm, lifetime)
+	if err != nil {
+		return nil, err
+	}
+	first, err := buildKDCReq(appASReq, []types.PAData{{PADataType: int32(pkinit.PAASFreshness)}}, body)
+	if err != nil {
+		return nil, err
+	}
+	reply, kdc, err := c.Transport.Exchange(ctx, req.KDCs, first)
+	if err != nil {
+		return nil, fmt.Errorf("kinit: %w", err)
+	}
+	var freshness []byte
+	switch messageType(reply) {
+	case appASRep:
+		return nil, fmt.Errorf("%w: the KDC issued a ticket for %s without pre-authentication (the principal does not require it; sclogon only logs on with PKINIT)", ErrNoPKINIT, req.Client)
+	case appKRBError:
+		kerr, err := parseKRBError(reply, kdc, realm)
+		if err != nil {
+			return nil, err
+		}
+		if kerr.Code != KDCErrPreauthRequired {
+			return nil, kerr
+		}
+		var offersPKINIT bool
+		freshness, offersPKINIT = readMethodData(kerr.EData)
+		if !offersPKINIT {
+			return nil, fmt.Errorf("%w: the KDC %s does not offer PKINIT for %s", ErrNoPKINIT, kdc, req.Client)
+		}
+		c.trace("KDC %s: pre-authentication required; PKINIT offered; freshness token: %t", kdc, freshness != nil)
+	default:
+		return nil, fmt.Errorf("%w: unexpected message type from %s", ErrMalformed, kdc)
+	}
+
+	var st *asState
+	for attempt := 0; ; attempt++ {
+		st, err = c.pkinitRequest(req, id, kx, freshness, lifetime)
+		if err != nil {
+			return nil, err
+		}
+		c.trace("AS-REQ with PA-PK-AS-REQ (%s, signed by %q), %d bytes", kx, id.Certificate().Subject.String(), len(st.asReq))
+		reply, kdc, err = c.Transport.Exchange(ctx, req.KDCs, st.asReq)
+		if err != nil {
+			return nil, fmt.Errorf("kinit: %w", err)
+		}
+		if messageType(reply) != appKRBError {
+			break
+		}
+		kerr, err := parseKRBError(reply, kdc, realm)
+		if err != nil {
+			return nil, err
+		}
+		if attempt > 0 {
+			return nil, kerr
+		}
+		switch kerr.Code {
+		case pkinit.KDCErrDHKeyParametersNotAccepted:
+			next, ok, err := groupFromEData(kerr.EData, pol.DHMinBits)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, kerr
+			}
+			c.trace("KDC %s refused %s and asks for %s: retrying once", kdc, kx, next)
+			kx = next
+		case pkinit.KDCErrPreauthExpired:
+			if tok, _ := readMethodData(kerr.EData); tok != nil {
+				c.trace("KDC %s: freshness token expired; retrying once with a new one", kdc)
+				freshness = tok
+				continue
+			}
+			return nil, kerr
+		default:
+			return nil, kerr
+		}
+	}
+	if messageType(reply) != appASRep {
+		return nil, fmt.Errorf("%w: unexpected message type from %s", ErrMalformed, kdc)
+	}
+	res, err := c.readASRep(ctx, reply, st, req, pol, id)
+	if err != nil {
+		return nil, err
+	}
+	res.KDC = kdc.String()
+	res.KeyExchange = kx
+	c.trace("TGT for %s from %s, valid until %s", res.Client, kdc, res.TGT.EndTime.Format(time.RFC3339))
+	for _, svc := range req.Services {
+		cred, err := c.serviceTicket(ctx, req.KDCs, res, svc)
+		if err != nil {
+			return nil, err
+		}
+		res.Services = append(res.Services, cred)
+	}
+	return res, nil
+}
+
+func initialKeyExchange(kx KeyExchange, minBits int) (KeyExchange, error) {
+	if kx.RSA || kx.Curve != 0 {
+		return kx, nil
+	}
+	if kx.Group == 0 {
+		for _, g := range []pkinit.Group{pkinit.MODPGroup14, pkinit.MODPGroup16, pkinit.MODPGroup18} {
+			if groupBits(g) >= minBits {
+				kx.Group = g
+				break
+			}
+		}
+		if kx.Group == 0 {
+			return kx, fmt.Errorf("%w: pkinit_dh_min_bits %d is larger than any group offered", ErrPolicy, minBits)
+		}
+	}
+	if groupBits(kx.Group) < minBits {
+		return kx, fmt.Errorf("%w: DH-%d is below pkinit_dh_min_bits %d", ErrPolicy, groupBits(kx.Group), minBits)
+	}
+	return kx, nil
+}
+
+func (c *Client) asBody(client ccache.Principal, realm string, lifetime time.Duration) ([]byte, uint32, error) {
+	n, err := c.nonce()
+	if err != nil {
+		return nil, 0, err
+	}
+	opts := types.NewKrbFlags()
+	types.SetFlag(&opts, 1) // forwardable
+	if client.NameType == NameTypeEnterprise {
+		types.SetFlag(&opts, 15) // canonicalize, RFC 6806
+	}
+	b := messages.KDCReqBody{
+		KDCOptions: opts,
+		CName:      principalName(client),
+		Realm:      realm,
+		SName:      principalName(krbtgt(realm)),
+		Till:       c.now().Add(lifetime).UTC().Truncate(time.Second),
+		Nonce:      int(n),
+		EType:      offeredETypes,
+	}
+	raw, err := b.Marshal()
+	if err != nil {
+		return nil, 0, fmt.Errorf("kinit: encode KDC-REQ-BODY: %w", err)
+	}
+	return raw, n, nil
+}
+
+// pkinitRequest builds the AS-REQ with PA-PK-AS-REQ: a fresh body, an
+// AuthPack over it, signed with the identity's key.
+func (c *Client) pkinitRequest(req Request, id Identity, kx KeyExchange, freshness []byte, lifetime time.Duration) (*asState, error) {
+	realm := req.Client.Realm
+	body, nonce, err := c.asBody(req.Client, realm, lifetime)
+	if err != nil {
+		return nil, err
+	}
+	now := c.now().UTC()
+	ap := &pkinit.AuthPack{
+		PKAuthenticator: pkinit.PKAuthenticator{
+			Cusec:          now.Nanosecond() / 1000,
+			CTime:          now.Truncate(time.Second),
+			Nonce:          nonce,
+			PAChecksum:     pkinit.PAChecksum(body),
+			FreshnessToken: freshness,
+		},
+		SupportedKDFs: []pkinit.KDF{pkinit.KDFSHA256, pkinit.KDFSHA1, pkinit.KDFSHA512},
+	}
+	st := &asState{nonce: nonce}
+	if !kx.RSA {
+		if kx.Curve != 0 {
+			st.key, err = pkinit.NewECDHKey(kx.Curve, c.rand())
+		} else {
+			st.key, err = pkinit.NewDHKey(kx.Group, c.rand())
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ap.ClientPublicValue, err = st.key.PublicKeyInfo(); err != nil {
+			return nil, err
+		}
+	}
+	pa, err := pkinit.BuildPKASReq(ap, id.Signer(), id.Certificate(), pkinit.SignOptions{Chain: id.Chain(), Rand: c.rand()})
+	if err != nil {
+		return nil, fmt.Errorf("kinit: signing the request with %s: %w", id.Label(), err)
+	}
+	st.asReq, err = buildKDCReq(appASReq, []types.PAData{{PADataType: int32(pkinit.PAPKASReq), PADataValue: pa}}, body)
+	return st, err
+}
+
+// readASRep verifies the KDC's reply: its PA-PK-AS-REP (signature, nonce or
+// asChecksum, the KDC certificate), then the enc-part with the reply key.
+func (c *Client) readASRep(ctx context.Context, raw []byte, st *asState, req Request, pol Policy, id Identity) (*Result, error) {
+	var rep messages.ASRep
+	if err := rep.Unmarshal(raw); err != nil {
+		return nil, fmt.Errorf("%w: AS-REP: %v", ErrMalformed, err)
+	}
+	var pkASRep []byte
+	for _, pa := range rep.PAData {
+		if pa.PADataType == int32(pkinit.PAPKASRep) {
+			pkASRep = pa.PADataValue
+		}
+	}
+	if pkASRep == nil {
+		return nil, fmt.Errorf("%w: the AS-REP has no PA-PK-AS-REP", ErrNoPKINIT)
+	}
+	if !slices.Contains(offeredETypes, rep.EncPart.EType) {
+		return nil, fmt.Errorf("%w: the AS-REP is encrypted with enctype %d, which was not offered", ErrReplyMismatch, rep.EncPart.EType)
+	}
+	realm := req.Client.Realm
+	parsed, err := pkinit.ParsePKASRep(pkASRep)
+	if err != nil {
+		return nil, fmt.Errorf("kinit: %w", err)
+	}
+	var replyKey pkinit.EncryptionKey
+	var sc *pkinit.SignedContent
+	var signedRaw []byte
+	if st.key != nil {
+		if parsed.DHInfo == nil {
+			return nil, fmt.Errorf("%w: the KDC answered a key-agreement request with key transport", ErrReplyMismatch)
+		}
+		signedRaw = parsed.DHInfo.DHSignedData
+		replyKey, sc, err = pkinit.ClientReplyKey(pkASRep, pkinit.ClientReplyParams{
+			Key:   st.key,
+			Nonce: st.nonce,
+			EType: rep.EncPart.EType,
+			KDFInputs: pkinit.KDFInputs{
+				Client: pkinit.KRB5PrincipalName{NameType: req.Client.NameType, Name: req.Client.Components, Realm: realm},
+				KDC:    pkinit.KRB5PrincipalName{NameType: NameTypeSrvInst, Name: []string{"krbtgt", realm}, Realm: realm},
+				ASReq:  st.asReq,
+			},
+		})
+	} else {
+		replyKey, sc, signedRaw, err = keyTransportReply(parsed, st, rep.EncPart.EType, id, c.rand())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kinit: the KDC's PKINIT reply: %w", err)
+	}
+	c.trace("KDC signature verified: signer %q", sc.Signer.Subject.String())
+	now := c.now()
+	if err := pol.checkKDC(ctx, kdcCheck{signed: sc, raw: signedRaw, realm: realm, now: now}); err != nil {
+		return nil, err
+	}
+	c.trace("KDC certificate trusted: path to an anchor, EKU and name checked")
+
+	plain, err := krbcrypto.DecryptEncPart(rep.EncPart, types.EncryptionKey{KeyType: replyKey.KeyType, KeyValue: replyKey.KeyValue}, usageASRepEncPart)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the AS-REP enc-part does not decrypt with the PKINIT reply key: %v", ErrReplyMismatch, err)
+	}
+	var enc messages.EncKDCRepPart
+	if err := enc.Unmarshal(plain); err != nil {
+		return nil, fmt.Errorf("%w: EncASRepPart: %v", ErrMalformed, err)
+	}
+	wipe(plain)
+	if uint32(enc.Nonce) != st.nonce {
+		return nil, fmt.Errorf("%w: EncASRepPart nonce %d, sent %d", ErrReplyMismatch, enc.Nonce, st.nonce)
+	}
+	if enc.SRealm != realm || !slices.Equal(enc.SName.NameString, []string{"krbtgt", realm}) {
+		return nil, fmt.Errorf("%w: the ticket is for %v@%s, not krbtgt/%s", ErrReplyMismatch, enc.SName.NameString, enc.SRealm, realm)
+	}
+	client := ccache.Principal{NameType: rep.CName.NameType, Components: rep.CName.NameString, Realm: rep.CRealm}
+	if req.Client.NameType != NameTypeEnterprise && (client.Realm != realm || !slices.Equal(client.Components, req.Client.Components)) {
+		return nil, fmt.Errorf("%w: the ticket is for %s, asked for %s", ErrReplyMismatch, client, req.Client)
+	}
+	if d := enc.AuthTime.Sub(now); d > pol.MaxSkew || -d > pol.MaxSkew {
+		return nil, fmt.Errorf("%w: the KDC's time is %s, ours %s (allowed: %s)", ErrSkew, enc.AuthTime.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), pol.MaxSkew)
+	}
+	if !enc.EndTime.After(now) {
+		return nil, fmt.Errorf("%w: the ticket expired at %s", ErrReplyMismatch, enc.EndTime.UTC().Format(time.RFC3339))
+	}
+	tkt, err := rawTicket(raw, appASRep)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{
+		Client:         client,
+		TGT:            credential(client, krbtgt(realm), enc, tkt),
+		KDCCertificate: sc.Signer,
+	}, nil
+}
+
+// keyTransportReply opens the KDC's encKeyPack with the identity's key,
+// RFC 4556 §3.2.3.2, decrypting only once (on a card, once is one PIN use).
+func keyTransportReply(rep *pkinit.PKASRep, st *asState, etype int32, id Identity, rnd io.Reader) (pkinit.EncryptionKey, *pkinit.SignedContent, []byte, error) {
+	var none pkinit.EncryptionKey
+	if rep.EncKeyPack == nil {
+		return none, nil, nil, fmt.Errorf("%w: the KDC answered a key-transport request with key agreement", ErrReplyMismatch)
+	}
+	dec, _ := id.Decrypter()
+	_, inner, err := pkinit.OpenEnvelopedData(rep.EncKeyPack, id.Certificate(), dec, rnd)
+	if err != nil {
+		return none, nil, nil, err
+	}
+	sc, err := pkinit.VerifySignedData(inner, pkinit.VerifyOptions{ContentType: pkinit.ContentRKeyData})
+	if err != nil {
+		return none, nil, nil, err
+	}
+	pack, err := pkinit.ParseReplyKeyPack(sc.Content)
+	if err != nil {
+		return none, nil, nil, err
+	}
+	if pack.ReplyKey.KeyType != etype {
+		return none, nil, nil, fmt.Errorf("%w: reply key is etype %d, enc-part %d", pkinit.ErrASChecksumMismatch, pack.ReplyKey.KeyType, etype)
+	}
+	if err := pack.CheckASChecksum(st.asReq); err != nil {
+		return none, nil, nil, err
+	}
+	return pack.ReplyKey, sc, inner, nil
+}
+
+func credential(client, server ccache.Principal, enc messages.EncKDCRepPart, ticket []byte) ccache.Credential {
+	start := enc.StartTime
+	if start.IsZero() {
+		start = enc.AuthTime
+	}
+	return ccache.Credential{
+		Client:    client,
+		Server:    server,
+		Key:       ccache.Key{EType: enc.Key.KeyType, Value: enc.Key.KeyValue},
+		AuthTime:  enc.AuthTime,
+		StartTime: start,
+		EndTime:   enc.EndTime,
+		RenewTill: enc.RenewTill,
+		Flags:     flagsOf(enc.Flags.Bytes),
+		Ticket:    ticket,
+	}
+}
+
+func parseKRBError(raw []byte, kdc transport.KDC, realm string) (*KDCError, error) {
+	var k messages.KRBError
+	if err := k.Unmarshal(raw); err != nil {
+		return nil, fmt.Errorf("%w: KRB-ERROR from %s: %v", ErrMalformed, kdc, err)
+	}
+	return &KDCError{Code: k.ErrorCode, Text: k.EText, EData: k.EData, Realm: realm, KDC: kdc.String()}, nil
+}
+
+// readMethodData reads the METHOD-DATA of a PREAUTH_REQUIRED error: the
+// freshness token, and whether PA-PK-AS-REQ is offered.
+func readMethodData(edata []byte) (freshness []byte, pkinitOffered bool) {
+	var md types.PADataSequence
+	if len(edata) == 0 || md.Unmarshal(edata) != nil {
+		return nil, false
+	}
+	for _, pa := range md {
+		switch pa.PADataType {
+		case int32(pkinit.PAASFreshness):
+			if len(pa.PADataValue) > 0 {
+				freshness = pa.PADataValue
+			}
+		case int32(pkinit.PAPKASReq):
+			pkinitOffered = true
+		}
+	}
+	return freshness, pkinitOffered
+}
+
+// groupFromEData picks, from a KDC's TD-DH-PARAMETERS, the first group it
+// prefers that the policy accepts.
+func groupFromEData(edata []byte, minBits int) (KeyExchange, bool, error) {
+	tds, err := pkinit.ParseTypedData(edata)
+	if err != nil {
+		return KeyExchange{}, false, nil
+	}
+	for _, td := range tds {
+		if td.Type != pkinit.TDDHParameters {
+			continue
+		}
+		params, err := pkinit.ParseTDDHParameters(td.Value)
+		if err != nil {
+			return KeyExchange{}, false, fmt.Errorf("%w: TD-DH-PARAMETERS: %v", ErrMalformed, err)
+		}
+		var refused []int
+		for _, p := range params {
+			g := groupOfParams(p.Parameters.FullBytes)
+			if g == 0 {
+				continue
+			}
+			if groupBits(g) < minBits {
+				refused = append(refused, groupBits(g))
+				continue
+			}
+			return KeyExchange{Group: g}, true, nil
+		}
+		if len(refused) > 0 {
+			return KeyExchange{}, false, fmt.Errorf("%w: the KDC asks for a DH group of %v bits, below pkinit_dh_min_bits %d", ErrPolicy, refused, minBits)
+		}
+	}
+	return KeyExchange{}, false, nil
+}
+
+func groupOfParams(der []byte) pkinit.Group {
+	var dp struct {
+		P, G *big.Int // q, j, validationParms follow: not needed
+	}
+	if _, err := asn1.Unmarshal(der, &dp); err != nil || dp.P == nil {
+		return 0
+	}
+	for _, g := range []pkinit.Group{pkinit.MODPGroup14, pkinit.MODPGroup16, pkinit.MODPGroup18, pkinit.MODPGroup2} {
+		ref, err := pkinit.DHParameters(g)
+		if err != nil {
+			continue
+		}
+		var rp struct{ P, G *big.Int }
+		if _, err := asn1.Unmarshal(ref[0].Parameters.FullBytes, &rp); err == nil && rp.P.Cmp(dp.P) == 0 {
+			return g
+		}
+	}
+	return 0
+}
+
+func wipe(b []byte) {
+	for i := range b {
+		b[i] = 0
+	}
+}

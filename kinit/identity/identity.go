@@ -1,0 +1,272 @@
+// Package identity reads software PKINIT identities in MIT's
+// X509_user_identity syntax: FILE:cert.pem,key.pem and PKCS12:file.p12.
+//
+// Call [Parse] with the string a user gave to --identity or -X
+// X509_user_identity=; the result implements [kinit.Identity]. A PKCS #12
+// password is asked for through [Options.Password] only when the file is
+// protected by one, and is wiped after use.
+//
+// [kinit.Identity]: https://pkg.go.dev/github.com/sclogon/sclogon/kinit#Identity
+package identity
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/crypto/pkcs12"
+)
+
+// Errors callers branch on.
+var (
+	// ErrSyntax: the identity string is not one this package reads.
+	ErrSyntax = errors.New("identity: unsupported identity")
+	// ErrBadPassword: the PKCS #12 password is wrong.
+	ErrBadPassword = errors.New("identity: wrong PKCS #12 password")
+	// ErrKeyMismatch: the private key is not the certificate's.
+	ErrKeyMismatch = errors.New("identity: the private key does not belong to the certificate")
+	// ErrUnsupportedFile: the file uses an encoding or algorithm this package
+	// does not read.
+	ErrUnsupportedFile = errors.New("identity: unsupported file format")
+)
+
+// Options are what reading an identity may need.
+type Options struct {
+	// Password returns the password of a protected PKCS #12 file; prompt
+	// names the file. The caller's slice is wiped after use. Nil means no
+	// password can be given.
+	Password func(prompt string) ([]byte, error)
+}
+
+// Software is an identity whose key is in memory.
+type Software struct {
+	cert  *x509.Certificate
+	chain []*x509.Certificate
+	key   crypto.Signer
+	label string
+}
+
+// Certificate returns the client certificate.
+func (s *Software) Certificate() *x509.Certificate { return s.cert }
+
+// Chain returns the other certificates the file held, for the AuthPack.
+func (s *Software) Chain() []*x509.Certificate { return s.chain }
+
+// Signer returns the private key.
+func (s *Software) Signer() crypto.Signer { return s.key }
+
+// Decrypter returns the key as a decrypter when it is RSA.
+func (s *Software) Decrypter() (crypto.Decrypter, bool) {
+	d, ok := s.key.(*rsa.PrivateKey)
+	return d, ok
+}
+
+// Label is the identity as the user wrote it.
+func (s *Software) Label() string { return s.label }
+
+// Parse reads the identity spec names: "FILE:cert.pem,key.pem" (key in the
+// certificate's file when left out) or "PKCS12:file.p12".
+func Parse(spec string, o Options) (*Software, error) {
+	typ, rest, ok := strings.Cut(spec, ":")
+	if !ok || rest == "" {
+		return nil, fmt.Errorf("%w %q: want FILE:cert.pem,key.pem or PKCS12:file.p12", ErrSyntax, spec)
+	}
+	switch strings.ToUpper(typ) {
+	case "FILE":
+		certPath, keyPath, _ := strings.Cut(rest, ",")
+		if keyPath == "" {
+			keyPath = certPath
+		}
+		return readFiles(spec, certPath, keyPath)
+	case "PKCS12":
+		return readPKCS12(spec, rest, o)
+	case "PKCS11":
+		return nil, fmt.Errorf("%w %q: sclogon talks to cards itself; leave out --identity to use the card", ErrSyntax, spec)
+	}
+	return nil, fmt.Errorf("%w %q: the %s: type is not supported; want FILE:cert.pem,key.pem or PKCS12:file.p12", ErrSyntax, spec, typ)
+}
+
+func readFiles(label, certPath, keyPath string) (*Software, error) {
+	certData, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	certs, err := parseCertificates(certData)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %s: %w", certPath, err)
+	}
+	keyData := bytes.Clone(certData) // wiped below; the certificates keep certData
+	if keyPath != certPath {
+		if keyData, err = os.ReadFile(keyPath); err != nil {
+			return nil, fmt.Errorf("identity: %w", err)
+		}
+	}
+	defer wipe(keyData)
+	key, err := parseKey(keyData)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %s: %w", keyPath, err)
+	}
+	return assemble(label, certs, key)
+}
+
+func readPKCS12(label, path string, o Options) (*Software, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	// Many PKCS #12 files have an empty password: try it before asking.
+	blocks, err := pkcs12.ToPEM(data, "")
+	if errors.Is(err, pkcs12.ErrIncorrectPassword) {
+		if o.Password == nil {
+			return nil, fmt.Errorf("%w: %s is protected and no password can be asked for", ErrBadPassword, path)
+		}
+		pw, perr := o.Password(fmt.Sprintf("Password for %s: ", path))
+		if perr != nil {
+			return nil, fmt.Errorf("identity: password for %s: %w", path, perr)
+		}
+		blocks, err = pkcs12.ToPEM(data, string(pw))
+		wipe(pw)
+	}
+	var nie pkcs12.NotImplementedError
+	switch {
+	case errors.Is(err, pkcs12.ErrIncorrectPassword):
+		return nil, fmt.Errorf("%w for %s", ErrBadPassword, path)
+	case errors.As(err, &nie):
+		return nil, fmt.Errorf("%w: %s: %v (re-export it with 'openssl pkcs12 -export -legacy', or use FILE:cert.pem,key.pem)", ErrUnsupportedFile, path, err)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnsupportedFile, path, err)
+	}
+	var certs []*x509.Certificate
+	var key crypto.Signer
+	for _, b := range blocks {
+		switch b.Type {
+		case "CERTIFICATE":
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s: %v", ErrUnsupportedFile, path, err)
+			}
+			certs = append(certs, c)
+		case "PRIVATE KEY":
+			if key != nil {
+				return nil, fmt.Errorf("%w: %s holds more than one private key", ErrUnsupportedFile, path)
+			}
+			k, err := parseKeyDER(b.Bytes)
+			wipe(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("identity: %s: %w", path, err)
+			}
+			key = k
+		}
+	}
+	if key == nil {
+		return nil, fmt.Errorf("%w: %s holds no private key", ErrUnsupportedFile, path)
+	}
+	return assemble(label, certs, key)
+}
+
+// assemble picks the certificate of key among certs; the others form the chain.
+func assemble(label string, certs []*x509.Certificate, key crypto.Signer) (*Software, error) {
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%w: no certificate in %s", ErrUnsupportedFile, label)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(key.Public())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupportedFile, err)
+	}
+	s := &Software{key: key, label: label}
+	for _, c := range certs {
+		if s.cert == nil && bytes.Equal(c.RawSubjectPublicKeyInfo, pub) {
+			s.cert = c
+			continue
+		}
+		s.chain = append(s.chain, c)
+	}
+	if s.cert == nil {
+		return nil, fmt.Errorf("%w (%s)", ErrKeyMismatch, label)
+	}
+	return s, nil
+}
+
+func parseCertificates(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	rest := data
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		// A DER certificate, as MIT also reads.
+		c, err := x509.ParseCertificate(data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: no PEM or DER certificate", ErrUnsupportedFile)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func parseKey(data []byte) (crypto.Signer, error) {
+	rest := data
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		switch b.Type {
+		case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
+			k, err := parseKeyDER(b.Bytes)
+			wipe(b.Bytes)
+			return k, err
+		case "ENCRYPTED PRIVATE KEY":
+			return nil, fmt.Errorf("%w: encrypted PEM keys are not read; use PKCS12:", ErrUnsupportedFile)
+		}
+	}
+	return parseKeyDER(data)
+}
+
+func parseKeyDER(der []byte) (crypto.Signer, error) {
+	if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
+		switch k := k.(type) {
+		case *rsa.PrivateKey:
+			return k, nil
+		case *ecdsa.PrivateKey:
+			return k, nil
+		case ed25519.PrivateKey:
+			return nil, fmt.Errorf("%w: Ed25519 keys cannot sign PKINIT requests", ErrUnsupportedFile)
+		}
+		return nil, fmt.Errorf("%w: private key type %T", ErrUnsupportedFile, k)
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(der); err == nil {
+		return k, nil
+	}
+	if k, err := x509.ParseECPrivateKey(der); err == nil {
+		return k, nil
+	}
+	return nil, fmt.Errorf("%w: no PKCS #8, PKCS #1 or SEC 1 private key", ErrUnsupportedFile)
+}
+
+func wipe(b []byte) {
+	for i := range b {
+		b[i] = 0
+	}
+}
