@@ -20,7 +20,7 @@ setup:
 	./integration/setup
 
 test: setup lint
-	$(GO) test -race -timeout 14m ./...
+	$(GO) test -race -count=1 -timeout 14m ./...
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
