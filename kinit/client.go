@@ -436,6 +436,9 @@ func (c *Client) readASRep(ctx context.Context, raw []byte, st *asState, req Req
 	if err := enc.Unmarshal(plain); err != nil {
 		return nil, fmt.Errorf("%w: EncASRepPart: %v", ErrMalformed, err)
 	}
+	// The decoder keeps BIT STRINGs as slices of its input: copy the flags
+	// out before the plaintext (with the session key) is wiped.
+	enc.Flags.Bytes = append([]byte(nil), enc.Flags.Bytes...)
 	wipe(plain)
 	if uint32(enc.Nonce) != st.nonce {
 		return nil, fmt.Errorf("%w: EncASRepPart nonce %d, sent %d", ErrReplyMismatch, enc.Nonce, st.nonce)

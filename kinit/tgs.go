@@ -103,6 +103,9 @@ func (c *Client) serviceTicket(ctx context.Context, kdcs []transport.KDC, res *R
 	if err := enc.Unmarshal(plain); err != nil {
 		return ccache.Credential{}, fmt.Errorf("%w: EncTGSRepPart: %v", ErrMalformed, err)
 	}
+	// The decoder keeps BIT STRINGs as slices of its input: copy the flags
+	// out before the plaintext (with the session key) is wiped.
+	enc.Flags.Bytes = append([]byte(nil), enc.Flags.Bytes...)
 	wipe(plain)
 	if uint32(enc.Nonce) != nonce {
 		return ccache.Credential{}, fmt.Errorf("%w: EncTGSRepPart nonce %d, sent %d", ErrReplyMismatch, enc.Nonce, nonce)
