@@ -104,17 +104,23 @@ func (k *KDC) serveAS(ctx context.Context, msg []byte, raw rawKDCReq, rec *Audit
 	if err != nil {
 		return nil, err
 	}
+	rec.Revocation = "unchecked"
 	if k.ocsp != nil {
 		res, err := k.ocsp.Check(ctx, cert, issuer)
 		switch {
 		case errors.Is(err, revocation.ErrRevoked):
+			rec.Revocation = "revoked"
 			r := reject(pkinit.KDCErrRevokedCertificate, err, "client certificate revoked")
 			r.edata = invalidCertificatesEData(cert)
 			return nil, r
 		case err != nil:
+			rec.Revocation = "unknown"
 			return nil, reject(pkinit.KDCErrRevocationStatusUnknown, err, "revocation status of the client certificate unknown")
 		case res.Status == revocation.Unknown:
+			rec.Revocation = "unknown (soft-fail)"
 			k.log.Warn("kdc: client certificate revocation status unknown; accepted under soft-fail", "subject", rec.Subject, "cause", res.Cause)
+		default:
+			rec.Revocation = "good"
 		}
 	}
 

@@ -19,6 +19,7 @@ type AuditRecord struct {
 	Issuer     string    `json:"cert_issuer,omitempty"`
 	Serial     string    `json:"cert_serial,omitempty"`
 	SHA256     string    `json:"cert_sha256,omitempty"`
+	Revocation string    `json:"revocation,omitempty"` // good, revoked, unknown (soft-fail), unchecked
 	Mapping    string    `json:"mapping_method,omitempty"`
 	Strong     *bool     `json:"mapping_strong,omitempty"`
 	Account    string    `json:"account,omitempty"`

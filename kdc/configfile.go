@@ -1,10 +1,12 @@
 package kdc
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,13 +35,20 @@ const ExampleConfig = `# sclogon test KDC
     state_dir = state
     # the KDC's certificate, then its CA chain
     certificate = kdc.pem
-    # its private key (PEM)
+    # its private key: a PEM file, or a slot of a software PIV card
+    # (sclogon vcard's state file), signing through the card's APDUs:
+    #   key = vcard:kdc-card.json#9a
+    # with a card key, certificate may be left out: the slot's is used
     key = kdc.key
+    # a card key's PIN, when its slot asks for one
+    # key_pin_file = kdc-card.pin
     # trusted roots for client certificates (repeatable)
     anchors = root.pem
     # optional: CAs to build client paths with
     intermediates = issuing.pem
-    # CAs allowed to issue logon certificates (AD's NTAuth store)
+    # CAs allowed to issue logon certificates (AD's NTAuth store), a PEM
+    # file (repeatable); or read from LDAP with ntauth = true under
+    # [directory]; at least one of them
     ntauth = ntauth.pem
     # either | smartcard_logon | pkinit_client | none
     client_eku = either
@@ -92,6 +101,11 @@ const ExampleConfig = `# sclogon test KDC
     # starttls = false
     # timeout = 5s
     # pool_size = 4
+    # read the NTAuth store from the directory at start-up, as AD does:
+    # cACertificate of CN=NTAuthCertificates,CN=Public Key Services,
+    # CN=Services,CN=Configuration,<base_dn>
+    # ntauth = false
+    # ntauth_dn = CN=NTAuthCertificates,CN=Public Key Services,CN=Services,CN=Configuration,dc=example,dc=com
 `
 
 // FileConfig is a Config plus what only the process around the KDC needs.
@@ -103,12 +117,12 @@ type FileConfig struct {
 }
 
 var knownKeys = map[string][]string{
-	"kdc": {"realm", "listen", "state_dir", "certificate", "key", "anchors", "intermediates", "ntauth",
+	"kdc": {"realm", "listen", "state_dir", "certificate", "key", "key_pin_file", "anchors", "intermediates", "ntauth",
 		"client_eku", "ocsp", "ocsp_responder", "ocsp_timeout", "max_skew", "ticket_lifetime", "renew_lifetime",
 		"freshness", "dh_groups", "ecdh_curves", "kdfs", "key_transport", "dh_key_reuse", "allow_sha1",
 		"services", "audit_log", "max_request_size", "request_timeout"},
 	"mapping":   {"order", "enforcement", "sid_trusted_ca", "backdating_allowance"},
-	"directory": {"ldif", "url", "base_dn", "bind_dn", "password_file", "ca_file", "starttls", "timeout", "pool_size"},
+	"directory": {"ldif", "url", "base_dn", "bind_dn", "password_file", "ca_file", "starttls", "timeout", "pool_size", "ntauth", "ntauth_dn"},
 }
 
 // LoadConfig reads and validates a KDC configuration file (see [ExampleConfig]).
@@ -225,6 +239,11 @@ func (l *loader) load() (*FileConfig, error) {
 		return nil, errors.Join(err, l.errf("kdc.realm", "required"))
 	}
 	c.Listen = l.words("kdc", "listen")
+	for _, a := range c.Listen {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, l.errf("kdc.listen", "%q is not host:port", a)
+		}
+	}
 	if v, ok, err := l.one("kdc", "state_dir"); err != nil {
 		return nil, err
 	} else if ok {
@@ -234,23 +253,8 @@ func (l *loader) load() (*FileConfig, error) {
 	}
 
 	// The KDC's identity.
-	certPath, ok, err := l.one("kdc", "certificate")
-	if err != nil || !ok {
-		return nil, errors.Join(err, l.errf("kdc.certificate", "required"))
-	}
-	if c.Certificate, err = readCerts(l.path(certPath)); err != nil {
-		return nil, l.errf("kdc.certificate", "%v", err)
-	}
-	keyPath, ok, err := l.one("kdc", "key")
-	if err != nil || !ok {
-		return nil, errors.Join(err, l.errf("kdc.key", "required"))
-	}
-	keyPEM, err := os.ReadFile(l.path(keyPath))
-	if err != nil {
-		return nil, l.errf("kdc.key", "%v", err)
-	}
-	if c.Key, err = pki.ParseKeyPEM(keyPEM); err != nil {
-		return nil, l.errf("kdc.key", "%v", err)
+	if err := l.loadIdentity(c); err != nil {
+		return nil, err
 	}
 
 	// Trust.
@@ -258,7 +262,7 @@ func (l *loader) load() (*FileConfig, error) {
 		name string
 		dst  *[]*x509.Certificate
 		req  bool
-	}{{"anchors", &c.Anchors, true}, {"intermediates", &c.Intermediates, false}, {"ntauth", &c.NTAuth, true}} {
+	}{{"anchors", &c.Anchors, true}, {"intermediates", &c.Intermediates, false}, {"ntauth", &c.NTAuth, false}} {
 		paths := l.prof.Values("kdc", key.name)
 		if key.req && len(paths) == 0 {
 			return nil, l.errf("kdc."+key.name, "required")
@@ -377,7 +381,70 @@ func (l *loader) load() (*FileConfig, error) {
 	if err := l.loadDirectory(c); err != nil {
 		return nil, err
 	}
+	if len(c.NTAuth) == 0 {
+		return nil, l.errf("kdc.ntauth", "required: a PEM file of the NTAuth CAs, or ntauth = true under [directory]")
+	}
 	return fc, nil
+}
+
+// loadIdentity reads the KDC's key (a PEM file, or vcard:PATH#SLOT) and
+// certificate chain (from the file; for a card key, the slot's certificate
+// when no file is given).
+func (l *loader) loadIdentity(c *Config) error {
+	keySpec, ok, err := l.one("kdc", "key")
+	if err != nil || !ok {
+		return errors.Join(err, l.errf("kdc.key", "required"))
+	}
+	var cardCert *x509.Certificate
+	if strings.HasPrefix(keySpec, "vcard:") {
+		path, slot, err := ParseCardKeySpec(keySpec)
+		if err != nil {
+			return l.errf("kdc.key", "%v", err)
+		}
+		var pin []byte
+		if p, ok, err := l.one("kdc", "key_pin_file"); err != nil {
+			return err
+		} else if ok {
+			b, err := os.ReadFile(l.path(p))
+			if err != nil {
+				return l.errf("kdc.key_pin_file", "%v", err)
+			}
+			pin = []byte(strings.TrimRight(string(b), "\r\n"))
+		}
+		ck, err := OpenCardKey(l.path(path), slot, pin)
+		if err != nil {
+			return l.errf("kdc.key", "%v", err)
+		}
+		c.Key, cardCert = ck, ck.Certificate()
+	} else {
+		if _, ok, _ := l.one("kdc", "key_pin_file"); ok {
+			return l.errf("kdc.key_pin_file", "only for a key on a card (key = vcard:PATH#SLOT)")
+		}
+		keyPEM, err := os.ReadFile(l.path(keySpec))
+		if err != nil {
+			return l.errf("kdc.key", "%v", err)
+		}
+		if c.Key, err = pki.ParseKeyPEM(keyPEM); err != nil {
+			return l.errf("kdc.key", "%v", err)
+		}
+	}
+	certPath, ok, err := l.one("kdc", "certificate")
+	switch {
+	case err != nil:
+		return err
+	case ok:
+		if c.Certificate, err = readCerts(l.path(certPath)); err != nil {
+			return l.errf("kdc.certificate", "%v", err)
+		}
+	case cardCert != nil:
+		c.Certificate = []*x509.Certificate{cardCert}
+	default:
+		return l.errf("kdc.certificate", "required")
+	}
+	if !publicKeysEqual(c.Certificate[0].PublicKey, c.Key.Public()) {
+		return l.errf("kdc.key", "the key does not belong to the KDC certificate %s", c.Certificate[0].Subject)
+	}
+	return nil
 }
 
 func (l *loader) loadMapping(c *Config) error {
@@ -422,6 +489,11 @@ func (l *loader) loadDirectory(c *Config) error {
 	case hasLDIF && hasURL:
 		return l.errf("directory", "give ldif or url, not both")
 	case hasLDIF:
+		for _, key := range []string{"base_dn", "bind_dn", "password_file", "ca_file", "starttls", "timeout", "pool_size", "ntauth", "ntauth_dn"} {
+			if len(l.prof.Values("directory", key)) > 0 {
+				return l.errf("directory."+key, "only for an LDAP directory (url), not with ldif")
+			}
+		}
 		d, err := ldif.Load(l.path(ldifPath))
 		if err != nil {
 			return l.errf("directory.ldif", "%v", err)
@@ -470,6 +542,24 @@ func (l *loader) loadDirectory(c *Config) error {
 		return l.errf("directory", "%v", err)
 	}
 	c.Directory = d
+	fromLDAP, err := l.boolean("directory", "ntauth", false)
+	if err != nil {
+		return err
+	}
+	dn, hasDN, err := l.one("directory", "ntauth_dn")
+	if err != nil {
+		return err
+	}
+	if hasDN && !fromLDAP {
+		return l.errf("directory.ntauth_dn", "given without ntauth = true")
+	}
+	if fromLDAP {
+		cs, err := ReadNTAuthLDAP(context.Background(), cfg, dn)
+		if err != nil {
+			return l.errf("directory.ntauth", "%v", err)
+		}
+		c.NTAuth = append(c.NTAuth, cs...)
+	}
 	return nil
 }
 

@@ -117,7 +117,7 @@ func buildFixture() (*pkiFixture, error) {
 		{"dave", f.ca, pki.User{UPN: "dave@example.com", SID: domainSID(1106)}, pki.RSA2048}, // disabled account
 		{"expired", f.ca, pki.User{UPN: "alice@example.com", SID: domainSID(1104), Validity: time.Millisecond}, pki.RSA2048},
 		{"wrongeku", f.ca, pki.User{UPN: "alice@example.com", SID: domainSID(1104), ExtKeyUsage: []asn1.ObjectIdentifier{certs.OIDExtKeyUsageServerAuth}}, pki.RSA2048},
-		{"stranger", f.other, pki.User{UPN: "alice@example.com", SID: domainSID(1104)}, pki.P256},
+		{"stranger", f.other, pki.User{UPN: "alice@example.com", SID: domainSID(1104)}, pki.RSA2048}, // RSA: MIT 1.20 labels ECDSA CMS signatures sha256WithRSAEncryption
 	}
 	for _, s := range specs {
 		key, err := pki.GenerateKey(s.key, rand.Reader)
@@ -174,11 +174,13 @@ func (f *pkiFixture) config(t testing.TB) kdc.Config {
 		Certificate: []*x509.Certificate{f.kdcCert, f.ca.Issuer()},
 		Key:         f.kdcKey,
 		Anchors:     []*x509.Certificate{f.ca.Root(), f.other.Root()},
-		NTAuth:      []*x509.Certificate{f.ca.Issuer()},
-		Directory:   dir,
-		Mapping:     mapping.Policy{SIDTrustedCAs: []*x509.Certificate{f.ca.Issuer()}},
-		OCSP:        kdc.OCSPOff,
-		Services:    []string{"host/ws1.example.com@" + realm},
+		// A DC holds its issuing CAs; kinit.Client sends only the leaf.
+		Intermediates: []*x509.Certificate{f.ca.Issuer()},
+		NTAuth:        []*x509.Certificate{f.ca.Issuer()},
+		Directory:     dir,
+		Mapping:       mapping.Policy{SIDTrustedCAs: []*x509.Certificate{f.ca.Issuer()}},
+		OCSP:          kdc.OCSPOff,
+		Services:      []string{"host/ws1.example.com@" + realm},
 	}
 }
 
@@ -187,6 +189,8 @@ type runningKDC struct {
 	*kdc.KDC
 	addr  string
 	audit *syncBuffer
+	// serverLog is the Server's own log: panics recovered from the handler.
+	serverLog *syncBuffer
 }
 
 func startKDC(t testing.TB, cfg kdc.Config, opts kdc.Options) *runningKDC {
@@ -207,7 +211,8 @@ func startKDC(t testing.TB, cfg kdc.Config, opts kdc.Options) *runningKDC {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &kdc.Server{Handler: k, Realm: realm}
+	serverLog := &syncBuffer{}
+	srv := &kdc.Server{Handler: k, Realm: realm, Log: slog.New(slog.NewTextHandler(serverLog, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ls, 5*time.Second) }()
@@ -220,7 +225,7 @@ func startKDC(t testing.TB, cfg kdc.Config, opts kdc.Options) *runningKDC {
 			t.Logf("KDC audit log:\n%s", audit.String())
 		}
 	})
-	return &runningKDC{KDC: k, addr: ls[0].TCP.Addr().String(), audit: audit}
+	return &runningKDC{KDC: k, addr: ls[0].TCP.Addr().String(), audit: audit, serverLog: serverLog}
 }
 
 type syncBuffer struct {

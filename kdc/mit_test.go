@@ -48,7 +48,6 @@ func auditRecords(t *testing.T, k *runningKDC) []kdc.AuditRecord {
 func TestMITKinitGetsTGT(t *testing.T) {
 	f := getFixture(t)
 	k := startKDC(t, f.config(t), kdc.Options{})
-	alice := f.users["alice"]
 	keytab := filepath.Join(t.TempDir(), "host.keytab")
 	kt, err := k.Keys().Keytab("host/ws1.example.com@" + realm)
 	if err != nil {
@@ -59,24 +58,28 @@ func TestMITKinitGetsTGT(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name    string
+		user    string
 		extra   []string
 		realm   []string
 		keyExch string
 	}{
-		{"dh-2048", nil, nil, "dh-group14"},
-		{"dh-4096", nil, []string{"pkinit_dh_min_bits = 4096"}, "dh-group16"},
-		{"rsa-key-transport", []string{"-X", "flag_RSA_PROTOCOL=yes"}, nil, "rsa"},
+		{"dh-2048", "alice", nil, nil, "dh-group14"},
+		{"dh-4096", "alice", nil, []string{"pkinit_dh_min_bits = 4096"}, "dh-group16"},
+		{"rsa-key-transport", "alice", []string{"-X", "flag_RSA_PROTOCOL=yes"}, nil, "rsa"},
+		// MIT signs with an ECDSA key but labels it sha256WithRSAEncryption.
+		{"ecdsa-client-key", "erin", nil, nil, "dh-group14"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			u := f.users[tc.user]
 			c := mitClient(t, f, k, tc.realm...)
-			args := append([]string{"-X", "X509_user_identity=FILE:" + alice.certPath + "," + alice.keyPath}, tc.extra...)
-			args = append(args, "alice@"+realm)
+			args := append([]string{"-X", "X509_user_identity=FILE:" + u.certPath + "," + u.keyPath}, tc.extra...)
+			args = append(args, tc.user+"@"+realm)
 			out, err := harness.RunErr(c.Command(t, "kinit", args...))
 			if err != nil {
 				t.Fatalf("kinit: %v\n%s", err, out)
 			}
 			list := harness.Run(t, c.Command(t, "klist"))
-			if !strings.Contains(list, "Default principal: alice@"+realm) || !strings.Contains(list, "krbtgt/"+realm+"@"+realm) {
+			if !strings.Contains(list, "Default principal: "+tc.user+"@"+realm) || !strings.Contains(list, "krbtgt/"+realm+"@"+realm) {
 				t.Fatalf("klist:\n%s", list)
 			}
 			harness.Run(t, c.Command(t, "kvno", "-k", keytab, "host/ws1.example.com@"+realm))
@@ -88,7 +91,7 @@ func TestMITKinitGetsTGT(t *testing.T) {
 					break
 				}
 			}
-			if as == nil || as.KeyExch != tc.keyExch || as.Account != "alice" || as.Mapping != "sid-extension" {
+			if as == nil || as.KeyExch != tc.keyExch || as.Account != tc.user || as.Mapping != "sid-extension" {
 				t.Fatalf("audit record of the logon: %+v", as)
 			}
 		})

@@ -540,6 +540,12 @@ func checkSignatureAlgorithm(alg asn1.ObjectIdentifier, h crypto.Hash, pub any) 
 	}
 	_, isRSA := pub.(*rsa.PublicKey)
 	_, isEC := pub.(*ecdsa.PublicKey)
+	if w.rsa && isEC {
+		// MIT krb5 1.20 labels its ECDSA signatures sha256WithRSAEncryption;
+		// OpenSSL, and so MIT's KDC, verify by the key's type. The signature
+		// is still checked as ECDSA over the named digest.
+		return nil
+	}
 	if (w.rsa && !isRSA) || (!w.rsa && !isEC) {
 		return fmt.Errorf("%w: signature algorithm %v does not fit a %T key", ErrBadSignature, alg, pub)
 	}
