@@ -132,8 +132,11 @@ func runningPCSCD() (int, bool) {
 func freePortPair(tb testing.TB) int {
 	tb.Helper()
 	for range 100 {
+		// The vpcd driver binds without SO_REUSEADDR, so a port that still
+		// has a socket in TIME_WAIT (an earlier card's connection) is as
+		// taken as a listening one: require no socket at all.
 		p := FreePort(tb)
-		if p < 0xFFFF && !tcpListening(p+1) && TCPReady(fmt.Sprintf("127.0.0.1:%d", p+1))() != nil {
+		if p < 0xFFFF && !tcpPortUsed(p) && !tcpPortUsed(p+1) && TCPReady(fmt.Sprintf("127.0.0.1:%d", p+1))() != nil {
 			return p
 		}
 	}
@@ -143,7 +146,12 @@ func freePortPair(tb testing.TB) int {
 
 // tcpListening reads the kernel's socket table rather than connecting: a probe
 // connection to vpcd's port would look like a card arriving and leaving.
-func tcpListening(port int) bool {
+func tcpListening(port int) bool { return tcpSocket(port, true) }
+
+// tcpPortUsed reports any TCP socket bound to port, in any state.
+func tcpPortUsed(port int) bool { return tcpSocket(port, false) }
+
+func tcpSocket(port int, listeningOnly bool) bool {
 	want := fmt.Sprintf(":%04X", port)
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		f, err := os.Open(table)
@@ -154,7 +162,7 @@ func tcpListening(port int) bool {
 		for sc.Scan() {
 			fields := strings.Fields(sc.Text())
 			// sl local_address rem_address st ...; st 0A is LISTEN.
-			if len(fields) > 3 && strings.HasSuffix(fields[1], want) && fields[3] == "0A" {
+			if len(fields) > 3 && strings.HasSuffix(fields[1], want) && (!listeningOnly || fields[3] == "0A") {
 				f.Close()
 				return true
 			}
