@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sclogon/sclogon/certs"
+	"github.com/sclogon/sclogon/certs/logon"
 	"github.com/sclogon/sclogon/certs/revocation"
 	"github.com/sclogon/sclogon/krb5conf"
 	"github.com/sclogon/sclogon/pkinit"
@@ -69,12 +70,12 @@ func ParseOCSPMode(s string) (OCSPMode, error) {
 // Policy is how the client judges the KDC and what it offers: MIT's PKINIT
 // options of krb5.conf ([Policy.FromConfig]), overridden by flags.
 type Policy struct {
-	Anchors       *x509.CertPool // pkinit_anchors: roots for the KDC certificate
-	Intermediates *x509.CertPool // pkinit_pool
-	EKU           EKUCheck       // pkinit_eku_checking
-	KDCHostnames  []string       // pkinit_kdc_hostname: dNSNames accepted besides krbtgt/REALM
-	DHMinBits     int            // pkinit_dh_min_bits (default 2048)
-	CertMatch     *CertMatch     // pkinit_cert_match
+	Anchors       *x509.CertPool   // pkinit_anchors: roots for the KDC certificate
+	Intermediates *x509.CertPool   // pkinit_pool
+	EKU           EKUCheck         // pkinit_eku_checking
+	KDCHostnames  []string         // pkinit_kdc_hostname: dNSNames accepted besides krbtgt/REALM
+	DHMinBits     int              // pkinit_dh_min_bits (default 2048)
+	CertMatch     *logon.CertMatch // pkinit_cert_match
 	OCSP          OCSPMode
 	// Checker answers OCSP queries; nil makes one with the client's clock.
 	Checker *revocation.Checker
@@ -111,7 +112,7 @@ func PolicyFromConfig(conf *krb5conf.Config, realm string) (Policy, error) {
 		p.DHMinBits = n
 	}
 	if vs := conf.RealmValues(realm, "pkinit_cert_match"); len(vs) > 0 {
-		if p.CertMatch, err = ParseCertMatch(vs[0]); err != nil {
+		if p.CertMatch, err = logon.ParseCertMatch(vs[0]); err != nil {
 			return p, err
 		}
 	}

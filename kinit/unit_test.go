@@ -65,35 +65,6 @@ func TestClientName(t *testing.T) {
 	}
 }
 
-func TestCertMatch(t *testing.T) {
-	c := userCert(t, pki.User{UPN: "alice@example.com",
-		ExtKeyUsage: []asn1.ObjectIdentifier{certs.OIDExtKeyUsageSmartCardLogon}})
-	for expr, want := range map[string]bool{
-		"<SUBJECT>CN=alice":                    true,
-		"<SUBJECT>CN=bob":                      false,
-		"<SAN>^alice@example.com$":             true,
-		"<EKU>msScLogin":                       true,
-		"<EKU>pkinit":                          false,
-		"&&<EKU>msScLogin<KU>digitalSignature": true,
-		"||<EKU>pkinit<SUBJECT>alice":          true,
-		"<ISSUER>sclogon Test Root CA":         true,
-	} {
-		m, err := ParseCertMatch(expr)
-		if err != nil {
-			t.Errorf("%q: %v", expr, err)
-			continue
-		}
-		if got := m.Match(c); got != want {
-			t.Errorf("%q: %v, want %v", expr, got, want)
-		}
-	}
-	for _, bad := range []string{"", "<FOO>x", "<EKU>nonsense", "CN=alice", "<SUBJECT>("} {
-		if _, err := ParseCertMatch(bad); err == nil {
-			t.Errorf("%q parsed", bad)
-		}
-	}
-}
-
 // TestStapledOCSP finds an RFC 5940 OCSP response in SignedData crls.
 func TestStapledOCSP(t *testing.T) {
 	resp := []byte{0x30, 0x03, 0x0a, 0x01, 0x00} // OCSPResponse{successful}, enough to locate

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sclogon/sclogon/card"
+	"github.com/sclogon/sclogon/certs/logon"
 	"github.com/sclogon/sclogon/kinit"
 	"github.com/sclogon/sclogon/kinit/ccache"
 	"github.com/sclogon/sclogon/kinit/identity"
@@ -38,12 +41,34 @@ reads them: [realms] kdc, [domain_realm], dns_lookup_kdc, and the PKINIT
 options pkinit_anchors, pkinit_pool, pkinit_eku_checking, pkinit_kdc_hostname,
 pkinit_dh_min_bits and pkinit_cert_match. Flags override them.
 
-identity:
-  --identity ID        FILE:cert.pem[,key.pem] or PKCS12:file.p12
+identity (default: the smart card):
+  --reader NAME        the card in this reader (default: every card present)
+  --cert PICK          the certificate: a slot (9a), a UPN, or a SHA-256 fingerprint;
+                       without it a single usable certificate is taken, several are
+                       offered as a numbered choice on the terminal
+  --slot SLOT          the same as --cert SLOT
+  --card-backend B     generic (default: any PIV card through PC/SC; few APDUs) or
+                       piv-go (YubiKeys only); krb5.conf sclogon_card_backend
+  --no-cert-cache      read every certificate from the card, not from the cache
+  --identity ID        a software identity instead: FILE:cert.pem[,key.pem] or PKCS12:file.p12
   -X X509_user_identity=ID   the same, in MIT's syntax; also -X X509_anchors=FILE:ca.pem
                        and -X flag_RSA_PROTOCOL=yes
-  --pin-stdin          read the PKCS #12 password from the first line of stdin
-                       instead of asking on the terminal
+  --pin-stdin          read the card PIN (or the PKCS #12 password) from the first
+                       line of stdin instead of asking on the terminal
+
+certificate selection (Windows' rules; each switch also in krb5.conf, [realms]
+REALM or [libdefaults], default false; 'sclogon certs' shows what each rejects):
+  --allow-time-invalid    expired or not-yet-valid certificates (sclogon_allow_time_invalid;
+                          Windows AllowTimeInvalidCertificates)
+  --allow-signature-keys  the signature-only slot 9c (sclogon_allow_signature_keys;
+                          Windows AllowSignatureOnlyKeys)
+  --allow-no-upn          certificates without a UPN, when the principal is named
+                          (sclogon_allow_no_upn; Windows AllowCertificatesWithNoUPN +
+                          X509HintsNeeded)
+  --allow-no-eku          certificates without an EKU or with any-purpose only
+                          (sclogon_allow_no_eku; Windows AllowCertificatesWithNoEKU)
+  --allow-any-key-usage   certificates without digitalSignature (sclogon_allow_any_key_usage)
+  pkinit_cert_match       MIT's rules (<SUBJECT>, <ISSUER>, <SAN>, <EKU>, <KU>, &&, ||)
 
 key exchange (default DH-2048, or pkinit_dh_min_bits):
   --dh BITS            MODP Diffie-Hellman group: 2048, 4096 or 8192
@@ -68,6 +93,8 @@ output:
   -V                   trace each step on stderr
 
 examples:
+  sclogon kinit
+  sclogon kinit --cert 9a -S host/db.example.com
   sclogon kinit --identity FILE:alice.pem,alice.key alice@EXAMPLE.COM
   sclogon kinit -X X509_user_identity=PKCS12:alice.p12 -S host/db.example.com
   sclogon kinit --identity FILE:alice.pem,alice.key --dh 4096 --json
@@ -95,6 +122,7 @@ type kinitFlags struct {
 	rsa, pinStdin, json, verbose                   bool
 	lifetime, timeout                              time.Duration
 	x, services, kdcs, anchors, kdcHostnames, args listFlag
+	card                                           cardFlags
 }
 
 func parseKinitFlags(args []string) (*kinitFlags, error) {
@@ -102,6 +130,15 @@ func parseKinitFlags(args []string) (*kinitFlags, error) {
 	fs := flag.NewFlagSet("sclogon kinit", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.identity, "identity", "", "")
+	f.card.register(fs, true)
+	fs.StringVar(&f.card.cert, "cert", "", "")
+	fs.Func("slot", "", func(v string) error {
+		if _, err := card.ParseSlot(v); err != nil {
+			return err
+		}
+		f.card.cert = v
+		return nil
+	})
 	fs.Var(&f.x, "X", "")
 	fs.BoolVar(&f.pinStdin, "pin-stdin", false, "")
 	fs.IntVar(&f.dh, "dh", 0, "")
@@ -226,25 +263,31 @@ func kinitMain(ctx context.Context, s stdio, f *kinitFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.identity == "" {
-		return errNoCardBackend
-	}
 	stdin := bufio.NewReader(s.in)
-	id, err := identity.Parse(f.identity, identity.Options{Password: func(prompt string) ([]byte, error) {
-		if f.pinStdin {
-			return readSecretLine(stdin)
-		}
-		return promptTerminal(prompt)
-	}})
-	if err != nil {
-		return err
-	}
-	if trace != nil {
-		trace("identity %s: %q", id.Label(), id.Certificate().Subject.String())
-	}
 	principal := ""
 	if len(f.args) > 0 {
 		principal = f.args[0]
+	}
+	var id kinit.Identity
+	if f.identity == "" {
+		cid, done, err := cardIdentity(s, f, conf, principal, stdin, trace)
+		if err != nil {
+			return err
+		}
+		defer done()
+		id = cid
+	} else {
+		if id, err = identity.Parse(f.identity, identity.Options{Password: func(prompt string) ([]byte, error) {
+			if f.pinStdin {
+				return readSecretLine(stdin)
+			}
+			return promptTerminal(prompt)
+		}}); err != nil {
+			return err
+		}
+	}
+	if trace != nil {
+		trace("identity %s: %q", id.Label(), id.Certificate().Subject.String())
 	}
 	client, err := kinit.ClientName(principal, id.Certificate(), conf)
 	if err != nil {
@@ -387,13 +430,11 @@ type usageError struct{ err error }
 func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
 
-var errNoCardBackend = errors.New("no --identity given, and this build of sclogon has no card backend to read one from")
-
 // readSecretLine reads one line from stdin (--pin-stdin) without keeping copies.
 func readSecretLine(r *bufio.Reader) ([]byte, error) {
 	line, err := r.ReadBytes('\n')
 	if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
-		return nil, fmt.Errorf("reading the password from stdin: %w", err)
+		return nil, fmt.Errorf("reading the PIN or password from stdin: %w", err)
 	}
 	n := len(line)
 	for n > 0 && (line[n-1] == '\n' || line[n-1] == '\r') {
@@ -407,7 +448,7 @@ func readSecretLine(r *bufio.Reader) ([]byte, error) {
 func promptTerminal(prompt string) ([]byte, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
-		return nil, errors.New("no terminal to ask for the password on; use --pin-stdin")
+		return nil, errors.New("no terminal to ask for the PIN or password on; use --pin-stdin")
 	}
 	defer tty.Close()
 	stty := func(arg string) error {
@@ -463,9 +504,10 @@ func startSpinner(w io.Writer, enabled bool, what string) (stop func()) {
 func explainKinit(err error) (msg, hint string) {
 	var kerr *kinit.KDCError
 	var terr *transport.Error
+	if msg, hint, ok := explainCard(err); ok {
+		return msg, hint
+	}
 	switch {
-	case errors.Is(err, errNoCardBackend):
-		return err.Error(), "use --identity FILE:cert.pem,key.pem or --identity PKCS12:file.p12"
 	case errors.As(err, &kerr):
 		return explainKDCError(kerr)
 	case errors.Is(err, kinit.ErrKDCNotTrusted):
@@ -550,4 +592,73 @@ func explainKDCError(e *kinit.KDCError) (string, string) {
 		return "the KDC refused the PKINIT pre-authentication" + text, "the KDC's log says why; common causes are an untrusted CA or a certificate that names another principal"
 	}
 	return fmt.Sprintf("the KDC refused: %s%s", kinit.ErrorName(e.Code), text), "the KDC's log says more"
+}
+
+// cardIdentity finds the logon certificate on the cards present, chooses one
+// (--cert, the only usable one, or a numbered choice on the terminal) and
+// returns an identity that asks for the PIN when the card first signs. When
+// the certificates came from the cache, the chosen one is read again from
+// its slot (one APDU), so the KDC always gets the card's certificate; if it
+// changed, the cache entry is dropped and the card read afresh.
+func cardIdentity(s stdio, f *kinitFlags, conf *krb5conf.Config, principal string, stdin *bufio.Reader, trace func(string, ...any)) (kinit.Identity, func(), error) {
+	realm := conf.DefaultRealm()
+	if i := strings.LastIndexByte(principal, '@'); i >= 0 && !strings.Contains(principal[i:], "\\") {
+		realm = principal[i+1:]
+	}
+	pol, err := f.card.logonPolicy(conf, realm, principal)
+	if err != nil {
+		return nil, nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		scanned, err := scanCards(&f.card, conf, pol, attempt == 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		closeAll := func(keep *scannedCard) {
+			for _, sc := range scanned {
+				if sc != keep {
+					sc.card.Close()
+				}
+			}
+		}
+		var usable []logon.Verdict
+		owner := map[string]*scannedCard{}
+		for _, sc := range scanned {
+			for _, v := range sc.verdicts {
+				if trace != nil {
+					trace("card %s slot %s %q: usable %v %v", sc.card.Reader(), v.Slot, v.Label, v.Usable(), v.Rejections)
+				}
+				if v.Usable() {
+					usable = append(usable, v)
+					owner[v.Fingerprint] = sc
+				}
+			}
+		}
+		v, err := logon.Choose(usable, f.card.cert, askChoice(!f.pinStdin))
+		if err != nil {
+			closeAll(nil)
+			return nil, nil, err
+		}
+		sc := owner[v.Fingerprint]
+		if sc.card.Hit {
+			fresh, err := sc.card.Certificate(v.Slot)
+			if err != nil || !bytes.Equal(fresh.Raw, v.Cert.Raw) {
+				if trace != nil {
+					trace("the cached certificates of %s are stale; reading the card", sc.id)
+				}
+				_ = sc.card.Forget()
+				closeAll(nil)
+				if attempt > 0 {
+					return nil, nil, fmt.Errorf("the certificate in slot %s changed while it was read", v.Slot)
+				}
+				continue
+			}
+		}
+		closeAll(sc)
+		if trace != nil {
+			trace("logon certificate: card %s (%s, cache hit %v) slot %s, %q", sc.card.Reader(), sc.id, sc.card.Hit, v.Slot, v.Label)
+		}
+		id := identity.NewCard(sc.card, v.Slot, v.Cert, v.Label, identity.CardOptions{PIN: cardPINPrompt(s, stdin, f.pinStdin)})
+		return id, func() { id.Close(); sc.card.Close() }, nil
+	}
 }

@@ -174,8 +174,10 @@ func TestKinitUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d:\n%s", args, code, stderr)
 		}
 	}
-	code, _, stderr := runKinitCmd(t, "", "alice@EXAMPLE.COM")
-	if code != exitFail || !strings.Contains(stderr, "--identity FILE:") {
+	// Without --identity the card is used; a reader that does not exist
+	// (or no pcscd) is explained.
+	code, _, stderr := runKinitCmd(t, "", "--reader", "No Such Reader 00 00", "alice@EXAMPLE.COM")
+	if code != exitFail || !strings.Contains(stderr, "sclogon: error: pcsc: ") || !strings.Contains(stderr, "--reader") {
 		t.Errorf("no identity: exit %d:\n%s", code, stderr)
 	}
 }

@@ -1,4 +1,4 @@
-package kinit
+package logon
 
 import (
 	"crypto/x509"
@@ -41,11 +41,11 @@ func ParseCertMatch(s string) (*CertMatch, error) {
 	}
 	for rest != "" {
 		if rest[0] != '<' {
-			return nil, fmt.Errorf("kinit: pkinit_cert_match %q: expected <KIND> at %q", s, rest)
+			return nil, fmt.Errorf("logon: pkinit_cert_match %q: expected <KIND> at %q", s, rest)
 		}
 		end := strings.IndexByte(rest, '>')
 		if end < 0 {
-			return nil, fmt.Errorf("kinit: pkinit_cert_match %q: unterminated <", s)
+			return nil, fmt.Errorf("logon: pkinit_cert_match %q: unterminated <", s)
 		}
 		kind := strings.ToUpper(rest[1:end])
 		rest = rest[end+1:]
@@ -64,7 +64,7 @@ func ParseCertMatch(s string) (*CertMatch, error) {
 		case "SUBJECT", "ISSUER", "SAN":
 			re, err := regexp.Compile(val)
 			if err != nil {
-				return nil, fmt.Errorf("kinit: pkinit_cert_match %q: %v", s, err)
+				return nil, fmt.Errorf("logon: pkinit_cert_match %q: %v", s, err)
 			}
 			r.re = re
 		case "EKU", "KU":
@@ -75,16 +75,16 @@ func ParseCertMatch(s string) (*CertMatch, error) {
 			}
 			for _, v := range r.list {
 				if !knownUsage(kind, v) {
-					return nil, fmt.Errorf("kinit: pkinit_cert_match %q: unknown %s %q", s, kind, v)
+					return nil, fmt.Errorf("logon: pkinit_cert_match %q: unknown %s %q", s, kind, v)
 				}
 			}
 		default:
-			return nil, fmt.Errorf("kinit: pkinit_cert_match %q: unknown rule <%s>", s, kind)
+			return nil, fmt.Errorf("logon: pkinit_cert_match %q: unknown rule <%s>", s, kind)
 		}
 		m.rules = append(m.rules, r)
 	}
 	if len(m.rules) == 0 {
-		return nil, fmt.Errorf("kinit: pkinit_cert_match %q: no rules", s)
+		return nil, fmt.Errorf("logon: pkinit_cert_match %q: no rules", s)
 	}
 	return m, nil
 }

@@ -1,0 +1,358 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sclogon/sclogon/card"
+	"github.com/sclogon/sclogon/card/pcsc"
+	"github.com/sclogon/sclogon/card/piv"
+	"github.com/sclogon/sclogon/certs/logon"
+	"github.com/sclogon/sclogon/kinit/identity"
+	"github.com/sclogon/sclogon/krb5conf"
+)
+
+const certsHelp = `
+usage: sclogon certs [flags]
+
+Lists every certificate on every card (or the card in --reader), says which
+may log on, and for each one that may not, the rule that rejected it and the
+switch that would allow it. The rules are Windows' (time-valid, not the
+signature-only slot 9c, a UPN, digitalSignature, a logon EKU) plus MIT's
+pkinit_cert_match; 'sclogon help kinit' lists the switches.
+
+flags:
+  --reader NAME        only the card in this reader
+  --card-backend B     generic (default: any PIV card, through PC/SC) or piv-go (YubiKeys)
+  --no-cert-cache      read the certificates from the card, not the cache
+  --json               print JSON on stdout
+  --allow-time-invalid, --allow-signature-keys, --allow-no-upn, --allow-no-eku,
+  --allow-any-key-usage   the selection switches (see 'sclogon help kinit')
+
+examples:
+  sclogon certs
+  sclogon certs --json --reader "Yubico YubiKey OTP+FIDO+CCID 00 00"
+
+Exit codes: 0 listed (even when nothing is usable), 1 no card or a card error, 2 usage error.
+`
+
+func init() {
+	register(&command{name: "certs", summary: "list the card's certificates and which may log on", help: certsHelp, run: runCerts})
+}
+
+// cardFlags choose the card and the selection switches; kinit, certs and
+// pin share them.
+type cardFlags struct {
+	reader, backend, cert                                                    string
+	noCache                                                                  bool
+	allowTimeInvalid, allowSignatureKeys, allowNoUPN, allowNoEKU, allowAnyKU bool
+}
+
+func (c *cardFlags) register(fs *flag.FlagSet, selection bool) {
+	fs.StringVar(&c.reader, "reader", "", "")
+	fs.StringVar(&c.backend, "card-backend", "", "")
+	if !selection {
+		return
+	}
+	fs.BoolVar(&c.noCache, "no-cert-cache", false, "")
+	fs.BoolVar(&c.allowTimeInvalid, "allow-time-invalid", false, "")
+	fs.BoolVar(&c.allowSignatureKeys, "allow-signature-keys", false, "")
+	fs.BoolVar(&c.allowNoUPN, "allow-no-upn", false, "")
+	fs.BoolVar(&c.allowNoEKU, "allow-no-eku", false, "")
+	fs.BoolVar(&c.allowAnyKU, "allow-any-key-usage", false, "")
+}
+
+func (c *cardFlags) provider(conf *krb5conf.Config) (card.Provider, string, error) {
+	b := c.backend
+	if b == "" && conf != nil {
+		b, _ = conf.Value("libdefaults", "sclogon_card_backend")
+	}
+	switch b {
+	case "", "generic", "pcsc":
+		return pcsc.Provider{}, "generic", nil
+	case "piv-go", "pivgo":
+		return piv.Provider{}, "piv-go", nil
+	}
+	return nil, "", usageError{fmt.Errorf("--card-backend %q: want generic or piv-go", b)}
+}
+
+// logonPolicy reads the switches from krb5.conf ([realms] REALM, then
+// [libdefaults]) and lets the flags turn them on.
+func (c *cardFlags) logonPolicy(conf *krb5conf.Config, realm, hint string) (logon.Policy, error) {
+	p := logon.Policy{
+		AllowTimeInvalid:   c.allowTimeInvalid || conf.RealmBool(realm, "sclogon_allow_time_invalid", false),
+		AllowSignatureKeys: c.allowSignatureKeys || conf.RealmBool(realm, "sclogon_allow_signature_keys", false),
+		AllowNoUPN:         c.allowNoUPN || conf.RealmBool(realm, "sclogon_allow_no_upn", false),
+		AllowNoEKU:         c.allowNoEKU || conf.RealmBool(realm, "sclogon_allow_no_eku", false),
+		AllowAnyKeyUsage:   c.allowAnyKU || conf.RealmBool(realm, "sclogon_allow_any_key_usage", false),
+		UserHint:           hint,
+	}
+	if vs := conf.RealmValues(realm, "pkinit_cert_match"); len(vs) > 0 {
+		m, err := logon.ParseCertMatch(vs[0])
+		if err != nil {
+			return p, err
+		}
+		p.Match = m
+	}
+	return p, nil
+}
+
+// scannedCard is one open card and what the policy says of its certificates.
+type scannedCard struct {
+	card     *card.CachedCard
+	id       card.ID
+	verdicts []logon.Verdict
+}
+
+// scanCards opens the card in --reader, or every card, and checks its
+// certificates. The caller closes the cards.
+func scanCards(cf *cardFlags, conf *krb5conf.Config, pol logon.Policy, useCache bool) ([]*scannedCard, error) {
+	prov, _, err := cf.provider(conf)
+	if err != nil {
+		return nil, err
+	}
+	readers := []string{cf.reader}
+	if cf.reader == "" {
+		if readers, err = card.List(prov); err != nil {
+			return nil, err
+		}
+	}
+	var cache *card.Cache
+	if useCache && !cf.noCache {
+		cache, _ = card.DefaultCache()
+	}
+	var out []*scannedCard
+	closeAll := func() {
+		for _, s := range out {
+			s.card.Close()
+		}
+	}
+	for _, r := range readers {
+		c, err := prov.Open(r)
+		if err != nil {
+			if cf.reader == "" && len(readers) > 1 {
+				continue // another reader may hold the card
+			}
+			closeAll()
+			return nil, err
+		}
+		cc := card.WithCache(c, cache)
+		list, err := cc.Certificates()
+		if err != nil {
+			cc.Close()
+			closeAll()
+			return nil, err
+		}
+		id, _ := cc.ID()
+		out = append(out, &scannedCard{card: cc, id: id, verdicts: pol.CheckAll(list)})
+	}
+	if len(out) == 0 {
+		return nil, card.ErrNoCard
+	}
+	return out, nil
+}
+
+type certsJSON struct {
+	Reader       string     `json:"reader"`
+	ID           string     `json:"card_id,omitempty"`
+	Certificates []certJSON `json:"certificates"`
+}
+
+type certJSON struct {
+	Slot       string            `json:"slot"`
+	SlotName   string            `json:"slot_name"`
+	Label      string            `json:"label"`
+	Subject    string            `json:"subject"`
+	Issuer     string            `json:"issuer"`
+	NotAfter   time.Time         `json:"not_after"`
+	SHA256     string            `json:"sha256"`
+	Usable     bool              `json:"usable"`
+	Rejections []logon.Rejection `json:"rejections,omitempty"`
+}
+
+func runCerts(ctx context.Context, s stdio, args []string) int {
+	var cf cardFlags
+	var asJSON bool
+	fs := flag.NewFlagSet("sclogon certs", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cf.register(fs, true)
+	fs.BoolVar(&asJSON, "json", false, "")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(s.out, strings.TrimLeft(certsHelp, "\n"))
+			return exitOK
+		}
+		if err == nil {
+			err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		}
+		fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon certs [flags]; 'sclogon help certs' lists them\n", err)
+		return exitUsage
+	}
+	conf, err := loadKrb5Conf()
+	if err != nil {
+		return cardFail(s, err)
+	}
+	pol, err := cf.logonPolicy(conf, conf.DefaultRealm(), "")
+	if err != nil {
+		return cardFail(s, err)
+	}
+	// A listing shows what a user-name hint would allow.
+	pol.UserHint = "(any)"
+	if !cf.allowNoUPN && !conf.RealmBool(conf.DefaultRealm(), "sclogon_allow_no_upn", false) {
+		pol.UserHint = ""
+	}
+	scanned, err := scanCards(&cf, conf, pol, true)
+	if err != nil {
+		return cardFail(s, err)
+	}
+	var out []certsJSON
+	for _, sc := range scanned {
+		sc.card.Close()
+		cj := certsJSON{Reader: sc.card.Reader(), ID: sc.id.String(), Certificates: []certJSON{}}
+		if sc.id.IsZero() {
+			cj.ID = ""
+		}
+		for _, v := range sc.verdicts {
+			cj.Certificates = append(cj.Certificates, certJSON{
+				Slot: v.Slot.String(), SlotName: v.Slot.Name(), Label: v.Label, Subject: v.Cert.Subject.String(),
+				Issuer: v.Cert.Issuer.String(), NotAfter: v.Cert.NotAfter.UTC(), SHA256: v.Fingerprint,
+				Usable: v.Usable(), Rejections: v.Rejections,
+			})
+		}
+		out = append(out, cj)
+	}
+	if asJSON {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return cardFail(s, err)
+		}
+		return exitOK
+	}
+	var b bytes.Buffer
+	for i, cj := range out {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		id := cj.ID
+		if id == "" {
+			id = "no identity"
+		}
+		fmt.Fprintf(&b, "%s (%s)\n", cj.Reader, id)
+		if len(cj.Certificates) == 0 {
+			b.WriteString("  no certificates\n")
+		}
+		for _, c := range cj.Certificates {
+			state := "usable for logon"
+			if !c.Usable {
+				state = "not usable"
+			}
+			fmt.Fprintf(&b, "  %s  %-30s %s\n", c.Slot, c.Label, state)
+			fmt.Fprintf(&b, "      subject %s\n      issuer  %s\n      expires %s  SHA-256 %s\n", c.Subject, c.Issuer, c.NotAfter.Format(time.DateOnly), c.SHA256)
+			for _, r := range c.Rejections {
+				fmt.Fprintf(&b, "      rejected (%s): %s", r.Rule, r.Reason)
+				if r.Switch != "" {
+					fmt.Fprintf(&b, " [allow: %s]", r.Switch)
+				}
+				b.WriteString("\n")
+			}
+		}
+	}
+	s.out.Write(b.Bytes())
+	return exitOK
+}
+
+// cardFail prints a card error and its hint.
+func cardFail(s stdio, err error) int {
+	var u usageError
+	if errors.As(err, &u) {
+		fmt.Fprintf(s.errOut, "sclogon: error: %v\n", u.err)
+		return exitUsage
+	}
+	msg, hint := explainKinit(err)
+	fmt.Fprintf(s.errOut, "sclogon: error: %s\n", msg)
+	if hint != "" {
+		fmt.Fprintf(s.errOut, "sclogon: hint: %s\n", hint)
+	}
+	return exitFail
+}
+
+// explainCard turns card and selection errors into a sentence and a hint;
+// ok is false for other errors.
+func explainCard(err error) (msg, hint string, ok bool) {
+	var pe *card.PINError
+	var amb *logon.AmbiguousError
+	var nm *logon.NoMatchError
+	var pcErr *pcsc.Error
+	switch {
+	case errors.As(err, &pe) && pe.PUK:
+		return strings.TrimPrefix(pe.Error(), "card: "), fmt.Sprintf("the PUK was not retried; after %d more wrong tries it is blocked and the card must be reset", pe.Retries), true
+	case errors.As(err, &pe) && pe.Retries == 0:
+		return strings.TrimPrefix(pe.Error(), "card: "), "the PIN is now blocked; unblock it with 'sclogon pin unblock' (it needs the PUK)", true
+	case errors.As(err, &pe):
+		return strings.TrimPrefix(pe.Error(), "card: "), fmt.Sprintf("the PIN was not retried; after %d more wrong tries it is blocked, and only 'sclogon pin unblock' with the PUK frees it", pe.Retries), true
+	case errors.Is(err, card.ErrPINBlocked):
+		return "the card's PIN is blocked (no PIN was sent to the card)", "unblock it with 'sclogon pin unblock' (it needs the PUK)", true
+	case errors.Is(err, card.ErrPUKBlocked):
+		return "the card's PUK is blocked", "the PIV application must be reset by the card's administrator (ykman piv reset for a YubiKey)", true
+	case errors.Is(err, card.ErrNoCard):
+		return "no smart card found", "insert the card; check that pcscd runs ('pcsc_scan' lists the readers) or name one with --reader", true
+	case errors.Is(err, card.ErrNotPIV):
+		return strings.TrimPrefix(err.Error(), "card: "), "this card has no PIV application; sclogon reads PIV cards (YubiKey, CAC, PIV)", true
+	case errors.As(err, &pcErr), errors.Is(err, pcsc.ErrUnavailable), errors.Is(err, piv.ErrNotYubiKey):
+		return err.Error(), "check that pcscd runs and the reader name (--reader); for a card piv-go cannot open use --card-backend generic", true
+	case errors.Is(err, identity.ErrKeyMismatch) && strings.Contains(err.Error(), "slot"):
+		return "the card's key does not belong to the certificate read for it", "run 'sclogon certs --no-cert-cache' to read the card afresh; the card may have been re-provisioned", true
+	case errors.Is(err, logon.ErrNoUsable):
+		return "no certificate on the card may log on", "'sclogon certs' shows why each one was rejected and the switch that allows it", true
+	case errors.As(err, &amb):
+		return strings.TrimPrefix(amb.Error(), "logon: "), "", true
+	case errors.As(err, &nm):
+		return strings.TrimPrefix(nm.Error(), "logon: "), "'sclogon certs' lists the certificates with their slots and SHA-256 fingerprints", true
+	}
+	return "", "", false
+}
+
+// askChoice offers a numbered choice on the terminal; nil when there is no
+// terminal to ask on.
+func askChoice(enabled bool) func([]logon.Verdict) (int, error) {
+	if !enabled {
+		return nil
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil
+	}
+	tty.Close()
+	return func(choices []logon.Verdict) (int, error) {
+		tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+		if err != nil {
+			return 0, err
+		}
+		defer tty.Close()
+		fmt.Fprintln(tty, "Several certificates may log on:")
+		for i, v := range choices {
+			fmt.Fprintf(tty, "  %d) %s (slot %s, expires %s)\n", i+1, v.Label, v.Slot, v.Cert.NotAfter.Format(time.DateOnly))
+		}
+		fmt.Fprintf(tty, "Certificate [1-%d]: ", len(choices))
+		line, err := bufio.NewReader(tty).ReadString('\n')
+		if err != nil {
+			return 0, err
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(line))
+		if err != nil {
+			return 0, fmt.Errorf("choice %q is not a number", strings.TrimSpace(line))
+		}
+		return n - 1, nil
+	}
+}
