@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/sclogon/sclogon/card/pcsc"
+	"github.com/sclogon/sclogon/kinit/ccache"
+	"github.com/sclogon/sclogon/pam"
+)
+
+const watchHelp = `
+usage: sclogon watch [--on-remove CMD] [--destroy-ccache [-c CCACHE]] [--reader NAME] [--once]
+
+Watches the smart-card reader and acts when the card is taken out: runs CMD
+(through /bin/sh -c, with SCLOGON_READER set to the reader's name) and/or
+destroys the credential cache (overwritten with zeros, then removed, as
+kdestroy does). It follows the first card it sees, waits for one if none is
+in, and after a removal waits for the next card. If the PC/SC daemon cannot
+be reached, the card counts as removed.
+
+Run it in the user's session, e.g. from the desktop's autostart or a
+systemd user unit:
+  sclogon watch --on-remove 'loginctl lock-session' --destroy-ccache
+
+flags:
+  --on-remove CMD    command to run on removal
+  --destroy-ccache   destroy the ccache on removal
+  -c CCACHE          the ccache (default KRB5CCNAME, else /tmp/krb5cc_UID)
+  --reader NAME      watch only readers whose name contains NAME
+  --once             exit after the first removal
+  --interval D       how often to look (default 250ms)
+
+Exit codes: 0 stopped (signal, or --once after a removal), 1 an action
+failed with --once, 2 usage error.
+`
+
+func init() {
+	register(&command{
+		name:    "watch",
+		summary: "lock the session and/or destroy the ccache when the card is removed",
+		help:    watchHelp,
+		run:     runWatch,
+	})
+}
+
+func runWatch(ctx context.Context, s stdio, args []string) int {
+	fs := flag.NewFlagSet("sclogon watch", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	onRemove := fs.String("on-remove", "", "")
+	destroy := fs.Bool("destroy-ccache", false, "")
+	ccName := fs.String("c", "", "")
+	reader := fs.String("reader", "", "")
+	once := fs.Bool("once", false, "")
+	interval := fs.Duration("interval", pam.DefaultWatchInterval, "")
+	err := fs.Parse(args)
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err == nil && *onRemove == "" && !*destroy {
+		err = errors.New("nothing to do: give --on-remove CMD and/or --destroy-ccache")
+	}
+	if err == nil && *interval <= 0 {
+		err = errors.New("--interval must be positive")
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(s.out, strings.TrimLeft(watchHelp, "\n"))
+			return exitOK
+		}
+		fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon watch [--on-remove CMD] [--destroy-ccache] [-c CCACHE] [--reader NAME] [--once]\n", err)
+		return exitUsage
+	}
+	path := ""
+	if *destroy {
+		if path, err = ccache.Locate(firstNonEmpty(*ccName, os.Getenv("KRB5CCNAME")), os.Getuid()); err != nil {
+			fmt.Fprintf(s.errOut, "sclogon: error: %s\n", trimPkg(err))
+			return exitUsage
+		}
+	}
+	failed := false
+	w := &pam.Watch{
+		Presence: pcsc.Provider{},
+		Reader:   *reader,
+		Interval: *interval,
+		Once:     *once,
+		Log:      func(format string, a ...any) { fmt.Fprintf(s.errOut, "sclogon watch: "+format+"\n", a...) },
+		OnRemove: func(ctx context.Context, r string) error {
+			var errs []error
+			if path != "" {
+				if err := pam.DestroyCCache(path); err != nil {
+					errs = append(errs, err)
+				} else {
+					fmt.Fprintf(s.errOut, "sclogon watch: destroyed %s\n", path)
+				}
+			}
+			if *onRemove != "" {
+				if err := runRemoveCommand(ctx, *onRemove, r, s); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			err := errors.Join(errs...)
+			failed = err != nil
+			return err
+		},
+	}
+	if err := w.Run(ctx); err != nil {
+		fmt.Fprintf(s.errOut, "sclogon: error: %v\n", err)
+		return exitFail
+	}
+	if *once && failed {
+		return exitFail
+	}
+	return exitOK
+}
+
+func runRemoveCommand(ctx context.Context, command, reader string, s stdio) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
+	cmd.Env = append(os.Environ(), "SCLOGON_READER="+reader)
+	cmd.Stdout, cmd.Stderr = s.errOut, s.errOut
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("--on-remove %q: %w", command, err)
+	}
+	return nil
+}

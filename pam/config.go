@@ -1,0 +1,176 @@
+package pam
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sclogon/sclogon/kinit"
+	"github.com/sclogon/sclogon/kinit/ccache"
+	"github.com/sclogon/sclogon/kinit/transport"
+	"github.com/sclogon/sclogon/krb5conf"
+)
+
+// DefaultConfigPath is where `sclogon pam` reads its configuration.
+const DefaultConfigPath = "/etc/sclogon/pam.conf"
+
+// Defaults of the [pam] section.
+const (
+	DefaultKrb5Config = "/etc/krb5.conf"
+	DefaultKeytab     = "/etc/krb5.keytab"
+	DefaultCCache     = "FILE:/tmp/krb5cc_%{uid}" // MIT's default: no KRB5CCNAME needed
+	DefaultIdentity   = "card"
+)
+
+// Config is the helper's configuration: the [pam] section of a krb5.conf-style
+// file, over krb5.conf itself (realm KDCs, PKINIT anchors and options).
+//
+//	[pam]
+//	    realm = EXAMPLE.COM               # default: krb5.conf default_realm
+//	    krb5_config = /etc/krb5.conf      # where [realms] and pkinit_* are read
+//	    keytab = FILE:/etc/krb5.keytab
+//	    host_principal = host/ws1.example.com   # default: host/<this host's FQDN>
+//	    ccache = FILE:/tmp/krb5cc_%{uid}  # %{uid}, %{gid}, %{username}
+//	    identity = card                   # or FILE:cert.pem,key.pem / PKCS12:file.p12 (tests)
+//	    reader = Yubico YubiKey           # card reader (substring); default: the only card
+//	    kdc = kdc1.example.com:88         # repeatable; default krb5.conf / DNS
+//	    timeout = 3s                      # per KDC
+//	    lifetime = 10h
+//
+// A [realms] or [libdefaults] relation in this file takes precedence over
+// krb5.conf's.
+type Config struct {
+	Realm         string
+	Krb5Config    string
+	Keytab        string // a path (FILE: stripped)
+	HostPrincipal ccache.Principal
+	CCache        string // template, FILE: stripped
+	Identity      string
+	Reader        string
+	KDCs          []transport.KDC
+	Timeout       time.Duration
+	Lifetime      time.Duration
+
+	// Profile is this file merged over krb5.conf.
+	Profile *krb5conf.Config
+}
+
+var configKeys = []string{"realm", "krb5_config", "keytab", "host_principal", "ccache", "identity", "reader", "kdc", "timeout", "lifetime"}
+
+// LoadConfig reads path. hostname answers this host's FQDN for the default
+// host principal (nil: [FQDN]).
+func LoadConfig(path string, hostname func() (string, error)) (*Config, error) {
+	own, err := krb5conf.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("pam: config: %w", err)
+	}
+	for _, k := range own.Tags("pam") {
+		if !slices.Contains(configKeys, k) {
+			return nil, fmt.Errorf("pam: config %s: unknown key %q in [pam] (known: %s)", path, k, strings.Join(configKeys, ", "))
+		}
+	}
+	get := func(key, def string) string {
+		if v, ok := own.Value("pam", key); ok {
+			return v
+		}
+		return def
+	}
+	c := &Config{
+		Krb5Config: get("krb5_config", DefaultKrb5Config),
+		Keytab:     strings.TrimPrefix(get("keytab", DefaultKeytab), "FILE:"),
+		Identity:   get("identity", DefaultIdentity),
+		Reader:     get("reader", ""),
+	}
+	// This file first: its relations win over krb5.conf's.
+	if c.Profile, err = krb5conf.Load(path + ":" + c.Krb5Config); err != nil {
+		return nil, fmt.Errorf("pam: config: %w", err)
+	}
+	c.Realm = get("realm", c.Profile.DefaultRealm())
+	if c.Realm == "" {
+		return nil, fmt.Errorf("pam: config %s: no realm (set realm in [pam], or default_realm in %s)", path, c.Krb5Config)
+	}
+	c.CCache, err = ccacheTemplate(get("ccache", DefaultCCache))
+	if err != nil {
+		return nil, fmt.Errorf("pam: config %s: %w", path, err)
+	}
+	host := get("host_principal", "")
+	if host == "" {
+		if hostname == nil {
+			hostname = FQDN
+		}
+		fqdn, err := hostname()
+		if err != nil {
+			return nil, fmt.Errorf("pam: config %s: no host_principal and %w", path, err)
+		}
+		host = "host/" + strings.ToLower(fqdn)
+	}
+	if c.HostPrincipal, err = kinit.ServiceName(host, c.Realm); err != nil {
+		return nil, fmt.Errorf("pam: config %s: host_principal: %w", path, err)
+	}
+	for _, k := range own.Values("pam", "kdc") {
+		if _, _, err := net.SplitHostPort(k); err != nil {
+			k = net.JoinHostPort(k, strconv.Itoa(transport.DefaultPort))
+		}
+		c.KDCs = append(c.KDCs, transport.KDC{Addr: k})
+	}
+	for key, dst := range map[string]*time.Duration{"timeout": &c.Timeout, "lifetime": &c.Lifetime} {
+		if v, ok := own.Value("pam", key); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("pam: config %s: %s = %q: want a duration such as 3s or 10h", path, key, v)
+			}
+			*dst = d
+		}
+	}
+	return c, nil
+}
+
+// ccacheTemplate accepts FILE:path or path; other cache types are refused.
+func ccacheTemplate(v string) (string, error) {
+	if strings.HasPrefix(v, "/") {
+		return v, nil
+	}
+	typ, rest, _ := strings.Cut(v, ":")
+	if (typ == "FILE" || typ == "WRFILE") && strings.HasPrefix(rest, "/") {
+		return rest, nil
+	}
+	return "", fmt.Errorf("ccache = %q: want FILE:/absolute/path (%%{uid}, %%{gid} and %%{username} are expanded)", v)
+}
+
+// CCachePath expands the ccache template for an account.
+func (c *Config) CCachePath(a Account) string {
+	return strings.NewReplacer(
+		"%{uid}", strconv.Itoa(a.UID),
+		"%{gid}", strconv.Itoa(a.GID),
+		"%{username}", a.Name,
+	).Replace(c.CCache)
+}
+
+// ClientPrincipal is the principal a PAM user logs on as: user@REALM.
+func (c *Config) ClientPrincipal(user string) (ccache.Principal, error) {
+	if user == "" || strings.ContainsAny(user, "/@\\\x00") {
+		return ccache.Principal{}, fmt.Errorf("pam: PAM_USER %q is not a plain account name", user)
+	}
+	return ccache.Principal{NameType: kinit.NameTypePrincipal, Components: []string{user}, Realm: c.Realm}, nil
+}
+
+// FQDN is this host's fully qualified name: the hostname, canonicalised
+// through the resolver when it has no dot.
+func FQDN() (string, error) {
+	h, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("the hostname is unknown: %w", err)
+	}
+	if strings.Contains(h, ".") {
+		return strings.TrimSuffix(h, "."), nil
+	}
+	if cname, err := net.LookupCNAME(h); err == nil && strings.Contains(strings.TrimSuffix(cname, "."), ".") {
+		return strings.TrimSuffix(cname, "."), nil
+	}
+	return "", errors.New("the hostname " + h + " has no domain; set host_principal in [pam]")
+}

@@ -1,0 +1,192 @@
+package pam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/sclogon/sclogon/kinit"
+	"github.com/sclogon/sclogon/kinit/ccache"
+	"github.com/sclogon/sclogon/kinit/identity"
+	"github.com/sclogon/sclogon/kinit/transport"
+)
+
+// IdentitySource opens the identity a logon signs with: the card in
+// production ([CardSource]), a software identity in tests ([SoftwareSource]).
+type IdentitySource interface {
+	// Open returns an identity for client, unlocked with authtok (the
+	// card's PIN: presented once, so a wrong one costs exactly one try).
+	// release ends the card session; it is never nil when err is nil.
+	Open(ctx context.Context, client ccache.Principal, authtok *Authtok) (id kinit.Identity, release func(), err error)
+}
+
+// SoftwareSource is a FILE: or PKCS12: identity. The authtok is the PKCS #12
+// file's password; a FILE: key has none, so nothing checks the PIN: use it
+// for tests only.
+type SoftwareSource struct {
+	Spec string // MIT X509_user_identity syntax
+}
+
+// Open reads the identity.
+func (s SoftwareSource) Open(_ context.Context, _ ccache.Principal, authtok *Authtok) (kinit.Identity, func(), error) {
+	id, err := identity.Parse(s.Spec, identity.Options{Password: func(string) ([]byte, error) {
+		return authtok.Bytes(), nil
+	}})
+	if err != nil {
+		return nil, nil, err
+	}
+	return id, func() {}, nil
+}
+
+// Logon is one smart-card logon: its configuration and injected dependencies.
+type Logon struct {
+	Config     *Config
+	Identities IdentitySource
+	// Keytab is the host keytab; nil reads Config.Keytab.
+	Keytab *Keytab
+	// Transport carries the KDC exchanges (default: a transport.Client with
+	// Config.Timeout).
+	Transport kinit.Exchanger
+	Now       func() time.Time
+	// Trace, if set, receives each step (never the PIN).
+	Trace func(format string, args ...any)
+}
+
+// Request is the PAM side of a logon.
+type Request struct {
+	Account Account // PAM_USER, looked up
+	Authtok *Authtok
+}
+
+// Result is a completed logon.
+type Result struct {
+	Principal ccache.Principal
+	CCache    string // path of the user's ccache
+	EndTime   time.Time
+	KDC       string
+	Identity  string // the identity's label, e.g. "card slot 9a"
+}
+
+func (l *Logon) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+func (l *Logon) trace(format string, args ...any) {
+	if l.Trace != nil {
+		l.Trace(format, args...)
+	}
+}
+
+// Run logs the account on: TGT with the identity, validation against the
+// host keytab, then the ccache, owned by the account, mode 0600. Nothing is
+// written unless every check passed.
+func (l *Logon) Run(ctx context.Context, req Request) (*Result, error) {
+	cfg := l.Config
+	client, err := cfg.ClientPrincipal(req.Account.Name)
+	if err != nil {
+		return nil, err
+	}
+	kt := l.Keytab
+	if kt == nil {
+		// Read before the card is touched: a host that cannot validate
+		// must not spend a PIN try.
+		if kt, err = ReadKeytab(cfg.Keytab); err != nil {
+			return nil, err
+		}
+	}
+	pol, err := kinit.PolicyFromConfig(cfg.Profile, cfg.Realm)
+	if err != nil {
+		return nil, err
+	}
+	kdcs := cfg.KDCs
+	if len(kdcs) == 0 {
+		if kdcs, err = transport.Locate(ctx, cfg.Profile, cfg.Realm, net.DefaultResolver); err != nil {
+			return nil, err
+		}
+	}
+	tr := l.Transport
+	if tr == nil {
+		tr = &transport.Client{Timeout: cfg.Timeout, Trace: l.Trace}
+	}
+	id, release, err := l.Identities.Open(ctx, client, req.Authtok)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	l.trace("identity %s for %s", id.Label(), client)
+	c := &kinit.Client{Transport: tr, Now: l.Now, Trace: l.Trace}
+	res, err := c.Run(ctx, kinit.Request{
+		Client: client, Identity: id, Lifetime: cfg.Lifetime,
+		Services: []ccache.Principal{cfg.HostPrincipal}, Policy: pol, KDCs: kdcs,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer wipeCredentials(res)
+	if err := checkClient(res, client); err != nil {
+		return nil, err
+	}
+	if len(res.Services) != 1 {
+		return nil, fmt.Errorf("%w: the KDC issued no ticket for %s", ErrNotValidated, cfg.HostPrincipal)
+	}
+	if err := Validate(res.Services[0], cfg.HostPrincipal, client, kt, l.now()); err != nil {
+		return nil, err
+	}
+	l.trace("the ticket for %s decrypts with the host keytab", cfg.HostPrincipal)
+	path := cfg.CCachePath(req.Account)
+	// The TGT only: the host ticket served its purpose.
+	cc := &ccache.CCache{Principal: res.Client, Credentials: []ccache.Credential{res.TGT}}
+	if err := writeOwned(path, cc, req.Account); err != nil {
+		return nil, err
+	}
+	return &Result{Principal: res.Client, CCache: path, EndTime: res.TGT.EndTime, KDC: res.KDC, Identity: id.Label()}, nil
+}
+
+// writeOwned writes the ccache atomically (0600) and hands it to the
+// account. Lchown: the name was just renamed into place by us and is not
+// followed if it were a link.
+func writeOwned(path string, cc *ccache.CCache, a Account) error {
+	if err := ccache.WriteFile(path, cc); err != nil {
+		return fmt.Errorf("pam: %w", err)
+	}
+	if err := os.Lchown(path, a.UID, a.GID); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("pam: hand the ccache to %s: %w", a.Name, err)
+	}
+	return nil
+}
+
+func wipeCredentials(res *kinit.Result) {
+	clear(res.TGT.Key.Value)
+	for _, s := range res.Services {
+		clear(s.Key.Value)
+	}
+}
+
+// DestroyCCache overwrites the FILE ccache at path with zeros and removes it,
+// as MIT kdestroy does. A missing file is no error.
+func DestroyCCache(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pam: destroy ccache: %w", err)
+	}
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		_, _ = f.Write(make([]byte, st.Size()))
+		_ = f.Sync()
+	}
+	f.Close()
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("pam: destroy ccache: %w", err)
+	}
+	return nil
+}
