@@ -3,7 +3,6 @@ package kdc
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sclogon/sclogon/certs"
 	"github.com/sclogon/sclogon/certs/pki"
 	"github.com/sclogon/sclogon/krb5conf"
 	"github.com/sclogon/sclogon/mapping"
@@ -268,7 +268,7 @@ func (l *loader) load() (*FileConfig, error) {
 			return nil, l.errf("kdc."+key.name, "required")
 		}
 		for _, p := range paths {
-			cs, err := readCerts(l.path(p))
+			cs, err := certs.ReadCertificates(l.path(p))
 			if err != nil {
 				return nil, l.errf("kdc."+key.name, "%v", err)
 			}
@@ -433,7 +433,7 @@ func (l *loader) loadIdentity(c *Config) error {
 	case err != nil:
 		return err
 	case ok:
-		if c.Certificate, err = readCerts(l.path(certPath)); err != nil {
+		if c.Certificate, err = certs.ReadCertificates(l.path(certPath)); err != nil {
 			return l.errf("kdc.certificate", "%v", err)
 		}
 	case cardCert != nil:
@@ -465,7 +465,7 @@ func (l *loader) loadMapping(c *Config) error {
 		}
 	}
 	for _, p := range l.prof.Values("mapping", "sid_trusted_ca") {
-		cs, err := readCerts(l.path(p))
+		cs, err := certs.ReadCertificates(l.path(p))
 		if err != nil {
 			return l.errf("mapping.sid_trusted_ca", "%v", err)
 		}
@@ -561,34 +561,6 @@ func (l *loader) loadDirectory(c *Config) error {
 		c.NTAuth = append(c.NTAuth, cs...)
 	}
 	return nil
-}
-
-// readCerts reads every certificate of a PEM file.
-func readCerts(path string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no PEM certificate", path)
-	}
-	return out, nil
 }
 
 func contains(xs []string, x string) bool {

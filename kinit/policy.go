@@ -3,7 +3,6 @@ package kinit
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -154,9 +153,9 @@ func LoadCertPool(locations []string) (*x509.CertPool, error) {
 			return nil, fmt.Errorf("kinit: certificate location %q: want FILE:path or DIR:path", loc)
 		}
 		for _, f := range files {
-			cs, err := readCertificates(f)
+			cs, err := certs.ReadCertificates(f)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("kinit: %w", err)
 			}
 			for _, c := range cs {
 				pool.AddCert(c)
@@ -164,37 +163,6 @@ func LoadCertPool(locations []string) (*x509.CertPool, error) {
 		}
 	}
 	return pool, nil
-}
-
-func readCertificates(path string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("kinit: %w", err)
-	}
-	var out []*x509.Certificate
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("kinit: %s: %w", path, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		c, err := x509.ParseCertificate(data)
-		if err != nil {
-			return nil, fmt.Errorf("kinit: %s: no PEM or DER certificate", path)
-		}
-		out = append(out, c)
-	}
-	return out, nil
 }
 
 // kdcCheck is everything checkKDC needs besides the policy.

@@ -23,6 +23,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/pkcs12"
+
+	"github.com/sclogon/sclogon/certs"
 )
 
 // Errors callers branch on.
@@ -99,9 +101,9 @@ func readFiles(label, certPath, keyPath string) (*Software, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
-	certs, err := parseCertificates(certData)
+	chain, err := certs.ParseCertificates(certData)
 	if err != nil {
-		return nil, fmt.Errorf("identity: %s: %w", certPath, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnsupportedFile, certPath, err)
 	}
 	keyData := bytes.Clone(certData) // wiped below; the certificates keep certData
 	if keyPath != certPath {
@@ -114,7 +116,7 @@ func readFiles(label, certPath, keyPath string) (*Software, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identity: %s: %w", keyPath, err)
 	}
-	return assemble(label, certs, key)
+	return assemble(label, chain, key)
 }
 
 func readPKCS12(label, path string, o Options) (*Software, error) {
@@ -193,35 +195,6 @@ func assemble(label string, certs []*x509.Certificate, key crypto.Signer) (*Soft
 		return nil, fmt.Errorf("%w (%s)", ErrKeyMismatch, label)
 	}
 	return s, nil
-}
-
-func parseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	rest := data
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		// A DER certificate, as MIT also reads.
-		c, err := x509.ParseCertificate(data)
-		if err != nil {
-			return nil, fmt.Errorf("%w: no PEM or DER certificate", ErrUnsupportedFile)
-		}
-		out = append(out, c)
-	}
-	return out, nil
 }
 
 func parseKey(data []byte) (crypto.Signer, error) {
