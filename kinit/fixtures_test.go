@@ -37,6 +37,13 @@ func newPKI(t *testing.T, kdc pki.KDC) *testPKI {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newPKIFromCA(t, ca, kdc)
+}
+
+// newPKIFromCA issues the KDC's and alice's certificates from ca.
+func newPKIFromCA(t *testing.T, ca *pki.CA, kdc pki.KDC) *testPKI {
+	t.Helper()
+	dir := t.TempDir()
 	p := &testPKI{ca: ca, anchors: ca.RootPath()}
 	if kdc.Realm == "" {
 		kdc.Realm = realm
