@@ -28,8 +28,14 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Measures sclogon's KDC against MIT krb5kdc, the crypto limit and a card
+# logon's APDUs, and writes BENCHMARKS.md (minutes; see bench/).
+# BENCHFLAGS passes options, e.g. BENCHFLAGS='-runs 5 -duration 10s'.
+BENCHFLAGS ?=
+
+bench: build
+	$(GO) build -o bin/kdcprofile ./bench/cmd/kdcprofile
+	$(GO) run ./bench/cmd/benchreport -sclogon $(BIN) -kdcprofile bin/kdcprofile -o BENCHMARKS.md $(BENCHFLAGS)
 
 # Runs every fuzz target briefly (FUZZTIME each).
 fuzz:

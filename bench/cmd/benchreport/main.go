@@ -1,0 +1,460 @@
+// Command benchreport measures sclogon's KDC against MIT krb5kdc under
+// PKINIT load, the crypto limit from the pkinit benchmarks, and a card
+// logon's APDUs, and writes BENCHMARKS.md. `make bench` runs it:
+//
+//	go build -o bin/sclogon ./cmd/sclogon
+//	go build -o bin/kdcprofile ./bench/cmd/kdcprofile
+//	go run ./bench/cmd/benchreport -sclogon bin/sclogon -kdcprofile bin/kdcprofile -o BENCHMARKS.md
+//
+// It needs MIT krb5 (krb5-kdc krb5-admin-server krb5-pkinit krb5-user) and,
+// for the client part, pcscd, vsmartcard-vpcd and opensc: integration/setup
+// installs them.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sclogon/sclogon/bench/kdcload"
+	"github.com/sclogon/sclogon/bench/logon"
+	"github.com/sclogon/sclogon/bench/report"
+	"github.com/sclogon/sclogon/kinit"
+	"github.com/sclogon/sclogon/pkinit"
+)
+
+type options struct {
+	sclogon, kdcprofile, out string
+	runs, users, count       int
+	duration, warmup, reuse  time.Duration
+	concurrency              []int
+	mitWorkers               int
+	client                   bool
+}
+
+func main() {
+	var o options
+	var conc string
+	flag.StringVar(&o.sclogon, "sclogon", "bin/sclogon", "the sclogon binary (make build)")
+	flag.StringVar(&o.kdcprofile, "kdcprofile", "bin/kdcprofile", "bench/cmd/kdcprofile, built; empty: no profile")
+	flag.StringVar(&o.out, "o", "BENCHMARKS.md", "the report to write")
+	flag.IntVar(&o.runs, "runs", 3, "runs per measurement (medians are reported)")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "counted time per run")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "uncounted time before each run")
+	flag.StringVar(&conc, "concurrency", "1,2,8,32", "client counts")
+	flag.IntVar(&o.users, "users", 32, "users (certificates and principals) the clients spread over")
+	flag.IntVar(&o.count, "count", 5, "go test -count for the pkinit benchmarks")
+	flag.DurationVar(&o.reuse, "dh-key-reuse", 10*time.Minute, "sclogon's dh_key_reuse for the main tables")
+	flag.IntVar(&o.mitWorkers, "mit-workers", 2, "also measure DH-2048 with krb5kdc -w N (0: not)")
+	flag.BoolVar(&o.client, "client", true, "measure the client logon with the software card under pcscd")
+	flag.Parse()
+	for _, f := range strings.Split(conc, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "benchreport: error: -concurrency %q: want numbers ≥ 1 separated by commas\n", conc)
+			os.Exit(2)
+		}
+		o.concurrency = append(o.concurrency, n)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintf(os.Stderr, "benchreport: error: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "benchreport: "+format+"\n", args...)
+}
+
+type keyExchange struct {
+	name string
+	kx   kinit.KeyExchange
+	mit  bool // MIT 1.20 speaks it
+}
+
+var keyExchanges = []keyExchange{
+	{"DH-2048", kinit.KeyExchange{Group: pkinit.MODPGroup14}, true},
+	{"ECDH P-256", kinit.KeyExchange{Curve: pkinit.CurveP256}, false},
+	{"RSA", kinit.KeyExchange{RSA: true}, true},
+}
+
+func run(ctx context.Context, o options) error {
+	for _, b := range []string{o.sclogon, o.kdcprofile} {
+		if b == "" {
+			continue
+		}
+		if _, err := os.Stat(b); err != nil {
+			return fmt.Errorf("%w (make bench builds it)", err)
+		}
+	}
+	if err := kdcload.MITAvailable(); err != nil {
+		return err
+	}
+	sclogonBin, _ := filepath.Abs(o.sclogon)
+	rep := &report.Report{
+		Machine:  machine(),
+		Runs:     o.runs,
+		Duration: o.duration,
+		Warmup:   o.warmup,
+		Users:    o.users,
+		Sclogon:  fmt.Sprintf("`dh_key_reuse = %s`", o.reuse),
+	}
+	rep.Commands = []string{
+		"make bench",
+		"# which runs:",
+		"go build -o bin/sclogon ./cmd/sclogon",
+		"go build -o bin/kdcprofile ./bench/cmd/kdcprofile",
+		"go run ./bench/cmd/benchreport " + strings.Join(os.Args[1:], " "),
+		"# and benchreport runs:",
+	}
+
+	// Part 2 first: the crypto benchmarks on an idle machine.
+	logf("pkinit benchmarks (-count %d)", o.count)
+	crypto, cmdline, err := cryptoBenchmarks(ctx, o.count)
+	if err != nil {
+		return err
+	}
+	rep.Crypto = crypto
+	rep.Commands = append(rep.Commands, cmdline)
+	dhLimit := report.Limit{KeyExchange: "DH-2048", Setting: "reused DH key",
+		Ops: []string{"RSA2048Verify", "RSA2048Verify", "DH2048Secret", "RSA2048Sign"}}
+	if o.reuse == 0 {
+		dhLimit.Setting = "fresh DH key"
+		dhLimit.Ops = append(dhLimit.Ops, "DH2048KeyPair")
+	}
+	rep.Limits = []report.Limit{
+		dhLimit,
+		{KeyExchange: "ECDH P-256", Setting: "fresh ECDH key", Ops: []string{"RSA2048Verify", "RSA2048Verify", "ECDHP256", "RSA2048Sign"}},
+		{KeyExchange: "RSA", Setting: "key transport", Ops: []string{"RSA2048Verify", "RSA2048Verify", "KeyTransportReplyBuild"}},
+	}
+
+	dir, err := os.MkdirTemp("", "sclogon-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	logf("realm with %d users in %s", o.users, dir)
+	realm, err := kdcload.NewRealm(dir, o.users)
+	if err != nil {
+		return err
+	}
+	pol, err := realm.ClientPolicy()
+	if err != nil {
+		return err
+	}
+	confPath, _, err := kdcload.WriteSclogonConfig(realm, o.reuse)
+	if err != nil {
+		return err
+	}
+	conf, _ := os.ReadFile(confPath)
+	rep.Config = strings.ReplaceAll(string(conf), dir, "$DIR")
+
+	type server struct {
+		label string
+		kx    []keyExchange
+		start func() (*kdcload.Process, error)
+	}
+	sclogon := func(reuse time.Duration) func() (*kdcload.Process, error) {
+		return func() (*kdcload.Process, error) {
+			return kdcload.StartSclogonKDC(ctx, realm, kdcload.SclogonOptions{Command: []string{sclogonBin, "kdc"}, DHKeyReuse: reuse})
+		}
+	}
+	servers := []server{
+		{"sclogon", keyExchanges, sclogon(o.reuse)},
+		{"MIT", keyExchanges, func() (*kdcload.Process, error) { return kdcload.StartMITKDC(ctx, realm, kdcload.MITOptions{}) }},
+	}
+	if o.mitWorkers > 1 {
+		servers = append(servers, server{fmt.Sprintf("MIT -w %d", o.mitWorkers), keyExchanges[:1], func() (*kdcload.Process, error) {
+			return kdcload.StartMITKDC(ctx, realm, kdcload.MITOptions{Workers: o.mitWorkers})
+		}})
+	}
+	measure := func(p *kdcload.Process, label string, kx keyExchange, conc int) (report.Cell, error) {
+		cell := report.Cell{KDC: label, KeyExchange: kx.name, Concurrency: conc, Runs: o.runs}
+		var rates []float64
+		var p50, p99, kcpu, lcpu []time.Duration
+		for i := range o.runs {
+			res, err := kdcload.Run(ctx, kdcload.Load{Addr: p.Addr, Users: realm.Users, KeyExchange: kx.kx, Concurrency: conc,
+				Warmup: o.warmup, Duration: o.duration, Policy: pol, KDC: p})
+			if err != nil {
+				return cell, err
+			}
+			rates = append(rates, res.PerSecond())
+			p50 = append(p50, res.Percentile(50))
+			p99 = append(p99, res.Percentile(99))
+			kcpu = append(kcpu, res.KDCCPUPerExchange())
+			lcpu = append(lcpu, res.LoadCPUPerExchange())
+			cell.Errors += res.Errors
+			if res.FirstErr != nil && cell.FirstError == "" {
+				cell.FirstError = firstLine(res.FirstErr.Error())
+			}
+			logf("  %s %s c=%d run %d: %.1f/s p50 %v p99 %v KDC %v/exch, %d errors", label, kx.name, conc, i+1,
+				res.PerSecond(), res.Percentile(50).Round(time.Microsecond), res.Percentile(99).Round(time.Microsecond), res.KDCCPUPerExchange().Round(time.Microsecond), res.Errors)
+		}
+		cell.Rate, cell.P50, cell.P99 = report.Median(rates), report.Median(p50), report.Median(p99)
+		cell.KDCCPU, cell.LoadCPU = report.Median(kcpu), report.Median(lcpu)
+		return cell, nil
+	}
+
+	// Part 1.
+	for _, kx := range keyExchanges {
+		for _, s := range servers {
+			if !containsKX(s.kx, kx.name) || strings.HasPrefix(s.label, "MIT") && !kx.mit {
+				continue
+			}
+			logf("%s, %s", s.label, kx.name)
+			p, err := s.start()
+			if err != nil {
+				return err
+			}
+			var last kdcload.Usage
+			for _, c := range o.concurrency {
+				cell, err := measure(p, s.label, kx, c)
+				if err != nil {
+					p.Stop()
+					return err
+				}
+				rep.Cells = append(rep.Cells, cell)
+			}
+			if last, err = p.Usage(); err != nil {
+				p.Stop()
+				return err
+			}
+			rep.Peaks = append(rep.Peaks, report.Peak{KDC: s.label, KeyExchange: kx.name, RSS: last.PeakRSS})
+			p.Stop()
+		}
+	}
+
+	// Does DH key reuse matter? The same load with a fresh key per request.
+	for _, reuse := range []time.Duration{0, o.reuse} {
+		logf("sclogon DH-2048, dh_key_reuse = %s", reuse)
+		p, err := sclogon(reuse)()
+		if err != nil {
+			return err
+		}
+		for _, c := range []int{1, 8} {
+			cell, err := measure(p, reuse.String(), keyExchanges[0], c)
+			if err != nil {
+				p.Stop()
+				return err
+			}
+			rep.Reuse = append(rep.Reuse, cell)
+		}
+		p.Stop()
+	}
+
+	if o.kdcprofile != "" {
+		logf("CPU profile of the KDC under DH-2048 load, concurrency 8")
+		prof, cmdline, err := profile(ctx, realm, pol, o)
+		if err != nil {
+			return err
+		}
+		rep.Profile = prof
+		rep.ProfileLoad = fmt.Sprintf("DH-2048, concurrency 8, %s, %s", 2*o.duration, rep.Sclogon)
+		rep.Commands = append(rep.Commands, cmdline)
+	}
+
+	// Part 3.
+	rep.ClientNote, rep.Client = clientLogons(ctx, dir, realm, sclogonBin, o)
+
+	var buf bytes.Buffer
+	if err := report.Write(&buf, rep); err != nil {
+		return err
+	}
+	if err := os.WriteFile(o.out, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s", o.out)
+	return nil
+}
+
+func containsKX(kxs []keyExchange, name string) bool {
+	for _, k := range kxs {
+		if k.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return strings.ReplaceAll(s, "|", "/")
+}
+
+// cryptoBenchmarks runs the pkinit benchmarks of the KDC's operations and
+// returns each one's median ns/op.
+func cryptoBenchmarks(ctx context.Context, count int) ([]report.CryptoOp, string, error) {
+	const pattern = "^Benchmark(RSA2048Verify|RSA2048Sign|DH2048Validate|DH2048ValidateByExponent|DH2048KeyPair|DH2048Secret|ECDHP256|KeyTransportReplyBuild|KDCReplyBuild)$"
+	args := []string{"test", "-run", "^$", "-bench", pattern, "-count", fmt.Sprint(count), "./pkinit"}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, "", fmt.Errorf("go test -bench ./pkinit: %w\n%s", err, out)
+	}
+	ops, err := parseBenchmarks(out)
+	if err != nil {
+		return nil, "", err
+	}
+	return ops, fmt.Sprintf("go test -run '^$' -bench '%s' -count %d ./pkinit", pattern, count), nil
+}
+
+var benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+([0-9.]+) ns/op`)
+
+// parseBenchmarks reads `go test -bench` output: the median ns/op of each
+// benchmark, in the order they first appear.
+func parseBenchmarks(out []byte) ([]report.CryptoOp, error) {
+	var order []string
+	samples := map[string][]float64{}
+	for _, line := range strings.Split(string(out), "\n") {
+		m := benchLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		ns, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			return nil, fmt.Errorf("benchmark line %q: %w", line, err)
+		}
+		if _, ok := samples[m[1]]; !ok {
+			order = append(order, m[1])
+		}
+		samples[m[1]] = append(samples[m[1]], ns)
+	}
+	if len(order) == 0 {
+		return nil, errors.New("go test -bench printed no benchmark results")
+	}
+	var ops []report.CryptoOp
+	for _, name := range order {
+		ops = append(ops, report.CryptoOp{Name: name, NsPerOp: report.Median(samples[name])})
+	}
+	return ops, nil
+}
+
+// profile runs the KDC under bench/cmd/kdcprofile through a DH-2048 load at
+// concurrency 8 and returns the top of `go tool pprof -top`.
+func profile(ctx context.Context, realm *kdcload.Realm, pol kinit.Policy, o options) (string, string, error) {
+	bin, _ := filepath.Abs(o.kdcprofile)
+	protoPath := filepath.Join(realm.Dir, "kdc.pprof")
+	p, err := kdcload.StartSclogonKDC(ctx, realm, kdcload.SclogonOptions{Command: []string{bin, "--cpuprofile", protoPath}, DHKeyReuse: o.reuse})
+	if err != nil {
+		return "", "", err
+	}
+	_, err = kdcload.Run(ctx, kdcload.Load{Addr: p.Addr, Users: realm.Users, KeyExchange: keyExchanges[0].kx, Concurrency: 8,
+		Warmup: o.warmup, Duration: 2 * o.duration, Policy: pol, KDC: p})
+	p.Stop()
+	if err != nil {
+		return "", "", err
+	}
+	args := []string{"tool", "pprof", "-top", "-nodecount=30", bin, protoPath}
+	out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
+	if err != nil {
+		return "", "", fmt.Errorf("go tool pprof: %w\n%s", err, out)
+	}
+	return string(out), "bin/kdcprofile --cpuprofile kdc.pprof --config kdc.conf   # under the same DH-2048 load, concurrency 8\ngo tool pprof -top -nodecount=30 bin/kdcprofile kdc.pprof", nil
+}
+
+// clientLogons measures part 3: MIT kinit through OpenSC on the software
+// card under pcscd, cold and warm, and sclogon kinit with the card where it
+// can.
+func clientLogons(ctx context.Context, dir string, realm *kdcload.Realm, sclogonBin string, o options) (string, []report.ClientRow) {
+	const setup = "One logon by a client process on the software PIV card (card/vcard, RSA-2048 key of user u00 in slot 9A) in pcscd's vpcd reader, against sclogon's KDC (DH-2048, the client's default). APDUs are the command APDUs the card answered (the card's counter); wall time is from starting the client to its exit, the PIN given on stdin. *Cold*: OpenSC's file cache empty; *warm*: the cache filled by a logon before (`use_file_caching = public`)."
+	if !o.client {
+		return setup + "\n\nNot measured in this run (-client=false).", nil
+	}
+	if err := logon.Available(); err != nil {
+		return setup + "\n\nNot measured: " + err.Error(), nil
+	}
+	kdc, err := kdcload.StartSclogonKDC(ctx, realm, kdcload.SclogonOptions{Command: []string{sclogonBin, "kdc"}, DHKeyReuse: o.reuse})
+	if err != nil {
+		return setup + "\n\nNot measured: " + err.Error(), nil
+	}
+	defer kdc.Stop()
+	logf("client logons: waiting for the machine's pcscd lock")
+	b, err := logon.Start(ctx, filepath.Join(dir, "logon"), realm, kdc, realm.Users[0])
+	if err != nil {
+		return setup + "\n\nNot measured: " + err.Error(), nil
+	}
+	defer b.Stop()
+	var rows []report.ClientRow
+	mit := func(cache string, cacheDir func(i int) string) {
+		var apdus []uint64
+		var walls []time.Duration
+		for i := range o.runs {
+			m, err := b.MITKinitOpenSC(ctx, cacheDir(i))
+			if err != nil {
+				rows = append(rows, report.ClientRow{Client: "MIT kinit + OpenSC PKCS#11", Cache: cache, Note: firstLine(err.Error())})
+				return
+			}
+			logf("  MIT kinit + OpenSC, %s: %d APDUs, %v", cache, m.APDUs, m.Wall.Round(time.Millisecond))
+			apdus = append(apdus, m.APDUs)
+			walls = append(walls, m.Wall)
+		}
+		rows = append(rows, report.ClientRow{Client: "MIT kinit + OpenSC PKCS#11", Cache: cache, Runs: o.runs, APDUs: report.Median(apdus), Wall: report.Median(walls)})
+	}
+	mit("cold", func(i int) string { return filepath.Join(dir, "logon", fmt.Sprintf("opensc-cold-%d", i)) })
+	warmDir := filepath.Join(dir, "logon", "opensc-warm")
+	if _, err := b.MITKinitOpenSC(ctx, warmDir); err == nil { // fills the cache
+		mit("warm", func(int) string { return warmDir })
+	}
+	for _, warm := range []bool{false, true} {
+		cache := map[bool]string{false: "cold", true: "warm"}[warm]
+		m, err := b.SclogonKinit(ctx, sclogonBin, warm)
+		if errors.Is(err, logon.ErrSclogonCardPending) {
+			rows = append(rows, report.ClientRow{Client: "sclogon kinit", Cache: cache, Note: "not yet: `sclogon kinit` cannot use a card in this build (the card seam is in progress)"})
+			continue
+		}
+		if err != nil {
+			rows = append(rows, report.ClientRow{Client: "sclogon kinit", Cache: cache, Note: firstLine(err.Error())})
+			continue
+		}
+		rows = append(rows, report.ClientRow{Client: "sclogon kinit", Cache: cache, Runs: 1, APDUs: m.APDUs, Wall: m.Wall})
+	}
+	return setup, rows
+}
+
+// machine describes this machine.
+func machine() report.Machine {
+	m := report.Machine{Cores: runtime.NumCPU(), Go: runtime.Version(), Date: time.Now()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				m.CPU = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.LoadAverage = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	m.MIT = packageVersion("krb5-kdc")
+	m.OpenSC = packageVersion("opensc")
+	return m
+}
+
+func packageVersion(pkg string) string {
+	out, err := exec.Command("dpkg-query", "-W", "-f", "${Version}", pkg).Output()
+	if err != nil || len(out) == 0 {
+		return "unknown (" + pkg + " not installed?)"
+	}
+	return pkg + " " + string(out)
+}

@@ -1,0 +1,105 @@
+package kdcload
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/sclogon/sclogon/kdc"
+	"github.com/sclogon/sclogon/kinit"
+	"github.com/sclogon/sclogon/pkinit"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	// Field 2 with spaces and parentheses, utime 250 and stime 50 ticks.
+	stat := "4242 (krb5 (kdc) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 100 1000 200\n"
+	got, err := parseStatCPU([]byte(stat))
+	if err != nil || got != 3*time.Second {
+		t.Fatalf("parseStatCPU = %v, %v; want 3s", got, err)
+	}
+	if _, err := parseStatCPU([]byte("4242 (x) S 1 2")); err == nil {
+		t.Fatal("a truncated stat line parsed")
+	}
+}
+
+func TestParseStatusHWM(t *testing.T) {
+	got, err := parseStatusHWM([]byte("Name:\tkrb5kdc\nVmPeak:\t  9000 kB\nVmHWM:\t    1234 kB\nVmRSS:\t 1000 kB\n"))
+	if err != nil || got != 1234*1024 {
+		t.Fatalf("parseStatusHWM = %d, %v", got, err)
+	}
+	if _, err := parseStatusHWM([]byte("Name:\tx\n")); err == nil {
+		t.Fatal("a status without VmHWM parsed")
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 100; i >= 1; i-- {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	for _, tc := range []struct {
+		p    float64
+		want time.Duration
+	}{{50, 50 * time.Millisecond}, {99, 99 * time.Millisecond}, {100, 100 * time.Millisecond}, {1, time.Millisecond}} {
+		if got := percentile(d, tc.p); got != tc.want {
+			t.Errorf("p%v = %v, want %v", tc.p, got, tc.want)
+		}
+	}
+	if percentile(nil, 50) != 0 {
+		t.Error("percentile of nothing")
+	}
+}
+
+// TestRunVerifiesLogons drives an in-process KDC, configured from the file
+// the benchmarks give sclogon's KDC, with each key exchange for a moment:
+// every logon must succeed and be counted.
+func TestRunVerifiesLogons(t *testing.T) {
+	r, err := NewRealm(t.TempDir(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, addr, err := WriteSclogonConfig(r, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := kdc.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := kdc.New(fc.Config, kdc.Options{Rand: rand.Reader, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Audit: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := kdc.Listen([]string{addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- (&kdc.Server{Handler: k, Realm: RealmName}).Serve(ctx, ls, 5*time.Second) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	pol, err := r.ClientPolicy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kx := range []kinit.KeyExchange{{Group: pkinit.MODPGroup14}, {Curve: pkinit.CurveP256}, {RSA: true}} {
+		res, err := Run(ctx, Load{Addr: addr, Users: r.Users, KeyExchange: kx, Concurrency: 2, Duration: 300 * time.Millisecond, Policy: pol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Errors != 0 {
+			t.Fatalf("%s: %d failed logons; first: %v", kx, res.Errors, res.FirstErr)
+		}
+		if res.Exchanges == 0 || len(res.Latencies) != res.Exchanges {
+			t.Fatalf("%s: %d exchanges, %d latencies", kx, res.Exchanges, len(res.Latencies))
+		}
+	}
+}

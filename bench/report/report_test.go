@@ -1,0 +1,67 @@
+package report
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMedian(t *testing.T) {
+	if got := Median([]float64{3, 1, 2}); got != 2 {
+		t.Errorf("median of 3,1,2 = %v", got)
+	}
+	if got := Median([]time.Duration{4, 1, 3, 2}); got != 2 {
+		t.Errorf("median of 4,1,3,2 = %v (integer mean of 2 and 3)", got)
+	}
+	if got := Median[int](nil); got != 0 {
+		t.Errorf("median of nothing = %v", got)
+	}
+}
+
+func testReport() *Report {
+	ms := time.Millisecond
+	return &Report{
+		Machine: Machine{Cores: 2, CPU: "test CPU", Go: "go1.26", MIT: "krb5-kdc 1.20", Date: time.Unix(0, 0)},
+		Runs:    3, Duration: 5 * time.Second, Warmup: time.Second, Users: 32, Sclogon: "`dh_key_reuse = 10m0s`",
+		Cells: []Cell{
+			{KDC: "sclogon", KeyExchange: "DH-2048", Concurrency: 1, Rate: 300, P50: 3 * ms, P99: 5 * ms, KDCCPU: 2 * ms, LoadCPU: 3 * ms},
+			{KDC: "sclogon", KeyExchange: "DH-2048", Concurrency: 8, Rate: 400, P50: 20 * ms, P99: 40 * ms, KDCCPU: 2 * ms, LoadCPU: 3 * ms},
+			{KDC: "MIT", KeyExchange: "DH-2048", Concurrency: 1, Rate: 100, P50: 9 * ms, P99: 12 * ms, KDCCPU: 7 * ms, LoadCPU: 3 * ms},
+			{KDC: "MIT", KeyExchange: "DH-2048", Concurrency: 8, Rate: 110, P50: 70 * ms, P99: 90 * ms, KDCCPU: 7 * ms, LoadCPU: 3 * ms},
+			{KDC: "sclogon", KeyExchange: "ECDH P-256", Concurrency: 8, Rate: 1000, KDCCPU: ms, LoadCPU: ms},
+		},
+		Crypto: []CryptoOp{{"RSA2048Verify", 50e3}, {"RSA2048Sign", 1e6}, {"DH2048Secret", 0.45e6}},
+		Limits: []Limit{{KeyExchange: "DH-2048", Setting: "reused DH key", Ops: []string{"RSA2048Verify", "RSA2048Verify", "DH2048Secret", "RSA2048Sign"}}},
+		Client: []ClientRow{
+			{Client: "MIT kinit + OpenSC PKCS#11", Cache: "warm", Runs: 3, APDUs: 48, Wall: 50 * ms},
+			{Client: "sclogon kinit", Cache: "warm", Note: "not yet"},
+		},
+	}
+}
+
+func TestWriteTablesAndTargets(t *testing.T) {
+	r := testReport()
+	sum, ok := r.LimitSum(r.Limits[0])
+	if !ok || sum != 1550*time.Microsecond {
+		t.Fatalf("limit sum %v, %t; want 1.55ms", sum, ok)
+	}
+	var b strings.Builder
+	if err := Write(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"| cores (nproc) | 2 |",
+		"| sclogon | 8 | 400 | 20.00 ms | 40.00 ms | 2.00 ms | 3.00 ms | 3.64× | 0 |", // 400 vs MIT's 110 at c=8
+		"| MIT | – | n/a |", // no MIT ECDH
+		"| KDC DH-2048 ≥ 3× MIT krb5kdc's exchanges/s | 400 vs 110/s: 3.64× | yes |",
+		"| KDC DH-2048 ≥ 70% of the crypto limit | 400 of 1290/s: 31% | **no** |",
+		"| KDC ECDH P-256 ≥ 20× MIT's DH-2048 exchanges/s | 1000 vs 110/s: 9.09× | **no** |",
+		"| warm client logon ≤ 6 APDUs | not measured | not measured |",
+		"Missed here: KDC DH-2048 ≥ 70% of the crypto limit; KDC ECDH P-256 ≥ 20× MIT's DH-2048 exchanges/s.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
