@@ -424,6 +424,7 @@ func (k *KDC) agree(ap *pkinit.AuthPack, etype int32, in pkinit.KDFInputs, rec *
 	}
 	params := pkinit.DHReplyParams{
 		AuthPack:      ap,
+		ClientPublic:  pub,
 		Policy:        pkinit.AgreementPolicy{AllowGroup2: slices.Contains(k.cfg.DHGroups, pkinit.MODPGroup2)},
 		KDFs:          k.cfg.KDFs,
 		EType:         etype,

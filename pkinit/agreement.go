@@ -186,6 +186,16 @@ func (k *DHKey) SharedSecret(peer []byte) ([]byte, error) {
 	return z.FillBytes(make([]byte, (k.gp.p.BitLen()+7)/8)), nil
 }
 
+// agree computes the shared secret with a public value ParseClientPublicValue
+// already validated, without validating it again.
+func (k *DHKey) agree(pub *ClientPublic) ([]byte, error) {
+	if k.ec != nil || pub.y == nil || k.gp.p == nil {
+		return k.SharedSecret(pub.value)
+	}
+	z := new(big.Int).Exp(pub.y, k.x, k.gp.p)
+	return z.FillBytes(make([]byte, (k.gp.p.BitLen()+7)/8)), nil
+}
+
 // validateDHPublic checks 1 < y < p-1 and that y lies in the prime-order
 // subgroup (NIST SP 800-56A §5.6.2.3.1), which is y^q ≡ 1 (mod p). Every
 // group [Group.params] knows has a safe prime p = 2q+1, whose order-q
@@ -210,6 +220,8 @@ type ClientPublic struct {
 	Group Group // set for MODP DH
 	Curve Curve // set for ECDH
 	value []byte
+	spki  []byte   // the SubjectPublicKeyInfo it was parsed from
+	y     *big.Int // the validated DH public value
 }
 
 // Value is the client's public value in the form [DHKey.SharedSecret] takes.
@@ -248,7 +260,7 @@ func ParseClientPublicValue(spki []byte, pol AgreementPolicy) (*ClientPublic, er
 			if _, err := ec.NewPublicKey(s.PublicKey.Bytes); err != nil {
 				return nil, fmt.Errorf("%w: %v", ErrBadPublicValue, err)
 			}
-			return &ClientPublic{Curve: c, value: s.PublicKey.Bytes}, nil
+			return &ClientPublic{Curve: c, value: s.PublicKey.Bytes, spki: spki}, nil
 		}
 		return nil, fmt.Errorf("%w: %v", ErrUnsupportedCurve, oid)
 	case s.Algorithm.Algorithm.Equal(oidDHPublicNumber):
@@ -275,7 +287,7 @@ func ParseClientPublicValue(spki []byte, pol AgreementPolicy) (*ClientPublic, er
 			if err := validateDHPublic(gp, y); err != nil {
 				return nil, err
 			}
-			return &ClientPublic{Group: g, value: s.PublicKey.Bytes}, nil
+			return &ClientPublic{Group: g, value: s.PublicKey.Bytes, spki: spki, y: y}, nil
 		}
 		return nil, fmt.Errorf("%w: unknown %d-bit group", ErrWeakGroup, dp.P.BitLen())
 	}

@@ -1,6 +1,7 @@
 package pkinit
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
 	"fmt"
@@ -71,6 +72,10 @@ type DHReplyParams struct {
 	ServerDHNonce []byte
 	Identity      KDCSigner // the KDC's key and certificate
 	Rand          io.Reader
+	// ClientPublic, when set, is AuthPack.ClientPublicValue as the caller
+	// already parsed and validated it with [ParseClientPublicValue], so it
+	// is not validated twice.
+	ClientPublic *ClientPublic
 	// ServerKey, when set, supplies the KDC's key for the client's group or
 	// curve — one reused until ServerKeyExpiration, which the reply then
 	// announces as dhKeyExpiration (RFC 4556 §3.2.3.1). Nil makes a fresh key.
@@ -96,9 +101,11 @@ func BuildDHReply(p DHReplyParams) (*Reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, err := ParseClientPublicValue(p.AuthPack.ClientPublicValue, p.Policy)
-	if err != nil {
-		return nil, err
+	pub := p.ClientPublic
+	if pub == nil || !bytes.Equal(pub.spki, p.AuthPack.ClientPublicValue) {
+		if pub, err = ParseClientPublicValue(p.AuthPack.ClientPublicValue, p.Policy); err != nil {
+			return nil, err
+		}
 	}
 	var key *DHKey
 	var expiration time.Time
@@ -111,7 +118,10 @@ func BuildDHReply(p DHReplyParams) (*Reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	secret, err := key.SharedSecret(pub.Value())
+	if key.curve != pub.Curve || (pub.Curve == 0 && key.group != pub.Group) {
+		return nil, fmt.Errorf("%w: the KDC key is not in the client's group", ErrBadPublicValue)
+	}
+	secret, err := key.agree(pub)
 	if err != nil {
 		return nil, err
 	}

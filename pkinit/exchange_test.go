@@ -259,3 +259,46 @@ func TestReusedServerKey(t *testing.T) {
 		t.Error("the KDC's public value changed although its key was reused")
 	}
 }
+
+// TestValidatedClientPublic: a KDC that passes the public value it already
+// validated gets the same reply key; a ClientPublic parsed from another
+// AuthPack is not trusted but parsed anew.
+func TestValidatedClientPublic(t *testing.T) {
+	f := fixtures(t)
+	for _, mk := range []func() (*DHKey, error){
+		func() (*DHKey, error) { return NewDHKey(MODPGroup14, rand.Reader) },
+		func() (*DHKey, error) { return NewECDHKey(CurveP256, rand.Reader) },
+	} {
+		client, err := mk()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ap := testAuthPack(t, client, nil)
+		pub, err := ParseClientPublicValue(ap.ClientPublicValue, AgreementPolicy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := mk()
+		if err != nil {
+			t.Fatal(err)
+		}
+		otherPub, err := ParseClientPublicValue(testAuthPack(t, other, nil).ClientPublicValue, AgreementPolicy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, given := range []*ClientPublic{pub, otherPub} {
+			rep, err := BuildDHReply(DHReplyParams{AuthPack: ap, ClientPublic: given, EType: 18, KDFInputs: testInputs,
+				Identity: KDCSigner{f.kdc.key, f.kdc.cert, SignOptions{}}, Rand: rand.Reader})
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, _, err := ClientReplyKey(rep.PKASRep, ClientReplyParams{Key: client, Nonce: ap.PKAuthenticator.Nonce, EType: 18, KDFInputs: testInputs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(k.KeyValue, rep.ReplyKey.KeyValue) {
+				t.Fatal("client and KDC keys differ")
+			}
+		}
+	}
+}
