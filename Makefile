@@ -22,6 +22,7 @@ setup:
 
 test: setup lint
 	$(GO) test -race -count=1 -timeout 14m ./...
+	GO=$(GO) ./integration/lab-test
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
