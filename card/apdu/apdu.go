@@ -160,6 +160,9 @@ func extended(cla, ins, p1, p2 byte, data []byte, ne int) []byte {
 		cmd = binary.BigEndian.AppendUint16(cmd, uint16(len(data)))
 		cmd = append(cmd, data...)
 	}
+	if ne == 0 {
+		return cmd // case 3: no answer data expected
+	}
 	if ne >= 65536 {
 		ne = 0
 	}

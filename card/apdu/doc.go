@@ -18,5 +18,13 @@
 // CHUID, VERIFY without data (the tries left, for the prompt), VERIFY and
 // GENERAL AUTHENTICATE.
 //
+// # Enrollment
+//
+// [Card] is also a [card.Enroller]: [Card.AuthenticateManagementKey] (mutual
+// 3DES or AES authentication on key reference 9B), [Card.GenerateKey]
+// (GENERATE ASYMMETRIC KEY PAIR, RSA-2048, P-256, P-384) and
+// [Card.PutCertificate] (PUT DATA of a slot's certificate object). Package
+// [github.com/sclogon/sclogon/card/enroll] runs them in a safe order.
+//
 // [vcard.Card]: https://pkg.go.dev/github.com/sclogon/sclogon/card/vcard#Card
 package apdu

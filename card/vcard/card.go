@@ -137,8 +137,24 @@ func (c *Card) clearSession() {
 // APDUs is how many command APDUs the card has received.
 func (c *Card) APDUs() uint64 { return c.apdus.Load() }
 
+// Snapshot returns a copy of the card's state, taken between commands: what
+// a test inspects while the card serves another goroutine (or pcscd).
+func (c *Card) Snapshot() (*State, error) {
+	c.mu.Lock()
+	data, err := c.st.MarshalBinary()
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	st := &State{}
+	if err := st.UnmarshalBinary(data); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
 // State returns the card's state. Hold no reference across commands from
-// another goroutine: the card changes it.
+// another goroutine: the card changes it; use [Card.Snapshot] there.
 func (c *Card) State() *State {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -39,6 +39,7 @@ commands:
   issue ocsp     issue a delegated OCSP responder certificate
   revoke SERIAL  revoke an issued certificate
   ocsp           run the OCSP responder
+  enroll         generate a key on a PIV card and write its certificate into a slot
 
 Every command takes --dir DIR (default ./pki). 'sclogon pki <command> -h'
 lists its flags.
