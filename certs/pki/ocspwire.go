@@ -15,21 +15,16 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/sclogon/sclogon/certs/internal/ocspder"
 )
 
 // The DER mirrors of RFC 6960 §4.1.1 and §4.2.1. x/crypto/ocsp builds
 // responses without responseExtensions (so no nonce) and with its own
 // clock; the responder needs both, so it encodes here.
 
-type certIDDER struct {
-	HashAlgorithm  pkix.AlgorithmIdentifier
-	IssuerNameHash []byte
-	IssuerKeyHash  []byte
-	SerialNumber   *big.Int
-}
-
 type requestDER struct {
-	ReqCert    certIDDER
+	ReqCert    ocspder.CertID
 	Extensions []pkix.Extension `asn1:"explicit,tag:0,optional"`
 }
 
@@ -51,41 +46,15 @@ type revokedInfoDER struct {
 }
 
 type singleResponseDER struct {
-	CertID     certIDDER
+	CertID     ocspder.CertID
 	CertStatus asn1.RawValue
 	ThisUpdate time.Time `asn1:"generalized"`
 	NextUpdate time.Time `asn1:"generalized,explicit,tag:0,optional"`
 }
 
-type responseDataDER struct {
-	Version     int `asn1:"optional,default:0,explicit,tag:0"`
-	ResponderID asn1.RawValue
-	ProducedAt  time.Time `asn1:"generalized"`
-	Responses   []asn1.RawValue
-	Extensions  []pkix.Extension `asn1:"explicit,tag:1,optional"`
-}
-
-type basicResponseDER struct {
-	TBSResponseData    asn1.RawValue
-	SignatureAlgorithm pkix.AlgorithmIdentifier
-	Signature          asn1.BitString
-	Certificates       []asn1.RawValue `asn1:"explicit,tag:0,optional"`
-}
-
-type responseBytesDER struct {
-	ResponseType asn1.ObjectIdentifier
-	Response     []byte
-}
-
-type ocspResponseDER struct {
-	Status        asn1.Enumerated
-	ResponseBytes responseBytesDER `asn1:"explicit,tag:0,optional"`
-}
-
 var (
-	oidOCSPBasic = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
 	// OIDOCSPNonce is id-pkix-ocsp-nonce, RFC 6960 §4.4.1.
-	OIDOCSPNonce = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
+	OIDOCSPNonce = ocspder.OIDNonce
 
 	hashOIDs = map[crypto.Hash]asn1.ObjectIdentifier{
 		crypto.SHA1:   {1, 3, 14, 3, 2, 26},
@@ -126,8 +95,8 @@ func NewCertID(issuer *x509.Certificate, serial *big.Int, h crypto.Hash) (CertID
 	return CertID{Hash: h, IssuerNameHash: nh.Sum(nil), IssuerKeyHash: kh.Sum(nil), Serial: serial}, nil
 }
 
-func (id CertID) der() certIDDER {
-	return certIDDER{
+func (id CertID) der() ocspder.CertID {
+	return ocspder.CertID{
 		HashAlgorithm:  pkix.AlgorithmIdentifier{Algorithm: hashOIDs[id.Hash], Parameters: asn1.NullRawValue},
 		IssuerNameHash: id.IssuerNameHash,
 		IssuerKeyHash:  id.IssuerKeyHash,
@@ -224,7 +193,7 @@ func SignResponse(t ResponseTemplate, signer *x509.Certificate, key crypto.Signe
 	} else {
 		rid = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 1, IsCompound: true, Bytes: signer.RawSubject}
 	}
-	rd := responseDataDER{ResponderID: rid, ProducedAt: t.ProducedAt.UTC().Truncate(time.Second), Responses: singles}
+	rd := ocspder.ResponseData{ResponderID: rid, ProducedAt: t.ProducedAt.UTC().Truncate(time.Second), Responses: singles}
 	if t.Nonce != nil {
 		rd.Extensions = []pkix.Extension{{Id: OIDOCSPNonce, Value: t.Nonce}}
 	}
@@ -242,7 +211,7 @@ func SignResponse(t ResponseTemplate, signer *x509.Certificate, key crypto.Signe
 	if err != nil {
 		return nil, fmt.Errorf("pki: signing OCSP response: %w", err)
 	}
-	basic := basicResponseDER{
+	basic := ocspder.BasicResponse{
 		TBSResponseData:    asn1.RawValue{FullBytes: tbs},
 		SignatureAlgorithm: alg,
 		Signature:          asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
@@ -254,9 +223,9 @@ func SignResponse(t ResponseTemplate, signer *x509.Certificate, key crypto.Signe
 	if err != nil {
 		return nil, fmt.Errorf("pki: encoding OCSP response: %w", err)
 	}
-	return asn1.Marshal(ocspResponseDER{
+	return asn1.Marshal(ocspder.Response{
 		Status:        asn1.Enumerated(ocsp.Success),
-		ResponseBytes: responseBytesDER{ResponseType: oidOCSPBasic, Response: bb},
+		ResponseBytes: ocspder.ResponseBytes{ResponseType: ocspder.OIDBasic, Response: bb},
 	})
 }
 

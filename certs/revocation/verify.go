@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/sha1"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/sclogon/sclogon/certs/internal/ocspder"
 )
 
 // Status is a certificate's revocation status.
@@ -106,66 +107,30 @@ type VerifyOptions struct {
 	AllowMissingNonce bool
 }
 
-// DER mirrors, for the fields x/crypto/ocsp parses but does not expose:
-// the CertID hashes and responseExtensions (the nonce).
-type certIDDER struct {
-	HashAlgorithm  pkix.AlgorithmIdentifier
-	IssuerNameHash []byte
-	IssuerKeyHash  []byte
-	SerialNumber   *big.Int
-}
-
-type responseDataDER struct {
-	Raw         asn1.RawContent
-	Version     int `asn1:"optional,default:0,explicit,tag:0"`
-	ResponderID asn1.RawValue
-	ProducedAt  time.Time `asn1:"generalized"`
-	Responses   []asn1.RawValue
-	Extensions  []pkix.Extension `asn1:"explicit,tag:1,optional"`
-}
-
-type basicResponseDER struct {
-	TBSResponseData    asn1.RawValue
-	SignatureAlgorithm pkix.AlgorithmIdentifier
-	Signature          asn1.BitString
-	Certificates       []asn1.RawValue `asn1:"explicit,tag:0,optional"`
-}
-
-type responseBytesDER struct {
-	ResponseType asn1.ObjectIdentifier
-	Response     []byte
-}
-
-type ocspResponseDER struct {
-	Status        asn1.Enumerated
-	ResponseBytes responseBytesDER `asn1:"explicit,tag:0,optional"`
-}
-
 var (
 	// OIDNonce is id-pkix-ocsp-nonce, RFC 6960 §4.4.1.
-	OIDNonce     = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
-	oidOCSPBasic = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
+	OIDNonce = ocspder.OIDNonce
 )
 
 type parsed struct {
-	data  responseDataDER
+	data  ocspder.ResponseData
 	certs [][]byte
-	ids   []certIDDER
+	ids   []ocspder.CertID
 }
 
 func parseRaw(raw []byte) (parsed, error) {
 	var p parsed
-	var r ocspResponseDER
+	var r ocspder.Response
 	if rest, err := asn1.Unmarshal(raw, &r); err != nil || len(rest) > 0 {
 		return p, fmt.Errorf("%w: bad OCSPResponse", ErrMalformed)
 	}
 	if r.Status != asn1.Enumerated(ocsp.Success) {
 		return p, fmt.Errorf("%w: %v", ErrResponderError, ocsp.ResponseStatus(r.Status))
 	}
-	if !r.ResponseBytes.ResponseType.Equal(oidOCSPBasic) {
+	if !r.ResponseBytes.ResponseType.Equal(ocspder.OIDBasic) {
 		return p, fmt.Errorf("%w: response type is not id-pkix-ocsp-basic", ErrMalformed)
 	}
-	var b basicResponseDER
+	var b ocspder.BasicResponse
 	if rest, err := asn1.Unmarshal(r.ResponseBytes.Response, &b); err != nil || len(rest) > 0 {
 		return p, fmt.Errorf("%w: bad BasicOCSPResponse", ErrMalformed)
 	}
@@ -177,7 +142,7 @@ func parseRaw(raw []byte) (parsed, error) {
 	}
 	for _, s := range p.data.Responses {
 		// Only the leading CertID is read here; x/crypto/ocsp parses the rest.
-		var id certIDDER
+		var id ocspder.CertID
 		if s.Class != asn1.ClassUniversal || s.Tag != asn1.TagSequence || !s.IsCompound {
 			return p, fmt.Errorf("%w: bad SingleResponse", ErrMalformed)
 		}
