@@ -37,17 +37,13 @@ func TestMITKinitThroughOpenSC(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := harness.StartPCSCD(t)
+	seen := p.CardEvents()
 	card := vcard.New(st, vcard.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = card.ServeVPCD(ctx, p.CardAddrs[0], nil) }()
 	t.Cleanup(func() { cancel(); <-done })
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.Process().Log(), "Card inserted"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("pcscd has not seen the card:\n%s", p.Process().Log())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	p.WaitForCard(t, seen, 10*time.Second)
 
 	k := startKDC(t, f.config(t), kdc.Options{})
 	keytab := filepath.Join(t.TempDir(), "host.keytab")

@@ -353,7 +353,7 @@ func TestOpenSCUnderPCSCD(t *testing.T) {
 			t.Logf("card trace:\n%s", trace.String())
 		}
 	})
-	waitForLog(t, p.Process(), "Card inserted", 10*time.Second)
+	p.WaitForCard(t, 0, 10*time.Second) // the first card this pcscd sees
 
 	out := harness.Run(t, opensc(t, "-L"))
 	if !strings.Contains(out, p.Readers[0]) || !strings.Contains(out, "token label") {
@@ -410,7 +410,7 @@ func TestMITKinitThroughOpenSC(t *testing.T) {
 	client := kdc.Client(t, harness.MITClientConfig{AnchorsPEM: ca.pem()})
 	card := New(st, Options{})
 	serveCard(t, card, p.CardAddrs[0])
-	waitForLog(t, p.Process(), "Card inserted", 10*time.Second)
+	p.WaitForCard(t, 0, 10*time.Second) // the first card this pcscd sees
 
 	conf := filepath.Join(t.TempDir(), "opensc.conf")
 	if err := os.WriteFile(conf, []byte("app default {\n}\n"), 0o600); err != nil {

@@ -171,3 +171,24 @@ func tcpSocket(port int, listeningOnly bool) bool {
 	}
 	return false
 }
+
+// cardSeen is what pcscd logs (at --info) each time it finds a card in a
+// reader: after "Card inserted into …" for a card that arrives, and alone for
+// one that was already there when its reader's event thread started.
+const cardSeen = "Card ATR: "
+
+// CardEvents counts the cards pcscd has found so far; pass it to
+// [PCSC.WaitForCard] before inserting the next one.
+func (p *PCSC) CardEvents() int { return strings.Count(p.proc.Log(), cardSeen) }
+
+// WaitForCard waits until pcscd has found a card after the before-th, so
+// that PC/SC clients see it.
+func (p *PCSC) WaitForCard(tb testing.TB, before int, timeout time.Duration) {
+	tb.Helper()
+	WaitFor(tb, p.proc, timeout, func() error {
+		if p.CardEvents() > before {
+			return nil
+		}
+		return fmt.Errorf("pcscd has found no new card (%d found so far)", before)
+	})
+}
