@@ -163,17 +163,12 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	ls, err := kdc.Listen([]string{"127.0.0.1:0"})
+	running, err := kdc.Start(k, []string{"127.0.0.1:0"}, nil)
 	if err != nil {
 		return nil, err
 	}
-	addr := ls[0].TCP.Addr().String()
-	srvCtx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() {
-		served <- (&kdc.Server{Handler: k, Realm: realm}).Serve(srvCtx, ls, 5*time.Second)
-	}()
-	defer func() { stop(); <-served }()
+	defer running.Stop()
+	addr := running.Addr()
 	say("KDC for %s on %s (UDP and TCP), directory: 1 account from LDIF", realm, addr)
 	detail("checks: CMS signature, path to the root, NTAuth, EKU, KB5014754 strong mapping (full enforcement)")
 

@@ -2,7 +2,6 @@ package kdc_test
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
@@ -207,25 +206,20 @@ func startKDC(t testing.TB, cfg kdc.Config, opts kdc.Options) *runningKDC {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls, err := kdc.Listen([]string{"127.0.0.1:0"})
+	serverLog := &syncBuffer{}
+	r, err := kdc.Start(k, []string{"127.0.0.1:0"}, slog.New(slog.NewTextHandler(serverLog, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	serverLog := &syncBuffer{}
-	srv := &kdc.Server{Handler: k, Realm: realm, Log: slog.New(slog.NewTextHandler(serverLog, nil))}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ls, 5*time.Second) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := r.Stop(); err != nil {
 			t.Errorf("serve: %v", err)
 		}
 		if t.Failed() {
 			t.Logf("KDC audit log:\n%s", audit.String())
 		}
 	})
-	return &runningKDC{KDC: k, addr: ls[0].TCP.Addr().String(), audit: audit, serverLog: serverLog}
+	return &runningKDC{KDC: k, addr: r.Addr(), audit: audit, serverLog: serverLog}
 }
 
 type syncBuffer struct {

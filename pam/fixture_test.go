@@ -1,7 +1,6 @@
 package pam_test
 
 import (
-	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
@@ -175,21 +174,16 @@ func (f *realmFixture) startKDC(t testing.TB) *runningKDC {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls, err := kdc.Listen([]string{"127.0.0.1:0"})
+	r, err := kdc.Start(k, []string{"127.0.0.1:0"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &kdc.Server{Handler: k, Realm: realm}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ls, 5*time.Second) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := r.Stop(); err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &runningKDC{KDC: k, addr: ls[0].TCP.Addr().String()}
+	return &runningKDC{KDC: k, addr: r.Addr()}
 }
 
 // keytab writes the KDC's host keys to a keytab file.
