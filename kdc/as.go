@@ -270,9 +270,14 @@ func (k *KDC) checkClientCertificate(cert *x509.Certificate, embedded []*x509.Ce
 		r.edata = invalidCertificatesEData(cert)
 		return nil, r
 	}
-	inter := k.intermediates.Clone()
+	// The configured intermediates, plus any the client sent: cloned only
+	// then, as a request that carries only its own certificate needs no copy.
+	inter := k.intermediates
 	for _, c := range embedded {
 		if c != cert {
+			if inter == k.intermediates {
+				inter = k.intermediates.Clone()
+			}
 			inter.AddCert(c)
 		}
 	}

@@ -57,7 +57,7 @@ func TestPercentile(t *testing.T) {
 // the benchmarks give sclogon's KDC, with each key exchange for a moment:
 // every logon must succeed and be counted.
 func TestRunVerifiesLogons(t *testing.T) {
-	r, err := NewRealm(t.TempDir(), 2)
+	r, err := NewRealm(t.TempDir(), 2, Keys{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package kdcload
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
@@ -24,10 +25,38 @@ const RealmName = "EXAMPLE.COM"
 type Realm struct {
 	Dir     string
 	CA      *pki.CA
-	KDCCert string // PEM: the KDC's certificate (RSA-2048)
+	Keys    Keys
+	KDCCert string // PEM: the KDC's certificate (key Keys.KDC)
 	KDCKey  string // PEM: its key
 	LDIF    string // the directory: one account per user
 	Users   []User
+}
+
+// Keys are the key types of a realm's KDC and users; the CA's is RSA-2048,
+// as most enterprise CAs are. The zero value is RSA-2048 for both.
+type Keys struct {
+	User pki.KeyType // the users' logon keys (a card's: RSA-2048, or P-256 as YubiKeys default to)
+	KDC  pki.KeyType // the KDC's signing key, the same for every KDC measured
+}
+
+func (k Keys) user() pki.KeyType { return cmp.Or(k.User, pki.RSA2048) }
+func (k Keys) kdc() pki.KeyType  { return cmp.Or(k.KDC, pki.RSA2048) }
+
+// KeyName names a key type for people: "RSA-2048", "P-256".
+func KeyName(t pki.KeyType) string {
+	switch cmp.Or(t, pki.RSA2048) {
+	case pki.RSA2048:
+		return "RSA-2048"
+	case pki.RSA3072:
+		return "RSA-3072"
+	case pki.RSA4096:
+		return "RSA-4096"
+	case pki.P256:
+		return "P-256"
+	case pki.P384:
+		return "P-384"
+	}
+	return string(t)
 }
 
 // User is an account with a logon certificate that both KDCs map: the MS UPN
@@ -48,13 +77,13 @@ func userSID(i int) certs.SID {
 	return s
 }
 
-// NewRealm makes a CA, the KDC's certificate and n users with RSA-2048 keys
-// in dir, which must be empty or not exist.
-func NewRealm(dir string, n int) (*Realm, error) {
+// NewRealm makes a CA, the KDC's certificate and n users, with keys of the
+// types keys names, in dir, which must be empty or not exist.
+func NewRealm(dir string, n int, keys Keys) (*Realm, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("kdcload: a realm needs at least one user")
 	}
-	r := &Realm{Dir: dir}
+	r := &Realm{Dir: dir, Keys: keys}
 	var err error
 	// One CA, no intermediate: the client path is one signature, for both KDCs.
 	if r.CA, err = pki.Init(filepath.Join(dir, "ca"), pki.InitOptions{Name: "Benchmark Root CA"}); err != nil {
@@ -65,7 +94,7 @@ func NewRealm(dir string, n int) (*Realm, error) {
 		return nil, err
 	}
 	r.KDCCert, r.KDCKey = filepath.Join(dir, "kdc.pem"), filepath.Join(dir, "kdc.key")
-	if err := r.issue(kdcProf, r.KDCKey, r.KDCCert, nil); err != nil {
+	if err := r.issue(kdcProf, r.KDCKey, r.KDCCert, keys.kdc()); err != nil {
 		return nil, err
 	}
 	var ldif strings.Builder
@@ -82,7 +111,7 @@ func NewRealm(dir string, n int) (*Realm, error) {
 			return nil, err
 		}
 		u := User{Name: name, CertPath: filepath.Join(dir, name+".pem"), KeyPath: filepath.Join(dir, name+".key")}
-		if err := r.issue(prof, u.KeyPath, u.CertPath, nil); err != nil {
+		if err := r.issue(prof, u.KeyPath, u.CertPath, keys.user()); err != nil {
 			return nil, err
 		}
 		if u.Identity, err = identity.Parse("FILE:"+u.CertPath+","+u.KeyPath, identity.Options{}); err != nil {
@@ -115,12 +144,10 @@ func (r *Realm) IssueCardUser(name string, sidIndex int, pub crypto.PublicKey) (
 	return r.CA.Issue(pub, prof)
 }
 
-func (r *Realm) issue(prof pki.Profile, keyPath, certPath string, key crypto.Signer) error {
-	var err error
-	if key == nil {
-		if key, err = pki.GenerateKey(pki.RSA2048, rand.Reader); err != nil {
-			return err
-		}
+func (r *Realm) issue(prof pki.Profile, keyPath, certPath string, kt pki.KeyType) error {
+	key, err := pki.GenerateKey(kt, rand.Reader)
+	if err != nil {
+		return err
 	}
 	cert, err := r.CA.Issue(key.Public(), prof)
 	if err != nil {

@@ -37,6 +37,11 @@ type Cell struct {
 	LoadCPU     time.Duration // the clients' CPU time per exchange
 	Errors      int           // failed logons, all runs
 	FirstError  string
+	// Load is the 1-minute load average (/proc/loadavg) before the first
+	// run and after the last: other work on the machine shows here.
+	Load string
+	// UserKey and KDCKey are set in Report.Keys' cells: the key types.
+	UserKey, KDCKey string
 }
 
 // Peak is a KDC process's peak RSS over all its cells.
@@ -79,10 +84,13 @@ type Report struct {
 	Users    int
 	Sclogon  string // how sclogon's KDC ran: "dh_key_reuse = 10m"
 	Config   string // sclogon's KDC configuration file
+	UserKey  string // the users' key type in the main tables: "P-256"
+	KDCKey   string // the KDCs' key type in them
 
 	Cells  []Cell
 	Peaks  []Peak
 	Reuse  []Cell // sclogon DH-2048 with and without key reuse
+	Keys   []Cell // DH-2048 with other user and KDC key types
 	Crypto []CryptoOp
 	Limits []Limit
 
@@ -191,18 +199,18 @@ func Write(w io.Writer, r *Report) error {
 	p("## Commands\n\n```sh\n%s\n```\n\n", strings.Join(r.Commands, "\n"))
 
 	p("## How it is measured\n\n")
-	p("- **One exchange** is one PKINIT logon as every kinit makes it: an AS-REQ without pre-authentication, answered with PREAUTH_REQUIRED (and a freshness token), then the AS-REQ with PA-PK-AS-REQ signed with the user's RSA-2048 key, and the AS-REP. The load generator (bench/kdcload, over kinit.Client) verifies every reply: the KDC's CMS signature and certificate, the key agreement, and the AS-REP enc-part decrypted with the PKINIT reply key; a failure counts as an error, never as an exchange. Each request has a fresh nonce and timestamp, so neither KDC's replay cache refuses it.\n")
+	p("- **One exchange** is one PKINIT logon as every kinit makes it: an AS-REQ without pre-authentication, answered with PREAUTH_REQUIRED (and a freshness token), then the AS-REQ with PA-PK-AS-REQ signed with the user's %s key, and the AS-REP. The load generator (bench/kdcload, over kinit.Client) verifies every reply: the KDC's CMS signature and certificate, the key agreement, and the AS-REP enc-part decrypted with the PKINIT reply key; a failure counts as an error, never as an exchange. Each request has a fresh nonce and timestamp, so neither KDC's replay cache refuses it.\n", r.UserKey)
 	p("- **Concurrency N** is N clients logging on back to back over TCP, spread over %d users (certificates with the MS UPN, the SID extension and an id-pkinit-san for the principal; MIT principals `+requires_preauth -nokey`).\n", r.Users)
-	p("- **Both KDCs run out of process** on 127.0.0.1 with the same RSA-2048 KDC certificate and the same CA, and log every request (sclogon: its JSON audit log; MIT: its log file). CPU per exchange is the KDC's utime+stime (/proc/PID/stat, children included) over the counted window divided by the exchanges that ended in it; peak RSS is VmHWM at the end of the KDC's run (all concurrencies of that key exchange). The clients' CPU per exchange is the generator's own getrusage over the same window.\n")
-	p("- **sclogon's KDC** ran with %s (RFC 4556 §3.2.3.1 lets a KDC reuse its DH key until dhKeyExpiration; the reply announces it). MIT krb5kdc 1.20 ran as it runs by default: one process (rows \"MIT -w N\" fork N workers). MIT 1.20 has no ECDH (it came in 1.22): its ECDH rows are n/a.\n\n", r.Sclogon)
+	p("- **Both KDCs run out of process** on 127.0.0.1 with the same KDC certificate (a %s key) and the same CA (RSA-2048), and log every request (sclogon: its JSON audit log; MIT: its log file). CPU per exchange is the KDC's utime+stime (/proc/PID/stat, children included) over the counted window divided by the exchanges that ended in it; peak RSS is VmHWM at the end of the KDC's run (all concurrencies of that key exchange). The clients' CPU per exchange is the generator's own getrusage over the same window. The load column is the 1-minute load average before the first run of a row and after its last: other engineers' work on the machine shows there.\n", r.KDCKey)
+	p("- **sclogon's KDC** ran with %s (RFC 4556 §3.2.3.1 lets a KDC reuse its DH key until dhKeyExpiration; the reply announces it). MIT krb5kdc 1.20 ran as it runs by default: one process (rows \"MIT -w N\" fork N workers). MIT 1.20 has no ECDH (it came in 1.22): its ECDH rows are n/a. RSA key transport encrypts the reply key to the user's key, so it is measured only with RSA users.\n\n", r.Sclogon)
 	p("<details><summary>sclogon's KDC configuration</summary>\n\n```ini\n%s```\n\n</details>\n\n", r.Config)
 
 	// Part 1.
 	p("## 1. KDC throughput, latency and cost\n\n")
 	kxs := orderedKeyExchanges(r.Cells)
 	for _, kx := range kxs {
-		p("### %s\n\n", kx)
-		p("| KDC | concurrency | exchanges/s | p50 | p99 | KDC CPU/exchange | clients' CPU/exchange | vs MIT (same concurrency) | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		p("### %s (users' keys %s, KDC key %s)\n\n", kx, r.UserKey, r.KDCKey)
+		p("| KDC | concurrency | exchanges/s | p50 | p99 | KDC CPU/exchange | clients' CPU/exchange | vs MIT (same concurrency) | errors | load |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, c := range r.Cells {
 			if c.KeyExchange != kx {
 				continue
@@ -219,10 +227,10 @@ func Write(w io.Writer, r *Report) error {
 			if c.Errors > 0 && c.FirstError != "" {
 				errs += " (" + c.FirstError + ")"
 			}
-			p("| %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", c.KDC, c.Concurrency, rate(c.Rate), ms(c.P50), ms(c.P99), ms(c.KDCCPU), ms(c.LoadCPU), vs, errs)
+			p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.KDC, c.Concurrency, rate(c.Rate), ms(c.P50), ms(c.P99), ms(c.KDCCPU), ms(c.LoadCPU), vs, errs, c.Load)
 		}
 		if !r.hasKDC("MIT", kx) {
-			p("| MIT | – | n/a | | | | | | |\n")
+			p("| MIT | – | n/a | | | | | | | |\n")
 		}
 		p("\n")
 	}
@@ -230,6 +238,22 @@ func Write(w io.Writer, r *Report) error {
 		p("### Peak RSS\n\n| KDC | key exchange | peak RSS (VmHWM) |\n|---|---|---:|\n")
 		for _, pk := range r.Peaks {
 			p("| %s | %s | %.1f MiB |\n", pk.KDC, pk.KeyExchange, float64(pk.RSS)/(1<<20))
+		}
+		p("\n")
+	}
+	if len(r.Keys) > 0 {
+		p("### DH-2048 with other key types\n\nThe same load with the users' and the KDCs' keys of other types (each row's realm has its own certificates; both KDCs use the same ones).\n\n")
+		p("| users' keys | KDC key | KDC | concurrency | exchanges/s | p50 | KDC CPU/exchange | clients' CPU/exchange | vs MIT | errors | load |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		for _, c := range r.Keys {
+			vs := "–"
+			if c.KDC != "MIT" {
+				for _, m := range r.Keys {
+					if m.KDC == "MIT" && m.UserKey == c.UserKey && m.KDCKey == c.KDCKey && m.Concurrency == c.Concurrency {
+						vs = ratio(c.Rate, m.Rate)
+					}
+				}
+			}
+			p("| %s | %s | %s | %d | %s | %s | %s | %s | %s | %d | %s |\n", c.UserKey, c.KDCKey, c.KDC, c.Concurrency, rate(c.Rate), ms(c.P50), ms(c.KDCCPU), ms(c.LoadCPU), vs, c.Errors, c.Load)
 		}
 		p("\n")
 	}
@@ -356,7 +380,7 @@ func (r *Report) bounds() string {
 			r.Machine.Cores, rate(capOurs), ms(ours.KDCCPU), rate(capMIT), ms(mit.KDCCPU), ratio(capOurs, capMIT))
 	}
 	if b.Len() > 0 {
-		b.WriteString("\nWhat would move it: a load generator on other cores or another machine (the clients' share goes to the KDC), and cutting the KDC's non-crypto work the profile shows.\n\n")
+		b.WriteString("\nWhat would move it: a load generator on other cores or another machine (the clients' share goes to the KDC: each client logon makes a DH-2048 key pair, the secret and the subgroup check of the KDC's value, a real client's work); a quiet machine (see the load column); and, in the KDC, the DH-2048 secret (math/big's variable-time exponentiation with the KDC's 256-bit exponent, the largest item in the profile below) and the Jacobi-symbol subgroup check of the client's value, then the AS-REP's ASN.1 and Kerberos encryption.\n\n")
 	}
 	return b.String()
 }

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,6 +32,7 @@ import (
 	"github.com/sclogon/sclogon/bench/kdcload"
 	"github.com/sclogon/sclogon/bench/logon"
 	"github.com/sclogon/sclogon/bench/report"
+	"github.com/sclogon/sclogon/certs/pki"
 	"github.com/sclogon/sclogon/kinit"
 	"github.com/sclogon/sclogon/pkinit"
 )
@@ -42,11 +44,14 @@ type options struct {
 	concurrency              []int
 	mitWorkers               int
 	client                   bool
+	keys                     kdcload.Keys   // the main tables'
+	otherKeys                []kdcload.Keys // DH-2048 again with these
+	kx                       []string       // key exchanges measured
 }
 
 func main() {
 	var o options
-	var conc string
+	var conc, userKey, kdcKey, otherKeys, kxs string
 	flag.StringVar(&o.sclogon, "sclogon", "bin/sclogon", "the sclogon binary (make build)")
 	flag.StringVar(&o.kdcprofile, "kdcprofile", "bin/kdcprofile", "bench/cmd/kdcprofile, built; empty: no profile")
 	flag.StringVar(&o.out, "o", "BENCHMARKS.md", "the report to write")
@@ -59,12 +64,45 @@ func main() {
 	flag.DurationVar(&o.reuse, "dh-key-reuse", 10*time.Minute, "sclogon's dh_key_reuse for the main tables")
 	flag.IntVar(&o.mitWorkers, "mit-workers", 2, "also measure DH-2048 with krb5kdc -w N (0: not)")
 	flag.BoolVar(&o.client, "client", true, "measure the client logon with the software card under pcscd")
+	flag.StringVar(&userKey, "user-key", "p256", "the users' key type (rsa2048, p256, ...) in the main tables")
+	flag.StringVar(&kdcKey, "kdc-key", "p256", "the KDCs' key type in the main tables, the same for both KDCs")
+	flag.StringVar(&otherKeys, "other-keys", "rsa2048/rsa2048,p256/rsa2048", "USER/KDC key types to measure DH-2048 with again, at the highest concurrency (empty: none)")
+	flag.StringVar(&kxs, "kx", "DH-2048,ECDH P-256,RSA", "key exchanges to measure")
 	flag.Parse()
+	var err error
+	if o.keys.User, err = benchKeyType(userKey); err != nil {
+		usage("-user-key: %v", err)
+	}
+	if o.keys.KDC, err = benchKeyType(kdcKey); err != nil {
+		usage("-kdc-key: %v", err)
+	}
+	for _, f := range strings.Split(otherKeys, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		u, k, ok := strings.Cut(f, "/")
+		var keys kdcload.Keys
+		var err1, err2 error
+		keys.User, err1 = benchKeyType(u)
+		keys.KDC, err2 = benchKeyType(k)
+		if !ok || err1 != nil || err2 != nil {
+			usage("-other-keys %q: want USER/KDC key types, e.g. rsa2048/p256, separated by commas", otherKeys)
+		}
+		if keys != o.keys {
+			o.otherKeys = append(o.otherKeys, keys)
+		}
+	}
+	for _, f := range strings.Split(kxs, ",") {
+		f = strings.TrimSpace(f)
+		if !containsKX(keyExchanges, f) {
+			usage("-kx %q: want some of DH-2048, ECDH P-256, RSA", kxs)
+		}
+		o.kx = append(o.kx, f)
+	}
 	for _, f := range strings.Split(conc, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
-			fmt.Fprintf(os.Stderr, "benchreport: error: -concurrency %q: want numbers ≥ 1 separated by commas\n", conc)
-			os.Exit(2)
+			usage("-concurrency %q: want numbers ≥ 1 separated by commas", conc)
 		}
 		o.concurrency = append(o.concurrency, n)
 	}
@@ -74,6 +112,11 @@ func main() {
 		fmt.Fprintf(os.Stderr, "benchreport: error: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+func usage(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "benchreport: error: "+format+"\n", args...)
+	os.Exit(2)
 }
 
 func logf(format string, args ...any) {
@@ -112,6 +155,8 @@ func run(ctx context.Context, o options) error {
 		Warmup:   o.warmup,
 		Users:    o.users,
 		Sclogon:  fmt.Sprintf("`dh_key_reuse = %s`", o.reuse),
+		UserKey:  kdcload.KeyName(o.keys.User),
+		KDCKey:   kdcload.KeyName(o.keys.KDC),
 	}
 	rep.Commands = []string{
 		"make bench",
@@ -130,16 +175,22 @@ func run(ctx context.Context, o options) error {
 	}
 	rep.Crypto = crypto
 	rep.Commands = append(rep.Commands, cmdline)
+	// Per exchange the KDC verifies the user's signature and the CA's
+	// (RSA-2048) on the user's certificate, agrees a key and signs.
+	userVerify, kdcSign := verifyOp(o.keys.User), signOp(o.keys.KDC)
 	dhLimit := report.Limit{KeyExchange: "DH-2048", Setting: "reused DH key",
-		Ops: []string{"RSA2048Verify", "RSA2048Verify", "DH2048Secret", "RSA2048Sign"}}
+		Ops: []string{userVerify, "RSA2048Verify", "DH2048Secret", kdcSign}}
 	if o.reuse == 0 {
 		dhLimit.Setting = "fresh DH key"
 		dhLimit.Ops = append(dhLimit.Ops, "DH2048KeyPair")
 	}
 	rep.Limits = []report.Limit{
 		dhLimit,
-		{KeyExchange: "ECDH P-256", Setting: "fresh ECDH key", Ops: []string{"RSA2048Verify", "RSA2048Verify", "ECDHP256", "RSA2048Sign"}},
-		{KeyExchange: "RSA", Setting: "key transport", Ops: []string{"RSA2048Verify", "RSA2048Verify", "KeyTransportReplyBuild"}},
+		{KeyExchange: "ECDH P-256", Setting: "fresh ECDH key", Ops: []string{userVerify, "RSA2048Verify", "ECDHP256", kdcSign}},
+	}
+	if o.keys.KDC == pki.RSA2048 {
+		// The benchmark signs with an RSA-2048 key.
+		rep.Limits = append(rep.Limits, report.Limit{KeyExchange: "RSA", Setting: "key transport", Ops: []string{userVerify, "RSA2048Verify", "KeyTransportReplyBuild"}})
 	}
 
 	dir, err := os.MkdirTemp("", "sclogon-bench-")
@@ -148,13 +199,22 @@ func run(ctx context.Context, o options) error {
 	}
 	defer os.RemoveAll(dir)
 	logf("realm with %d users in %s", o.users, dir)
-	realm, err := kdcload.NewRealm(dir, o.users)
+	realm, err := kdcload.NewRealm(dir, o.users, o.keys)
 	if err != nil {
 		return err
 	}
 	pol, err := realm.ClientPolicy()
 	if err != nil {
 		return err
+	}
+	// RSA key transport encrypts to the user's key: RSA users only.
+	var kxs []keyExchange
+	for _, kx := range keyExchanges {
+		if slices.Contains(o.kx, kx.name) && (!kx.kx.RSA || isRSA(o.keys.User)) {
+			kxs = append(kxs, kx)
+		} else if kx.kx.RSA && slices.Contains(o.kx, kx.name) {
+			logf("skipping RSA key transport: the users' keys are %s", kdcload.KeyName(o.keys.User))
+		}
 	}
 	confPath, _, err := kdcload.WriteSclogonConfig(realm, o.reuse)
 	if err != nil {
@@ -182,8 +242,9 @@ func run(ctx context.Context, o options) error {
 			return kdcload.StartMITKDC(ctx, realm, kdcload.MITOptions{Workers: o.mitWorkers})
 		}})
 	}
-	measure := func(p *kdcload.Process, label string, kx keyExchange, conc int) (report.Cell, error) {
+	measure := func(realm *kdcload.Realm, pol kinit.Policy, p *kdcload.Process, label string, kx keyExchange, conc int) (report.Cell, error) {
 		cell := report.Cell{KDC: label, KeyExchange: kx.name, Concurrency: conc, Runs: o.runs}
+		loadBefore := loadAverage1()
 		var rates []float64
 		var p50, p99, kcpu, lcpu []time.Duration
 		for i := range o.runs {
@@ -206,11 +267,12 @@ func run(ctx context.Context, o options) error {
 		}
 		cell.Rate, cell.P50, cell.P99 = report.Median(rates), report.Median(p50), report.Median(p99)
 		cell.KDCCPU, cell.LoadCPU = report.Median(kcpu), report.Median(lcpu)
+		cell.Load = loadBefore + " → " + loadAverage1()
 		return cell, nil
 	}
 
 	// Part 1.
-	for _, kx := range keyExchanges {
+	for _, kx := range kxs {
 		for _, s := range servers {
 			if !containsKX(s.kx, kx.name) || strings.HasPrefix(s.label, "MIT") && !kx.mit {
 				continue
@@ -222,7 +284,7 @@ func run(ctx context.Context, o options) error {
 			}
 			var last kdcload.Usage
 			for _, c := range o.concurrency {
-				cell, err := measure(p, s.label, kx, c)
+				cell, err := measure(realm, pol, p, s.label, kx, c)
 				if err != nil {
 					p.Stop()
 					return err
@@ -238,6 +300,44 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	// DH-2048 with other key types, at the highest concurrency.
+	if len(o.otherKeys) > 0 && slices.Contains(o.kx, "DH-2048") {
+		conc := slices.Max(o.concurrency)
+		for i, keys := range o.otherKeys {
+			logf("DH-2048 with %s users and a %s KDC key", kdcload.KeyName(keys.User), kdcload.KeyName(keys.KDC))
+			r2, err := kdcload.NewRealm(filepath.Join(dir, fmt.Sprintf("keys-%d", i)), o.users, keys)
+			if err != nil {
+				return err
+			}
+			pol2, err := r2.ClientPolicy()
+			if err != nil {
+				return err
+			}
+			starts := []struct {
+				label string
+				start func() (*kdcload.Process, error)
+			}{
+				{"sclogon", func() (*kdcload.Process, error) {
+					return kdcload.StartSclogonKDC(ctx, r2, kdcload.SclogonOptions{Command: []string{sclogonBin, "kdc"}, DHKeyReuse: o.reuse})
+				}},
+				{"MIT", func() (*kdcload.Process, error) { return kdcload.StartMITKDC(ctx, r2, kdcload.MITOptions{}) }},
+			}
+			for _, st := range starts {
+				p, err := st.start()
+				if err != nil {
+					return err
+				}
+				cell, err := measure(r2, pol2, p, st.label, keyExchanges[0], conc)
+				p.Stop()
+				if err != nil {
+					return err
+				}
+				cell.UserKey, cell.KDCKey = kdcload.KeyName(keys.User), kdcload.KeyName(keys.KDC)
+				rep.Keys = append(rep.Keys, cell)
+			}
+		}
+	}
+
 	// Does DH key reuse matter? The same load with a fresh key per request.
 	for _, reuse := range []time.Duration{0, o.reuse} {
 		logf("sclogon DH-2048, dh_key_reuse = %s", reuse)
@@ -246,7 +346,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		for _, c := range []int{1, 8} {
-			cell, err := measure(p, reuse.String(), keyExchanges[0], c)
+			cell, err := measure(realm, pol, p, reuse.String(), keyExchanges[0], c)
 			if err != nil {
 				p.Stop()
 				return err
@@ -256,19 +356,27 @@ func run(ctx context.Context, o options) error {
 		p.Stop()
 	}
 
-	if o.kdcprofile != "" {
+	if o.kdcprofile != "" && slices.Contains(o.kx, "DH-2048") {
 		logf("CPU profile of the KDC under DH-2048 load, concurrency 8")
 		prof, cmdline, err := profile(ctx, realm, pol, o)
 		if err != nil {
 			return err
 		}
 		rep.Profile = prof
-		rep.ProfileLoad = fmt.Sprintf("DH-2048, concurrency 8, %s, %s", 2*o.duration, rep.Sclogon)
+		rep.ProfileLoad = fmt.Sprintf("DH-2048, concurrency 8, %s, %s users, a %s KDC key, %s", 2*o.duration, rep.UserKey, rep.KDCKey, rep.Sclogon)
 		rep.Commands = append(rep.Commands, cmdline)
 	}
 
-	// Part 3.
-	rep.ClientNote, rep.Client = clientLogons(ctx, dir, realm, sclogonBin, o)
+	// Part 3: an RSA-2048 key on the card and an RSA-2048 KDC key, whatever
+	// the KDC tables used (the card's APDUs do not depend on the KDC's key).
+	cardRealm := realm
+	cardKeys := kdcload.Keys{User: pki.RSA2048, KDC: pki.RSA2048}
+	if o.client && o.keys != cardKeys {
+		if cardRealm, err = kdcload.NewRealm(filepath.Join(dir, "card-realm"), 1, cardKeys); err != nil {
+			return err
+		}
+	}
+	rep.ClientNote, rep.Client = clientLogons(ctx, dir, cardRealm, sclogonBin, o)
 
 	var buf bytes.Buffer
 	if err := report.Write(&buf, rep); err != nil {
@@ -279,6 +387,44 @@ func run(ctx context.Context, o options) error {
 	}
 	logf("wrote %s", o.out)
 	return nil
+}
+
+// benchKeyType is rsa2048 or p256: the key types the pkinit benchmarks time.
+func benchKeyType(s string) (pki.KeyType, error) {
+	t, err := pki.ParseKeyType(s)
+	if err == nil && t != pki.RSA2048 && t != pki.P256 {
+		err = fmt.Errorf("%s: want rsa2048 or p256", s)
+	}
+	return t, err
+}
+
+func verifyOp(t pki.KeyType) string {
+	if isRSA(t) {
+		return "RSA2048Verify"
+	}
+	return "P256Verify"
+}
+
+func signOp(t pki.KeyType) string {
+	if isRSA(t) {
+		return "RSA2048Sign"
+	}
+	return "P256Sign"
+}
+
+func isRSA(t pki.KeyType) bool { return strings.HasPrefix(string(t), "rsa") }
+
+// loadAverage1 is the 1-minute load average.
+func loadAverage1() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 func containsKX(kxs []keyExchange, name string) bool {
@@ -301,7 +447,7 @@ func firstLine(s string) string {
 // cryptoBenchmarks runs the pkinit benchmarks of the KDC's operations and
 // returns each one's median ns/op.
 func cryptoBenchmarks(ctx context.Context, count int) ([]report.CryptoOp, string, error) {
-	const pattern = "^Benchmark(RSA2048Verify|RSA2048Sign|DH2048Validate|DH2048ValidateByExponent|DH2048KeyPair|DH2048Secret|ECDHP256|KeyTransportReplyBuild|KDCReplyBuild)$"
+	const pattern = "^Benchmark(RSA2048Verify|RSA2048Sign|P256Verify|P256Sign|DH2048Validate|DH2048ValidateByExponent|DH2048KeyPair|DH2048Secret|ECDHP256|KeyTransportReplyBuild|KDCReplyBuild)$"
 	args := []string{"test", "-run", "^$", "-bench", pattern, "-count", fmt.Sprint(count), "./pkinit"}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Stderr = os.Stderr
@@ -374,7 +520,7 @@ func profile(ctx context.Context, realm *kdcload.Realm, pol kinit.Policy, o opti
 // card under pcscd, cold and warm, and sclogon kinit with the card where it
 // can.
 func clientLogons(ctx context.Context, dir string, realm *kdcload.Realm, sclogonBin string, o options) (string, []report.ClientRow) {
-	const setup = "One logon by a client process on the software PIV card (card/vcard, RSA-2048 key of user u00 in slot 9A) in pcscd's vpcd reader, against sclogon's KDC (DH-2048, the client's default). APDUs are the command APDUs the card answered (the card's counter); wall time is from starting the client to its exit, the PIN given on stdin. *Cold*: OpenSC's file cache empty; *warm*: the cache filled by a logon before (`use_file_caching = public`)."
+	const setup = "One logon by a client process on the software PIV card (card/vcard, RSA-2048 key of user u00 in slot 9A) in pcscd's vpcd reader, against sclogon's KDC (RSA-2048 KDC key; DH-2048, the client's default). APDUs are the command APDUs the card answered (the card's counter); wall time is from starting the client to its exit, the PIN given on stdin. *Cold*: OpenSC's file cache empty; *warm*: the cache filled by a logon before (`use_file_caching = public`)."
 	if !o.client {
 		return setup + "\n\nNot measured in this run (-client=false).", nil
 	}
