@@ -91,6 +91,8 @@ func TestCraftedClientKeyExchanges(t *testing.T) {
 	}{
 		{"dh-2048", asRequest{user: f.users["alice"]}, "dh-group14"},
 		{"dh-2048-kdf-nonces", asRequest{user: f.users["alice"], kdfs: []pkinit.KDF{pkinit.KDFSHA512}, dhNonce: bytes.Repeat([]byte{7}, 32)}, "dh-group14"},
+		// No key reuse here: the KDC ignores the nonce, as MIT's does.
+		{"dh-2048-octetstring2key-nonce", asRequest{user: f.users["alice"], dhNonce: bytes.Repeat([]byte{9}, 32)}, "dh-group14"},
 		{"ecdh-p256", asRequest{user: f.users["erin"], client: "erin", curve: pkinit.CurveP256, kdfs: []pkinit.KDF{pkinit.KDFSHA256}}, "ecdh-P-256"},
 		{"ecdh-p384", asRequest{user: f.users["alice"], curve: pkinit.CurveP384}, "ecdh-P-384"},
 		{"ecdh-p521", asRequest{user: f.users["alice"], curve: pkinit.CurveP521, kdfs: []pkinit.KDF{pkinit.KDFSHA1}}, "ecdh-P-521"},

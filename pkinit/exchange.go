@@ -68,7 +68,9 @@ type DHReplyParams struct {
 	KDFs     []KDF // the KDFs the KDC allows (RFC 8636); empty allows none but octetstring2key
 	EType    int32 // enctype of the reply key
 	KDFInputs
-	// ServerDHNonce is sent only when the client sent a clientDHNonce (RFC 4556 §3.2.3.1).
+	// ServerDHNonce is sent only when the client sent a clientDHNonce and
+	// the KDC reuses its key (ServerKey with ServerKeyExpiration), RFC 4556
+	// §3.2.3.1.
 	ServerDHNonce []byte
 	Identity      KDCSigner // the KDC's key and certificate
 	Rand          io.Reader
@@ -133,15 +135,19 @@ func BuildDHReply(p DHReplyParams) (*Reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	var serverNonce []byte
-	if p.AuthPack.ClientDHNonce != nil {
-		serverNonce = p.ServerDHNonce
+	// The nonces take part only when both are sent: serverDHNonce answers a
+	// clientDHNonce, and only from a KDC that reuses its key (RFC 4556
+	// §3.2.3.1: present if and only if dhKeyExpiration is). Without it the
+	// client's nonce is ignored, as MIT's KDC ignores it.
+	var clientNonce, serverNonce []byte
+	if p.AuthPack.ClientDHNonce != nil && p.ServerDHNonce != nil && p.ServerKey != nil && !p.ServerKeyExpiration.IsZero() {
+		clientNonce, serverNonce = p.AuthPack.ClientDHNonce, p.ServerDHNonce
 	}
 	rep, err := (&PKASRep{DHInfo: &DHRepInfo{DHSignedData: signed, ServerDHNonce: serverNonce, KDF: kdf}}).Marshal()
 	if err != nil {
 		return nil, err
 	}
-	replyKey, err := ReplyKeyFromSecret(secret, p.AuthPack.ClientDHNonce, serverNonce, KDFParams{
+	replyKey, err := ReplyKeyFromSecret(secret, clientNonce, serverNonce, KDFParams{
 		KDF: kdf, EType: p.EType, Client: p.Client, KDC: p.KDC, ASReq: p.ASReq, PKASRep: rep,
 	})
 	if err != nil {
@@ -256,7 +262,12 @@ func ClientReplyKey(pkASRep []byte, p ClientReplyParams) (EncryptionKey, *Signed
 		if err != nil {
 			return EncryptionKey{}, nil, err
 		}
-		key, err := ReplyKeyFromSecret(secret, p.ClientDHNonce, rep.DHInfo.ServerDHNonce, KDFParams{
+		// A KDC that sends no serverDHNonce ignored the client's nonce.
+		clientNonce := p.ClientDHNonce
+		if rep.DHInfo.ServerDHNonce == nil {
+			clientNonce = nil
+		}
+		key, err := ReplyKeyFromSecret(secret, clientNonce, rep.DHInfo.ServerDHNonce, KDFParams{
 			KDF: rep.DHInfo.KDF, EType: p.EType, Client: p.Client, KDC: p.KDC, ASReq: p.ASReq, PKASRep: pkASRep,
 		})
 		return key, sc, err

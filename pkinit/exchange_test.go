@@ -302,3 +302,75 @@ func TestValidatedClientPublic(t *testing.T) {
 		}
 	}
 }
+
+// TestDHNoncesOnlyWithKeyReuse: a KDC answers a clientDHNonce with a
+// serverDHNonce only when it reuses its key (RFC 4556 §3.2.3.1: present if
+// and only if dhKeyExpiration is); otherwise the nonces take no part, as with
+// MIT's KDC, and the client still derives the KDC's key with octetstring2key.
+func TestDHNoncesOnlyWithKeyReuse(t *testing.T) {
+	f := fixtures(t)
+	server, err := NewDHKey(MODPGroup14, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, reuse := range []bool{false, true} {
+		client, err := NewDHKey(MODPGroup14, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ap := testAuthPack(t, client, nil)
+		ap.ClientDHNonce = bytes.Repeat([]byte{0xc1}, 32)
+		params := DHReplyParams{AuthPack: ap, EType: 18, KDFInputs: testInputs, ServerDHNonce: bytes.Repeat([]byte{0x5e}, 32),
+			Identity: KDCSigner{f.kdc.key, f.kdc.cert, SignOptions{}}, Rand: rand.Reader}
+		if reuse {
+			params.ServerKey = func(*ClientPublic) (*DHKey, error) { return server, nil }
+			params.ServerKeyExpiration = time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC)
+		}
+		rep, err := BuildDHReply(params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := ParsePKASRep(rep.PKASRep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := parsed.DHInfo.ServerDHNonce != nil; got != reuse {
+			t.Fatalf("reuse %v: serverDHNonce sent %v", reuse, got)
+		}
+		k, _, err := ClientReplyKey(rep.PKASRep, ClientReplyParams{Key: client, Nonce: ap.PKAuthenticator.Nonce, ClientDHNonce: ap.ClientDHNonce, EType: 18, KDFInputs: testInputs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(k.KeyValue, rep.ReplyKey.KeyValue) {
+			t.Fatalf("reuse %v: client and KDC keys differ", reuse)
+		}
+		plain, err := OctetString2Key(mustSecret(t, client, server, parsed, reuse), nil, nil, 18)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if withNonces := !bytes.Equal(plain.KeyValue, rep.ReplyKey.KeyValue); withNonces != reuse {
+			t.Fatalf("reuse %v: nonces mixed into the key: %v", reuse, withNonces)
+		}
+	}
+}
+
+// mustSecret recomputes the shared secret of a reply from the client's side.
+func mustSecret(t *testing.T, client, server *DHKey, rep *PKASRep, reuse bool) []byte {
+	t.Helper()
+	sc, err := VerifySignedData(rep.DHInfo.DHSignedData, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := ParseKDCDHKeyInfo(sc.Content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reuse && !bytes.Equal(info.SubjectPublicKey, server.PublicValue()) {
+		t.Fatal("the reused key was not used")
+	}
+	s, err := client.SharedSecret(info.SubjectPublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
