@@ -365,7 +365,13 @@ func (c *Client) pkinitRequest(req Request, id Identity, kx KeyExchange, freshne
 			return nil, err
 		}
 	}
-	pa, err := pkinit.BuildPKASReq(ap, id.Signer(), id.Certificate(), pkinit.SignOptions{Chain: id.Chain(), Rand: c.rand()})
+	chain := id.Chain()
+	for _, ca := range req.Policy.issuerChain(id.Certificate(), now) {
+		if !slices.ContainsFunc(chain, func(c *x509.Certificate) bool { return c.Equal(ca) }) {
+			chain = append(chain, ca)
+		}
+	}
+	pa, err := pkinit.BuildPKASReq(ap, id.Signer(), id.Certificate(), pkinit.SignOptions{Chain: chain, Rand: c.rand()})
 	if err != nil {
 		return nil, fmt.Errorf("kinit: signing the request with %s: %w", id.Label(), err)
 	}

@@ -125,6 +125,30 @@ func PolicyFromConfig(conf *krb5conf.Config, realm string) (Policy, error) {
 	return p, nil
 }
 
+// issuerChain returns the CAs between cert and a root, found in pkinit_pool
+// (with the anchors, or the pool itself, as roots), to send with the request
+// as MIT's client does: a KDC that trusts only the root can then build the
+// path of a certificate from an issuing CA. Nil when no path is found; the
+// KDC then needs the intermediates itself.
+func (p *Policy) issuerChain(cert *x509.Certificate, now time.Time) []*x509.Certificate {
+	if p.Intermediates == nil {
+		return nil
+	}
+	for _, roots := range []*x509.CertPool{p.Anchors, p.Intermediates} {
+		if roots == nil {
+			continue
+		}
+		chains, err := cert.Verify(x509.VerifyOptions{
+			Roots: roots, Intermediates: p.Intermediates, CurrentTime: now,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+		})
+		if err == nil && len(chains) > 0 && len(chains[0]) > 1 {
+			return chains[0][1:]
+		}
+	}
+	return nil
+}
+
 // LoadCertPool reads MIT's identity locations of CA certificates:
 // FILE:path (PEM or DER, several PEM certificates allowed) and DIR:path
 // (every file in it). A path without a type is read as FILE:.
