@@ -149,16 +149,11 @@ func (l *Logon) Run(ctx context.Context, req Request) (*Result, error) {
 	return &Result{Principal: res.Client, CCache: path, EndTime: res.TGT.EndTime, KDC: res.KDC, Identity: id.Label()}, nil
 }
 
-// writeOwned writes the ccache atomically (0600) and hands it to the
-// account. Lchown: the name was just renamed into place by us and is not
-// followed if it were a link.
+// writeOwned writes the ccache atomically (0600), already the account's when
+// it appears under its name.
 func writeOwned(path string, cc *ccache.CCache, a Account) error {
-	if err := ccache.WriteFile(path, cc); err != nil {
-		return fmt.Errorf("pam: %w", err)
-	}
-	if err := os.Lchown(path, a.UID, a.GID); err != nil {
-		os.Remove(path)
-		return fmt.Errorf("pam: hand the ccache to %s: %w", a.Name, err)
+	if err := ccache.WriteFileOwned(path, cc, a.UID, a.GID); err != nil {
+		return fmt.Errorf("pam: write the ccache of %s: %w", a.Name, err)
 	}
 	return nil
 }

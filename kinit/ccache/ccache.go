@@ -336,6 +336,21 @@ func (r *reader) time() time.Time {
 // with O_EXCL and mode 0600, synced, then renamed over path. On any error path is
 // left as it was.
 func WriteFile(path string, c *CCache) error {
+	return writeFile(path, c, -1, -1)
+}
+
+// WriteFileOwned is [WriteFile] for a cache that belongs to another user
+// (a logon service writing for the person logging on): the temporary file
+// is handed to uid:gid before it is renamed into place, so the cache is
+// never visible with the wrong owner.
+func WriteFileOwned(path string, c *CCache, uid, gid int) error {
+	if uid < 0 || gid < 0 {
+		return fmt.Errorf("ccache: owner %d:%d", uid, gid)
+	}
+	return writeFile(path, c, uid, gid)
+}
+
+func writeFile(path string, c *CCache, uid, gid int) error {
 	data, err := c.Marshal()
 	if err != nil {
 		return err
@@ -365,6 +380,11 @@ func WriteFile(path string, c *CCache) error {
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("ccache: sync %s: %w", tmp, err)
+	}
+	if uid >= 0 {
+		if err := f.Chown(uid, gid); err != nil {
+			return fmt.Errorf("ccache: hand %s to %d:%d: %w", tmp, uid, gid, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("ccache: close %s: %w", tmp, err)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -185,4 +186,30 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("round trip changed the cache")
 		}
 	})
+}
+
+func TestWriteFileOwned(t *testing.T) {
+	if os.Geteuid() != 0 {
+		// Only root can give a file away; everyone can keep their own.
+		path := filepath.Join(t.TempDir(), "cc")
+		if err := WriteFileOwned(path, sample(), os.Getuid(), os.Getgid()); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	path := filepath.Join(t.TempDir(), "cc")
+	if err := WriteFileOwned(path, sample(), 4242, 4343); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	if sys.Uid != 4242 || sys.Gid != 4343 || st.Mode().Perm() != 0o600 {
+		t.Fatalf("owner %d:%d mode %v, want 4242:4343 0600", sys.Uid, sys.Gid, st.Mode().Perm())
+	}
+	if err := WriteFileOwned(path, sample(), -1, 0); err == nil {
+		t.Fatal("a negative owner was accepted")
+	}
 }
