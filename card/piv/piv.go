@@ -235,8 +235,8 @@ func (c *Card) UnblockPIN(puk, new *card.PIN) error {
 // probe the policy.
 var noAuth = piv.KeyAuth{PINPolicy: piv.PINPolicyNever}
 
-// Sign signs with the key in slot.
-func (c *Card) Sign(slot card.Slot, pub crypto.PublicKey, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+// privateKey is piv-go's handle on the key in slot, whose public key is pub.
+func (c *Card) privateKey(slot card.Slot, pub crypto.PublicKey) (crypto.PrivateKey, error) {
 	ps, ok := slotOf(slot)
 	if !ok {
 		return nil, fmt.Errorf("piv: no slot %s", slot)
@@ -244,6 +244,15 @@ func (c *Card) Sign(slot card.Slot, pub crypto.PublicKey, digest []byte, opts cr
 	k, err := c.yk.PrivateKey(ps, pub, noAuth)
 	if err != nil {
 		return nil, fmt.Errorf("piv: slot %s: %w", slot, err)
+	}
+	return k, nil
+}
+
+// Sign signs with the key in slot.
+func (c *Card) Sign(slot card.Slot, pub crypto.PublicKey, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	k, err := c.privateKey(slot, pub)
+	if err != nil {
+		return nil, err
 	}
 	s, ok := k.(crypto.Signer)
 	if !ok {
@@ -255,17 +264,13 @@ func (c *Card) Sign(slot card.Slot, pub crypto.PublicKey, digest []byte, opts cr
 
 // Decrypt opens a PKCS #1 v1.5 RSA ciphertext with the key in slot.
 func (c *Card) Decrypt(slot card.Slot, pub crypto.PublicKey, ciphertext []byte) ([]byte, error) {
-	ps, ok := slotOf(slot)
-	if !ok {
-		return nil, fmt.Errorf("piv: no slot %s", slot)
-	}
 	rk, ok := pub.(*rsa.PublicKey)
 	if !ok {
 		return nil, fmt.Errorf("piv: slot %s: only RSA keys decrypt", slot)
 	}
-	k, err := c.yk.PrivateKey(ps, pub, noAuth)
+	k, err := c.privateKey(slot, pub)
 	if err != nil {
-		return nil, fmt.Errorf("piv: slot %s: %w", slot, err)
+		return nil, err
 	}
 	d, ok := k.(crypto.Decrypter)
 	if !ok {

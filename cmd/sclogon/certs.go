@@ -273,10 +273,18 @@ func runCerts(ctx context.Context, s stdio, args []string) int {
 }
 
 // cardFail prints a card error and its hint.
-func cardFail(s stdio, err error) int {
+func cardFail(s stdio, err error) int { return report(s, err, "") }
+
+// report prints err as a sentence and a hint (STYLE rule 7) and returns the
+// exit code: exitUsage, with the usage line when one is given, for a usage
+// error, exitFail for everything else.
+func report(s stdio, err error, usage string) int {
 	var u usageError
 	if errors.As(err, &u) {
 		fmt.Fprintf(s.errOut, "sclogon: error: %v\n", u.err)
+		if usage != "" {
+			fmt.Fprintln(s.errOut, usage)
+		}
 		return exitUsage
 	}
 	msg, hint := explainKinit(err)

@@ -239,17 +239,7 @@ func runKinit(ctx context.Context, s stdio, args []string) int {
 		return exitUsage
 	}
 	if err := kinitMain(ctx, s, f); err != nil {
-		var u usageError
-		if errors.As(err, &u) {
-			fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon kinit [flags] [principal]; 'sclogon help kinit' lists the flags\n", u.err)
-			return exitUsage
-		}
-		msg, hint := explainKinit(err)
-		fmt.Fprintf(s.errOut, "sclogon: error: %s\n", msg)
-		if hint != "" {
-			fmt.Fprintf(s.errOut, "sclogon: hint: %s\n", hint)
-		}
-		return exitFail
+		return report(s, err, "usage: sclogon kinit [flags] [principal]; 'sclogon help kinit' lists the flags")
 	}
 	return exitOK
 }
