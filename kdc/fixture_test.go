@@ -1,7 +1,6 @@
 package kdc_test
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/sclogon/sclogon/certs"
 	"github.com/sclogon/sclogon/certs/pki"
+	"github.com/sclogon/sclogon/integration/harness"
 	"github.com/sclogon/sclogon/kdc"
 	"github.com/sclogon/sclogon/mapping"
 	"github.com/sclogon/sclogon/mapping/ldif"
@@ -187,14 +187,14 @@ func (f *pkiFixture) config(t testing.TB) kdc.Config {
 type runningKDC struct {
 	*kdc.KDC
 	addr  string
-	audit *syncBuffer
+	audit *harness.Buffer
 	// serverLog is the Server's own log: panics recovered from the handler.
-	serverLog *syncBuffer
+	serverLog *harness.Buffer
 }
 
 func startKDC(t testing.TB, cfg kdc.Config, opts kdc.Options) *runningKDC {
 	t.Helper()
-	audit := &syncBuffer{}
+	audit := &harness.Buffer{}
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
 	}
@@ -206,7 +206,7 @@ func startKDC(t testing.TB, cfg kdc.Config, opts kdc.Options) *runningKDC {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serverLog := &syncBuffer{}
+	serverLog := &harness.Buffer{}
 	r, err := kdc.Start(k, []string{"127.0.0.1:0"}, slog.New(slog.NewTextHandler(serverLog, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -220,21 +220,4 @@ func startKDC(t testing.TB, cfg kdc.Config, opts kdc.Options) *runningKDC {
 		}
 	})
 	return &runningKDC{KDC: k, addr: r.Addr(), audit: audit, serverLog: serverLog}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

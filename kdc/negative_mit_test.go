@@ -150,7 +150,7 @@ func TestOCSP(t *testing.T) {
 	r = send(t, hard.addr, asRequest{user: f.users["alice"]}.build(t).msg)
 	wantError(t, hard, r, pkinit.KDCErrRevocationStatusUnknown, "revocation status")
 
-	var logs syncBuffer
+	var logs harness.Buffer
 	soft := startKDC(t, ocspConfig(f, t, kdc.OCSPSoft, url), kdc.Options{Log: newTextLog(&logs)})
 	asRequest{user: f.users["alice"]}.build(t).asOK(t, soft.addr)
 	if !strings.Contains(logs.String(), "accepted under soft-fail") {
@@ -161,4 +161,4 @@ func TestOCSP(t *testing.T) {
 	}
 }
 
-func newTextLog(w *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+func newTextLog(w *harness.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }

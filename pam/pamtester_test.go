@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -127,23 +126,6 @@ func waitReaders(t *testing.T, readers ...string) {
 		}
 		return true
 	})
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestPamtesterCardLogonAndWatch(t *testing.T) {
@@ -274,7 +256,7 @@ func TestPamtesterCardLogonAndWatch(t *testing.T) {
 		marker := filepath.Join(dir, "locked")
 		cmd := exec.Command(bin, "watch", "--once", "--reader", pd.Readers[0], "--interval", "100ms",
 			"--on-remove", "echo \"$SCLOGON_READER\" > "+marker, "--destroy-ccache", "-c", "FILE:"+ccPath)
-		var stderr syncBuffer
+		var stderr harness.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

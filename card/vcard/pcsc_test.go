@@ -49,7 +49,7 @@ func runCardProcess(t *testing.T, args ...string) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var stderr syncBuffer
+	var stderr harness.Buffer
 	go func() { done <- Main(ctx, args, strings.NewReader(""), io.Discard, &stderr) }()
 	var once bool
 	stop = func() {
@@ -231,24 +231,6 @@ func waitForLog(t *testing.T, proc *harness.Process, what string, timeout time.D
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestWarmOpenReadSign measures what a logon costs on the card under pcscd:
 // piv.Open, reading the 9A certificate, and an RSA-2048 signature with the
 // PIN already verified in the session. Run it with -v to see the figures.
@@ -345,7 +327,7 @@ func TestOpenSCUnderPCSCD(t *testing.T) {
 	p := harness.StartPCSCD(t)
 	ca := newTestCA(t)
 	st := newCardState(t, ca, map[byte]string{SlotAuthentication: "rsa2048", SlotKeyManagement: "p256"}, certs.SAN{UPNs: []string{"alice@example.com"}})
-	var trace syncBuffer
+	var trace harness.Buffer
 	card := New(st, Options{Generic: true, Trace: &trace})
 	serveCard(t, card, p.CardAddrs[0])
 	t.Cleanup(func() {

@@ -18,6 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/sclogon/sclogon/card"
 )
 
 // Key references of the PIV slots (SP 800-73-4 Part 1 §5.1, Table 4b).
@@ -106,23 +108,9 @@ const (
 	tagIris        uint32 = 0x5FC121
 )
 
-// certObject is the data object that holds the certificate of a slot.
-func certObject(slot byte) (uint32, bool) {
-	switch slot {
-	case SlotAuthentication:
-		return 0x5FC105, true
-	case SlotSignature:
-		return 0x5FC10A, true
-	case SlotKeyManagement:
-		return 0x5FC10B, true
-	case SlotCardAuthentication:
-		return 0x5FC101, true
-	}
-	if slot >= SlotRetiredFirst && slot <= SlotRetiredLast {
-		return 0x5FC10D + uint32(slot-SlotRetiredFirst), true
-	}
-	return 0, false
-}
+// certObject is the data object that holds the certificate of a slot
+// (SP 800-73-4 Part 1 Table 3), the same table the client side reads by.
+func certObject(slot byte) (uint32, bool) { return card.Slot(slot).Object() }
 
 func isKeySlot(slot byte) bool {
 	_, ok := certObject(slot)

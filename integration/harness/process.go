@@ -103,19 +103,20 @@ func prepare(cmd *exec.Cmd) {
 	cmd.SysProcAttr.Setpgid = true
 }
 
-// logBuffer collects a process's output for printing when a test fails.
-type logBuffer struct {
+// Buffer is a bytes.Buffer that goroutines may write and read at once: a
+// process's output, a KDC's audit log, a card's trace.
+type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *logBuffer) Write(p []byte) (int, error) {
+func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *logBuffer) String() string {
+func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -125,7 +126,7 @@ func (b *logBuffer) String() string {
 type Process struct {
 	Name string
 	cmd  *exec.Cmd
-	log  *logBuffer
+	log  *Buffer
 	done chan struct{}
 	err  error // set before done is closed
 
@@ -137,7 +138,7 @@ type Process struct {
 // it is stopped and reaped when the test ends.
 func Start(tb testing.TB, name string, cmd *exec.Cmd) *Process {
 	tb.Helper()
-	p := &Process{Name: name, cmd: cmd, log: &logBuffer{}, done: make(chan struct{})}
+	p := &Process{Name: name, cmd: cmd, log: &Buffer{}, done: make(chan struct{})}
 	if cmd.Stdout == nil {
 		cmd.Stdout = p.log
 	}
@@ -225,7 +226,7 @@ func Run(tb testing.TB, cmd *exec.Cmd) string {
 // RunErr runs a short-lived command to completion and returns its combined output
 // and error, for tests that expect the command to fail.
 func RunErr(cmd *exec.Cmd) (string, error) {
-	var out logBuffer
+	var out Buffer
 	if cmd.Stdout == nil {
 		cmd.Stdout = &out
 	}
