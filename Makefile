@@ -24,10 +24,14 @@ test: setup lint
 	$(GO) test -race -count=1 -timeout 14m ./...
 	GO=$(GO) ./integration/lab-test
 
+# staticcheck comes from the Go module proxy, at a pinned version.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 # Measures sclogon's KDC against MIT krb5kdc, the crypto limit and a card
 # logon's APDUs, and writes BENCHMARKS.md (minutes; see bench/).

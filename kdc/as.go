@@ -13,558 +13,320 @@ import (
 	"time"
 
 	"github.com/jcmturner/gofork/encoding/asn1"
-	"github.com/jcmturner/gokrb5/v8/crypto"
-	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/iana/patype"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 
-	"github.com/sclogon/sclogon/certs"
 	"github.com/sclogon/sclogon/certs/revocation"
-	"github.com/sclogon/sclogon/kdc/pac"
+	"github.com/sclogon/sclogon/krberror"
 	"github.com/sclogon/sclogon/mapping"
 	"github.com/sclogon/sclogon/pkinit"
 )
 
-// Key usage of the KDC's freshness tokens: private to this KDC, the number
-// MIT's KDC uses for the same purpose.
-const keyUsageFreshness = 514
-
-// freshnessLifetime is how long a freshness token is accepted.
-const freshnessLifetime = 10 * time.Minute
-
 // serveAS answers an AS-REQ. Only PKINIT pre-authentication is offered: the
-// test KDC has no passwords.
+// test KDC has no passwords. Each stage either refuses the request, with the
+// code the client sees, or leaves in the exchange what the next one needs;
+// what each learns about the client goes into the audit record as it does.
 func (k *KDC) serveAS(ctx context.Context, msg []byte, raw rawKDCReq, rec *AuditRecord) ([]byte, error) {
-	var req messages.ASReq
-	if err := req.Unmarshal(msg); err != nil {
-		return nil, reject(errorcode.KRB_ERR_GENERIC, err, "malformed AS-REQ")
+	x := &asExchange{k: k, msg: msg, raw: raw, rec: rec}
+	for _, stage := range []func(context.Context) error{
+		x.decode,               // the AS-REQ, and the realm, client, service and etype it asks for
+		x.preauthenticate,      // PA-PK-AS-REQ, else PREAUTH_REQUIRED offering PKINIT
+		x.verifyAuthPack,       // the CMS signature and paChecksum over the bytes received
+		x.checkCertificate,     // validity, path, NTAuth, key usage and EKU
+		x.checkRevocation,      // OCSP
+		x.checkPKAuthenticator, // nonce, clock skew, freshness token, replay
+		x.mapAccount,           // whose certificate this is
+		x.agreeKey,             // the reply key: DH, ECDH or RSA key transport
+		x.issue,                // the ticket: flags, times, session key, PAC
+		x.reply,                // the AS-REP
+	} {
+		if err := stage(ctx); err != nil {
+			return nil, err
+		}
 	}
-	body := req.ReqBody
-	now := k.now()
-	rec.Principal = principalString(body.CName, body.Realm)
-	rec.Service = principalString(body.SName, body.Realm)
+	return x.out, nil
+}
+
+// asExchange is one AS exchange, filled in stage by stage.
+type asExchange struct {
+	k   *KDC
+	msg []byte    // the AS-REQ as received: the KDF and key transport bind it
+	raw rawKDCReq // its KDC-REQ-BODY as received: paChecksum covers it
+	rec *AuditRecord
+	now time.Time
+
+	body      messages.KDCReqBody // till and rtime read by requestedTime
+	padata    types.PADataSequence
+	serverKey Key
+	etype     int32 // of the session key
+
+	pkASReq    []byte // PA-PK-AS-REQ's value
+	includePAC bool   // PA-PAC-REQUEST, true when absent
+
+	authPack *pkinit.AuthPack
+	cert     *x509.Certificate   // the client's, the AuthPack's signer
+	embedded []*x509.Certificate // every certificate the client sent
+	certSum  [sha256.Size]byte
+	issuer   *x509.Certificate // the client certificate's NTAuth CA
+	account  mapping.Account
+
+	replyKey types.EncryptionKey
+	pkASRep  []byte // PA-PK-AS-REP's value
+	spec     ticketSpec
+	ticket   messages.Ticket
+	out      []byte
+}
+
+// decode reads the AS-REQ and refuses what this KDC cannot serve whatever
+// the pre-authentication: another realm, no client, an unknown service, no
+// etype in common.
+func (x *asExchange) decode(context.Context) error {
+	k := x.k
+	var req messages.ASReq
+	if err := req.Unmarshal(x.msg); err != nil {
+		return reject(krberror.Generic, err, "malformed AS-REQ")
+	}
+	x.now = k.now()
+	x.body, x.padata = req.ReqBody, req.PAData
+	body := &x.body
+	body.Till, body.RTime = requestedTime(body.Till), requestedTime(body.RTime)
+	x.rec.Principal = principalString(body.CName, body.Realm)
+	x.rec.Service = principalString(body.SName, body.Realm)
 	if !strings.EqualFold(body.Realm, k.realm) {
-		return nil, reject(errorcode.KDC_ERR_WRONG_REALM, nil, "this KDC serves %s, not %s", k.realm, body.Realm)
+		return reject(krberror.WrongRealm, nil, "this KDC serves %s, not %s", k.realm, body.Realm)
 	}
 	if len(body.CName.NameString) == 0 {
-		return nil, reject(errorcode.KDC_ERR_C_PRINCIPAL_UNKNOWN, nil, "AS-REQ without a client name")
+		return reject(krberror.CPrincipalUnknown, nil, "AS-REQ without a client name")
 	}
 	server := principalString(body.SName, k.realm)
-	serverKey, ok := k.keys.Key(server, 0)
-	if !ok {
-		return nil, reject(errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN, nil, "unknown service %s", server)
+	var ok bool
+	if x.serverKey, ok = k.keys.Key(server, 0); !ok {
+		return reject(krberror.SPrincipalUnknown, nil, "unknown service %s", server)
 	}
-	etype, ok := chooseEType(body.EType)
-	if !ok {
-		return nil, reject(errorcode.KDC_ERR_ETYPE_NOSUPP, nil, "none of the requested etypes %v is supported", body.EType)
+	if x.etype, ok = chooseEType(body.EType); !ok {
+		return reject(krberror.ETypeNoSupp, nil, "none of the requested etypes %v is supported", body.EType)
 	}
+	return nil
+}
 
-	var pkPA []byte
-	includePAC := true
-	for _, pa := range req.PAData {
+// preauthenticate finds PA-PK-AS-REQ, and whether the client wants a PAC.
+// Without PA-PK-AS-REQ the answer is KDC_ERR_PREAUTH_REQUIRED offering
+// PKINIT (and a freshness token), which is how every client starts.
+func (x *asExchange) preauthenticate(context.Context) error {
+	x.includePAC = true
+	for _, pa := range x.padata {
 		switch pa.PADataType {
 		case int32(pkinit.PAPKASReq):
-			pkPA = pa.PADataValue
+			x.pkASReq = pa.PADataValue
 		case patype.PA_PAC_REQUEST:
 			var r struct {
 				IncludePAC bool `asn1:"explicit,tag:0"`
 			}
+			// A PA-PAC-REQUEST that does not decode asks for nothing: the
+			// default, a PAC, stands.
 			if _, err := asn1.Unmarshal(pa.PADataValue, &r); err == nil {
-				includePAC = r.IncludePAC
+				x.includePAC = r.IncludePAC
 			}
 		}
 	}
-	if pkPA == nil {
-		r := reject(errorcode.KDC_ERR_PREAUTH_REQUIRED, nil, "pre-authentication required")
-		r.edata = k.methodData(now)
-		return nil, r
+	if x.pkASReq == nil {
+		r := reject(krberror.PreauthRequired, nil, "pre-authentication required")
+		r.edata = x.k.methodData(x.now)
+		return r
 	}
+	return nil
+}
 
-	// The signature, over the AuthPack as sent, and paChecksum over the
-	// request body as sent.
-	pkReq, err := pkinit.ParsePKASReq(pkPA)
+// verifyAuthPack checks the signature over the AuthPack as sent, and its
+// paChecksum over the request body as sent; from here on the client
+// certificate is known, and the audit record names it.
+func (x *asExchange) verifyAuthPack(context.Context) error {
+	pkReq, err := pkinit.ParsePKASReq(x.pkASReq)
 	if err != nil {
-		return nil, reject(pkinit.ErrorCode(err), err, "malformed PA-PK-AS-REQ")
+		return reject(pkinit.ErrorCode(err), err, "malformed PA-PK-AS-REQ")
 	}
-	authPack, signed, err := pkinit.VerifyAuthPack(pkReq, raw.reqBody, pkinit.VerifyOptions{ContentType: pkinit.ContentAuthData, AllowSHA1: k.cfg.AllowSHA1})
+	authPack, signed, err := pkinit.VerifyAuthPack(pkReq, x.raw.reqBody, pkinit.VerifyOptions{ContentType: pkinit.ContentAuthData, AllowSHA1: x.k.cfg.AllowSHA1})
 	if err != nil {
-		return nil, reject(pkinit.ErrorCode(err), err, "the signed AuthPack does not verify")
+		return reject(pkinit.ErrorCode(err), err, "the signed AuthPack does not verify")
 	}
-	cert := signed.Signer
-	sum := sha256.Sum256(cert.Raw)
-	rec.Subject, rec.Issuer = cert.Subject.String(), cert.Issuer.String()
-	rec.Serial, rec.SHA256 = hex.EncodeToString(cert.SerialNumber.Bytes()), hex.EncodeToString(sum[:])
+	x.authPack, x.cert, x.embedded = authPack, signed.Signer, signed.Certificates
+	x.certSum = sha256.Sum256(x.cert.Raw)
+	x.rec.Subject, x.rec.Issuer = x.cert.Subject.String(), x.cert.Issuer.String()
+	x.rec.Serial, x.rec.SHA256 = hex.EncodeToString(x.cert.SerialNumber.Bytes()), hex.EncodeToString(x.certSum[:])
+	return nil
+}
 
-	// The certificate: valid now, a path to an anchor, issued by an NTAuth
-	// CA, fit for logon, not revoked.
-	issuer, err := k.checkClientCertificate(cert, signed.Certificates, now)
+// checkCertificate: valid now, a path to an anchor, issued by an NTAuth CA,
+// fit for logon.
+func (x *asExchange) checkCertificate(context.Context) error {
+	issuer, err := x.k.checkClientCertificate(x.cert, x.embedded, x.now)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	x.issuer = issuer
+	return nil
+}
+
+// checkRevocation asks OCSP about the client certificate, unless OCSP is
+// off. Under soft-fail an unknown status is let through, and logged.
+func (x *asExchange) checkRevocation(ctx context.Context) error {
+	k, rec := x.k, x.rec
 	rec.Revocation = "unchecked"
-	if k.ocsp != nil {
-		res, err := k.ocsp.Check(ctx, cert, issuer)
-		switch {
-		case errors.Is(err, revocation.ErrRevoked):
-			rec.Revocation = "revoked"
-			r := reject(pkinit.KDCErrRevokedCertificate, err, "client certificate revoked")
-			r.edata = invalidCertificatesEData(cert)
-			return nil, r
-		case err != nil:
-			rec.Revocation = "unknown"
-			return nil, reject(pkinit.KDCErrRevocationStatusUnknown, err, "revocation status of the client certificate unknown")
-		case res.Status == revocation.Unknown:
-			rec.Revocation = "unknown (soft-fail)"
-			k.log.Warn("kdc: client certificate revocation status unknown; accepted under soft-fail", "subject", rec.Subject, "cause", res.Cause)
-		default:
-			rec.Revocation = "good"
-		}
+	if k.ocsp == nil {
+		return nil
 	}
+	res, err := k.ocsp.Check(ctx, x.cert, x.issuer)
+	switch {
+	case errors.Is(err, revocation.ErrRevoked):
+		rec.Revocation = "revoked"
+		r := reject(krberror.RevokedCertificate, err, "client certificate revoked")
+		r.edata = invalidCertificatesEData(x.cert)
+		return r
+	case err != nil:
+		rec.Revocation = "unknown"
+		return reject(krberror.RevocationStatusUnknown, err, "revocation status of the client certificate unknown")
+	case res.Status == revocation.Unknown:
+		rec.Revocation = "unknown (soft-fail)"
+		k.log.Warn("kdc: client certificate revocation status unknown; accepted under soft-fail", "subject", rec.Subject, "cause", res.Cause)
+	default:
+		rec.Revocation = "good"
+	}
+	return nil
+}
 
-	// The PKAuthenticator: the request's nonce, a time within the skew, a
-	// freshness token when one is due, and no replay.
-	pa := authPack.PKAuthenticator
-	if int64(pa.Nonce) != int64(body.Nonce) {
-		return nil, reject(errorcode.KDC_ERR_PREAUTH_FAILED, nil, "PKAuthenticator nonce %d is not the request's %d", pa.Nonce, body.Nonce)
+// checkPKAuthenticator: the request's nonce, a time within the skew, a
+// freshness token when one is due, and no replay.
+func (x *asExchange) checkPKAuthenticator(context.Context) error {
+	k, now := x.k, x.now
+	pa := x.authPack.PKAuthenticator
+	if int64(pa.Nonce) != int64(x.body.Nonce) {
+		return reject(krberror.PreauthFailed, nil, "PKAuthenticator nonce %d is not the request's %d", pa.Nonce, x.body.Nonce)
 	}
 	ctime := pa.CTime.Add(time.Duration(pa.Cusec) * time.Microsecond)
 	if d := ctime.Sub(now); d > k.skew || d < -k.skew {
-		return nil, reject(errorcode.KRB_AP_ERR_SKEW, nil, "client time %s is %v from the KDC's", ctime.UTC().Format(time.RFC3339), d.Round(time.Second))
+		return reject(krberror.APSkew, nil, "client time %s is %v from the KDC's", ctime.UTC().Format(time.RFC3339), d.Round(time.Second))
 	}
 	if err := k.checkFreshness(pa.FreshnessToken, now); err != nil {
-		return nil, err
+		return err
 	}
-	replayKey := slices.Concat([]byte("as\x00"), sum[:], binary.BigEndian.AppendUint64(nil, uint64(ctime.UnixMicro())), binary.BigEndian.AppendUint32(nil, pa.Nonce))
+	// The certificate, the client's time and the nonce identify a request:
+	// a replay within the skew is the same three again.
+	replayKey := slices.Concat([]byte("as\x00"), x.certSum[:], binary.BigEndian.AppendUint64(nil, uint64(ctime.UnixMicro())), binary.BigEndian.AppendUint32(nil, pa.Nonce))
 	switch k.replay.check(replayKey, now, now.Add(2*k.skew)) {
 	case replaySeen:
-		return nil, reject(errorcode.KRB_AP_ERR_REPEAT, nil, "replayed PKINIT request")
+		return reject(krberror.APRepeat, nil, "replayed PKINIT request")
 	case replayFull:
-		return nil, reject(errorcode.KRB_ERR_GENERIC, nil, "replay cache full")
+		return reject(krberror.Generic, nil, "replay cache full")
 	}
+	return nil
+}
 
-	// Whose certificate this is.
-	hint := mapping.Hint{Name: strings.Join(body.CName.NameString, "/"), Realm: k.realm, Enterprise: body.CName.NameType == nametype.KRB_NT_ENTERPRISE}
-	mapped, err := k.mapper.Map(ctx, mapping.Request{Cert: cert, Issuer: issuer, Hint: hint})
+// mapAccount finds the account the certificate belongs to, with the client
+// name as the hint.
+func (x *asExchange) mapAccount(ctx context.Context) error {
+	k, cname := x.k, x.body.CName
+	hint := mapping.Hint{Name: strings.Join(cname.NameString, "/"), Realm: k.realm, Enterprise: cname.NameType == nametype.KRB_NT_ENTERPRISE}
+	mapped, err := k.mapper.Map(ctx, mapping.Request{Cert: x.cert, Issuer: x.issuer, Hint: hint})
 	if err != nil {
-		return nil, reject(mapping.ErrorCode(err), err, "certificate does not map to an account")
+		return reject(mapping.ErrorCode(err), err, "certificate does not map to an account")
 	}
-	acct := mapped.Account
-	rec.Mapping, rec.Account = mapped.Method.String(), acct.SAMAccountName
-	rec.Strong = &mapped.Strong
+	x.account = mapped.Account
+	x.rec.Mapping, x.rec.Account = mapped.Method.String(), mapped.Account.SAMAccountName
+	x.rec.Strong = &mapped.Strong
+	return nil
+}
 
-	// The reply key: key agreement, or key transport when the client sent
-	// no public value.
-	kdcName := pkinit.KRB5PrincipalName{Realm: k.realm, NameType: nametype.KRB_NT_SRV_INST, Name: []string{"krbtgt", k.realm}}
-	clientName := pkinit.KRB5PrincipalName{Realm: body.Realm, NameType: body.CName.NameType, Name: body.CName.NameString}
+// agreeKey makes the reply key: key agreement, or key transport when the
+// client sent no public value.
+func (x *asExchange) agreeKey(context.Context) error {
+	k, body := x.k, x.body
 	var reply *pkinit.Reply
-	if authPack.ClientPublicValue != nil {
-		reply, err = k.agree(authPack, etype, pkinit.KDFInputs{Client: clientName, KDC: kdcName, ASReq: msg}, rec)
+	var err error
+	if x.authPack.ClientPublicValue != nil {
+		kdcName := pkinit.KRB5PrincipalName{Realm: k.realm, NameType: nametype.KRB_NT_SRV_INST, Name: []string{"krbtgt", k.realm}}
+		clientName := pkinit.KRB5PrincipalName{Realm: body.Realm, NameType: body.CName.NameType, Name: body.CName.NameString}
+		reply, err = k.agree(x.authPack, x.etype, pkinit.KDFInputs{Client: clientName, KDC: kdcName, ASReq: x.msg}, x.rec)
 	} else {
 		if k.cfg.NoKeyTransport {
-			return nil, reject(pkinit.KDCErrPublicKeyEncryptionNotSupported, nil, "RSA key transport is disabled")
+			return reject(krberror.PublicKeyEncryptionNotSupported, nil, "RSA key transport is disabled")
 		}
-		rec.KeyExch = "rsa"
+		x.rec.KeyExch = "rsa"
 		reply, err = pkinit.BuildKeyTransportReply(pkinit.KeyTransportParams{
-			ClientCertificate: cert, EType: etype, ASReq: msg, Identity: k.signer, Rand: k.rand,
+			ClientCertificate: x.cert, EType: x.etype, ASReq: x.msg, Identity: k.replySigner(x.authPack), Rand: k.rand,
 		})
 		if err != nil {
 			err = reject(pkinit.ErrorCode(err), err, "key transport to the client certificate")
 		}
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
+	x.replyKey = types.EncryptionKey{KeyType: reply.ReplyKey.KeyType, KeyValue: reply.ReplyKey.KeyValue}
+	x.pkASRep = reply.PKASRep
+	return nil
+}
 
-	// The TGT (or a ticket for the named service), with the PAC.
-	spec := ticketSpec{
-		CRealm:   k.realm,
-		Server:   body.SName,
-		SRealm:   k.realm,
-		AuthTime: now,
+// issue makes the TGT (or a ticket for the named service), with the PAC
+// unless the client asked for none.
+func (x *asExchange) issue(context.Context) error {
+	k, body, acct := x.k, x.body, x.account
+	g, err := decideGrant(asGrantRequest(x.now, x.body, k.ticketLife, k.renewLife, acct.Expires))
+	if err != nil {
+		return err
 	}
-	spec.Client = body.CName
+	spec := ticketSpec{
+		Client:    body.CName,
+		CRealm:    k.realm,
+		Server:    body.SName,
+		SRealm:    k.realm,
+		ServerKey: x.serverKey,
+		Flags:     g.Flags,
+		AuthTime:  x.now,
+		StartTime: g.StartTime,
+		EndTime:   g.EndTime,
+		RenewTill: g.RenewTill,
+	}
+	// An enterprise name, or a request to canonicalize, gets the account's
+	// own name back, so the client caches its ticket under that (RFC 6806).
 	if body.CName.NameType == nametype.KRB_NT_ENTERPRISE || hasFlag(body.KDCOptions, optCanonicalize) {
 		spec.Client = types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, acct.SAMAccountName)
 	}
-	spec.StartTime = now
-	spec.EndTime = now.Add(k.ticketLife)
-	if !body.Till.IsZero() && body.Till.Before(spec.EndTime) {
-		spec.EndTime = body.Till
+	if spec.SessionKey, err = newSessionKey(x.etype, k.rand); err != nil {
+		return err
 	}
-	if !acct.Expires.IsZero() && acct.Expires.Before(spec.EndTime) {
-		spec.EndTime = acct.Expires
-	}
-	if !spec.EndTime.After(now) {
-		return nil, reject(errorcode.KDC_ERR_NEVER_VALID, nil, "requested end time is in the past")
-	}
-	bits := []int{flagInitial, flagPreAuthent, flagHWAuthent}
-	if hasFlag(body.KDCOptions, optForwardable) {
-		bits = append(bits, flagForwardable)
-	}
-	if hasFlag(body.KDCOptions, optProxiable) {
-		bits = append(bits, flagProxiable)
-	}
-	// RENEWABLE asks for renew-till = rtime; RENEWABLE-OK asks for a
-	// renewable ticket only when till cannot be granted, and then renew-till
-	// is till (RFC 4120 §3.1.3); both within the realm's renewable life.
-	var renewTill time.Time
-	switch {
-	case k.renewLife <= 0:
-	case hasFlag(body.KDCOptions, optRenewable):
-		renewTill = body.RTime
-	case hasFlag(body.KDCOptions, optRenewableOK) && !body.Till.IsZero() && body.Till.After(spec.EndTime):
-		renewTill = body.Till
-	}
-	if k.renewLife > 0 && (hasFlag(body.KDCOptions, optRenewable) || !renewTill.IsZero()) {
-		if renewTill.IsZero() || renewTill.After(now.Add(k.renewLife)) {
-			renewTill = now.Add(k.renewLife)
-		}
-		if renewTill.After(spec.EndTime) {
-			bits = append(bits, flagRenewable)
-			spec.RenewTill = renewTill
+	if x.includePAC {
+		if spec.AuthData, err = k.buildPAC(acct, spec, x.serverKey); err != nil {
+			return err
 		}
 	}
-	spec.Flags = newFlags(bits...)
-	spec.ServerKey = serverKey
-	if spec.SessionKey, err = newSessionKey(etype, k.rand); err != nil {
-		return nil, err
+	if x.ticket, err = issueTicket(spec); err != nil {
+		return err
 	}
-	if includePAC {
-		if spec.AuthData, err = k.buildPAC(acct, spec, serverKey); err != nil {
-			return nil, err
-		}
-	}
-	ticket, err := issueTicket(spec)
+	x.spec = spec
+	return nil
+}
+
+// reply encrypts the AS-REP's secret part with the reply key and encodes the
+// AS-REP around the ticket and PA-PK-AS-REP.
+func (x *asExchange) reply(context.Context) error {
+	encPart, err := encryptRepPart(x.spec, x.body.Nonce, false, x.replyKey, keyusage.AS_REP_ENCPART)
 	if err != nil {
-		return nil, err
-	}
-	replyKey := types.EncryptionKey{KeyType: reply.ReplyKey.KeyType, KeyValue: reply.ReplyKey.KeyValue}
-	encPart, err := encryptRepPart(spec, body.Nonce, false, replyKey, keyusage.AS_REP_ENCPART)
-	if err != nil {
-		return nil, err
+		return err
 	}
 	rep := messages.ASRep{KDCRepFields: messages.KDCRepFields{
 		PVNO:    5,
 		MsgType: 11,
-		PAData:  types.PADataSequence{{PADataType: int32(pkinit.PAPKASRep), PADataValue: reply.PKASRep}},
-		CRealm:  k.realm,
-		CName:   spec.Client,
-		Ticket:  ticket,
+		PAData:  types.PADataSequence{{PADataType: int32(pkinit.PAPKASRep), PADataValue: x.pkASRep}},
+		CRealm:  x.k.realm,
+		CName:   x.spec.Client,
+		Ticket:  x.ticket,
 		EncPart: encPart,
 	}}
-	out, err := rep.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("kdc: encode AS-REP: %w", err)
-	}
-	return out, nil
-}
-
-// checkClientCertificate verifies what RFC 4556 §3.2.2 and AD ask of a
-// client certificate and returns the CA that issued it.
-func (k *KDC) checkClientCertificate(cert *x509.Certificate, embedded []*x509.Certificate, now time.Time) (*x509.Certificate, error) {
-	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
-		r := reject(pkinit.KDCErrInvalidCertificate, nil, "client certificate valid from %s to %s, not now", cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
-		r.edata = invalidCertificatesEData(cert)
-		return nil, r
-	}
-	// The configured intermediates, plus any the client sent: cloned only
-	// then, as a request that carries only its own certificate needs no copy.
-	inter := k.intermediates
-	for _, c := range embedded {
-		if c != cert {
-			if inter == k.intermediates {
-				inter = k.intermediates.Clone()
-			}
-			inter.AddCert(c)
-		}
-	}
-	chains, err := cert.Verify(x509.VerifyOptions{
-		Roots: k.roots, Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, // the logon EKUs are checked below
-	})
-	if err != nil {
-		var unknown x509.UnknownAuthorityError
-		if errors.As(err, &unknown) {
-			r := reject(pkinit.KDCErrCantVerifyCertificate, err, "client certificate does not chain to a trusted root")
-			r.edata = k.trustedCertifiersEData()
-			return nil, r
-		}
-		r := reject(pkinit.KDCErrInvalidCertificate, err, "client certificate path does not verify")
-		r.edata = invalidCertificatesEData(cert)
-		return nil, r
-	}
-	// AD's NTAuth rule: the issuing CA itself must be in NTAuth, whatever
-	// root it chains to.
-	var issuer *x509.Certificate
-	for _, chain := range chains {
-		if len(chain) > 1 && k.ntauth[string(chain[1].Raw)] {
-			issuer = chain[1]
-			break
-		}
-	}
-	if issuer == nil {
-		return nil, reject(pkinit.KDCErrClientNotTrusted, nil, "the CA that issued the client certificate (%s) is not in the NTAuth store", cert.Issuer)
-	}
-	if cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		return nil, reject(pkinit.KDCErrInconsistentKeyPurpose, nil, "client certificate key usage lacks digitalSignature")
-	}
-	if !k.ekuAccepted(cert) {
-		return nil, reject(pkinit.KDCErrInconsistentKeyPurpose, nil, "client certificate lacks the logon EKU the policy requires")
-	}
-	return issuer, nil
-}
-
-func (k *KDC) ekuAccepted(cert *x509.Certificate) bool {
-	var scLogon, pkClient bool
-	for _, oid := range cert.UnknownExtKeyUsage {
-		switch {
-		case oid.Equal(certs.OIDExtKeyUsageSmartCardLogon):
-			scLogon = true
-		case oid.Equal(certs.OIDExtKeyUsagePKINITClientAuth):
-			pkClient = true
-		}
-	}
-	switch k.cfg.ClientEKU {
-	case EKUSmartcardLogon:
-		return scLogon
-	case EKUPKINITClient:
-		return pkClient
-	case EKUNone:
-		return true
-	}
-	return scLogon || pkClient
-}
-
-// methodData is the e-data of KDC_ERR_PREAUTH_REQUIRED: PKINIT offered, with
-// a freshness token unless they are off.
-func (k *KDC) methodData(now time.Time) []byte {
-	seq := types.PADataSequence{{PADataType: int32(pkinit.PAPKASReq), PADataValue: []byte{}}}
-	if k.cfg.Freshness != FreshnessOff {
-		if tok, err := k.freshnessToken(now); err == nil {
-			seq = append(seq, types.PAData{PADataType: int32(pkinit.PAASFreshness), PADataValue: tok})
-		}
-	}
-	b, err := asn1.Marshal(seq)
-	if err != nil {
-		return nil
-	}
-	return b
-}
-
-// freshnessToken is opaque to the client (RFC 8070 §4): the issue time,
-// encrypted and integrity-protected with the krbtgt key.
-func (k *KDC) freshnessToken(now time.Time) ([]byte, error) {
-	key, _ := k.keys.Key(k.krbtgt, 0)
-	ts := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
-	ed, err := crypto.GetEncryptedData(ts, key.encryptionKey(), keyUsageFreshness, int(key.KVNO))
-	if err != nil {
-		return nil, err
-	}
-	return ed.Marshal()
-}
-
-func (k *KDC) checkFreshness(token []byte, now time.Time) error {
-	if len(token) == 0 {
-		if k.cfg.Freshness == FreshnessRequired {
-			r := reject(errorcode.KDC_ERR_PREAUTH_FAILED, nil, "freshness token required")
-			r.edata = k.methodData(now)
-			return r
-		}
-		return nil
-	}
-	if k.cfg.Freshness == FreshnessOff {
-		return nil // none was issued; MIT clients send none either
-	}
-	expired := func(reason string, err error) error {
-		r := reject(pkinit.KDCErrPreauthExpired, err, "%s", reason)
-		r.edata = k.methodData(now)
-		return r
-	}
-	var ed types.EncryptedData
-	if err := ed.Unmarshal(token); err != nil {
-		return expired("malformed freshness token", err)
-	}
-	key, ok := k.keys.Key(k.krbtgt, ed.EType)
-	if !ok {
-		return expired("freshness token under an unknown key", nil)
-	}
-	plain, err := crypto.DecryptEncPart(ed, key.encryptionKey(), keyUsageFreshness)
-	if err != nil || len(plain) != 8 {
-		return expired("freshness token does not decrypt", err)
-	}
-	issued := time.Unix(0, int64(binary.BigEndian.Uint64(plain)))
-	if now.Sub(issued) > freshnessLifetime || issued.Sub(now) > k.skew {
-		return expired(fmt.Sprintf("freshness token issued %s, outside its lifetime", issued.UTC().Format(time.RFC3339)), nil)
+	if x.out, err = rep.Marshal(); err != nil {
+		return fmt.Errorf("kdc: encode AS-REP: %w", err)
 	}
 	return nil
-}
-
-// agree makes a DH or ECDH reply within the group and curve policy.
-func (k *KDC) agree(ap *pkinit.AuthPack, etype int32, in pkinit.KDFInputs, rec *AuditRecord) (*pkinit.Reply, error) {
-	pub, err := pkinit.ParseClientPublicValue(ap.ClientPublicValue, pkinit.AgreementPolicy{AllowGroup2: slices.Contains(k.cfg.DHGroups, pkinit.MODPGroup2)})
-	switch {
-	case err != nil && errors.Is(err, pkinit.ErrWeakGroup):
-		return nil, k.dhParamsRejection(err)
-	case err != nil:
-		return nil, reject(pkinit.ErrorCode(err), err, "client public value")
-	case pub.Curve != 0 && !slices.Contains(k.cfg.Curves, pub.Curve):
-		return nil, k.dhParamsRejection(fmt.Errorf("curve %s not accepted", curveName(pub.Curve)))
-	case pub.Curve == 0 && !slices.Contains(k.cfg.DHGroups, pub.Group):
-		return nil, k.dhParamsRejection(fmt.Errorf("MODP group %d not accepted", pub.Group))
-	}
-	if pub.Curve != 0 {
-		rec.KeyExch = "ecdh-" + curveName(pub.Curve)
-	} else {
-		rec.KeyExch = fmt.Sprintf("dh-group%d", pub.Group)
-	}
-	var serverNonce []byte
-	if ap.ClientDHNonce != nil {
-		serverNonce = make([]byte, 32)
-		if _, err := k.rand.Read(serverNonce); err != nil {
-			return nil, err
-		}
-	}
-	params := pkinit.DHReplyParams{
-		AuthPack:      ap,
-		ClientPublic:  pub,
-		Policy:        pkinit.AgreementPolicy{AllowGroup2: slices.Contains(k.cfg.DHGroups, pkinit.MODPGroup2)},
-		KDFs:          k.cfg.KDFs,
-		EType:         etype,
-		KDFInputs:     in,
-		ServerDHNonce: serverNonce,
-		Identity:      k.signer,
-		Rand:          k.rand,
-	}
-	if k.cfg.DHKeyReuse > 0 {
-		params.ServerKey, params.ServerKeyExpiration = k.reusableDHKey(pub)
-	}
-	reply, err := pkinit.BuildDHReply(params)
-	if err != nil {
-		return nil, reject(pkinit.ErrorCode(err), err, "key agreement")
-	}
-	return reply, nil
-}
-
-func curveName(c pkinit.Curve) string {
-	switch c {
-	case pkinit.CurveP256:
-		return "P-256"
-	case pkinit.CurveP384:
-		return "P-384"
-	case pkinit.CurveP521:
-		return "P-521"
-	}
-	return fmt.Sprintf("curve %d", c)
-}
-
-// dhParamsRejection is KDC_ERR_DH_KEY_PARAMETERS_NOT_ACCEPTED with the
-// groups the KDC does accept, so the client can retry (RFC 4556 §3.2.2).
-func (k *KDC) dhParamsRejection(err error) error {
-	r := reject(pkinit.KDCErrDHKeyParametersNotAccepted, err, "key-agreement parameters not accepted")
-	params, perr := pkinit.DHParameters(k.cfg.DHGroups...)
-	if perr == nil {
-		if td, perr := pkinit.MarshalTDDHParameters(params); perr == nil {
-			r.edata, _ = pkinit.MarshalTypedData([]pkinit.TypedData{{Type: pkinit.TDDHParameters, Value: td}})
-		}
-	}
-	return r
-}
-
-// trustedCertifiersEData names the anchors (TD-TRUSTED-CERTIFIERS) so a
-// client with several certificates can pick one that chains to them.
-func (k *KDC) trustedCertifiersEData() []byte {
-	var ids []pkinit.ExternalPrincipalIdentifier
-	for _, c := range k.cfg.Anchors {
-		ids = append(ids, pkinit.ExternalPrincipalIdentifier{SubjectName: c.RawSubject})
-	}
-	v, err := pkinit.MarshalExternalPrincipalIdentifiers(ids)
-	if err != nil {
-		return nil
-	}
-	b, _ := pkinit.MarshalTypedData([]pkinit.TypedData{{Type: pkinit.TDTrustedCertifiers, Value: v}})
-	return b
-}
-
-// invalidCertificatesEData names the refused certificate by issuer and serial
-// (TD-INVALID-CERTIFICATES).
-func invalidCertificatesEData(cert *x509.Certificate) []byte {
-	ias, err := asn1.Marshal(struct {
-		Issuer asn1.RawValue
-		Serial asn1.RawValue
-	}{asn1.RawValue{FullBytes: cert.RawIssuer}, serialRaw(cert)})
-	if err != nil {
-		return nil
-	}
-	v, err := pkinit.MarshalExternalPrincipalIdentifiers([]pkinit.ExternalPrincipalIdentifier{{IssuerAndSerialNumber: ias}})
-	if err != nil {
-		return nil
-	}
-	b, _ := pkinit.MarshalTypedData([]pkinit.TypedData{{Type: pkinit.TDInvalidCertificates, Value: v}})
-	return b
-}
-
-func serialRaw(cert *x509.Certificate) asn1.RawValue {
-	b, _ := asn1.Marshal(cert.SerialNumber)
-	return asn1.RawValue{FullBytes: b}
-}
-
-// buildPAC makes the TGT's PAC, signed with the ticket's server key and the
-// krbtgt key.
-func (k *KDC) buildPAC(acct mapping.Account, spec ticketSpec, serverKey Key) (types.AuthorizationData, error) {
-	domainSID, rid, ok := splitSID(acct.SID)
-	if !ok {
-		return nil, reject(errorcode.KDC_ERR_C_PRINCIPAL_UNKNOWN, nil, "account %s has no usable objectSid for the PAC", acct.DN)
-	}
-	info := pac.Info{
-		LogonTime:          spec.AuthTime,
-		Account:            acct.SAMAccountName,
-		NetBIOSDomain:      netbiosName(k.realm),
-		DomainSID:          domainSID,
-		UserRID:            rid,
-		PrimaryGroupRID:    513,  // Domain Users
-		UserAccountControl: 0x10, // USER_NORMAL_ACCOUNT
-		ClientName:         strings.Join(spec.Client.NameString, "/"),
-		AuthTime:           spec.AuthTime,
-		UPN:                acct.UPN,
-		DNSDomain:          strings.ToLower(k.realm),
-		RequestorSID:       acct.SID,
-		Attributes:         pac.PACWasRequested,
-	}
-	if d, r, ok := splitSID(acct.PrimaryGroupSID); ok && d.String() == domainSID.String() {
-		info.PrimaryGroupRID = r
-	}
-	info.GroupRIDs = append(info.GroupRIDs, info.PrimaryGroupRID)
-	for _, g := range acct.GroupSIDs {
-		if d, r, ok := splitSID(g); ok && d.String() == domainSID.String() {
-			info.GroupRIDs = append(info.GroupRIDs, r)
-		} else {
-			info.ExtraSIDs = append(info.ExtraSIDs, g)
-		}
-	}
-	krbtgtKey, _ := k.keys.Key(k.krbtgt, 0)
-	kdcKey, err := pac.NewKey(krbtgtKey.EType, krbtgtKey.Value)
-	if err != nil {
-		return nil, err
-	}
-	srvKey, err := pac.NewKey(serverKey.EType, serverKey.Value)
-	if err != nil {
-		return nil, err
-	}
-	b, err := pac.Build(info, srvKey, kdcKey)
-	if err != nil {
-		return nil, fmt.Errorf("kdc: build PAC: %w", err)
-	}
-	return pac.AuthorizationData(b)
-}
-
-// netbiosName is the realm's first label, upper-case, as AD's default.
-func netbiosName(realm string) string {
-	label, _, _ := strings.Cut(realm, ".")
-	if len(label) > 15 {
-		label = label[:15]
-	}
-	return strings.ToUpper(label)
 }

@@ -13,13 +13,13 @@ import (
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/config"
 	krbcrypto "github.com/jcmturner/gokrb5/v8/crypto"
-	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	krbpac "github.com/jcmturner/gokrb5/v8/pac"
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/sclogon/sclogon/kdc"
+	"github.com/sclogon/sclogon/krberror"
 	"github.com/sclogon/sclogon/pkinit"
 )
 
@@ -38,12 +38,12 @@ func lastAS(t *testing.T, k *runningKDC) kdc.AuditRecord {
 
 // wantError checks a KRB-ERROR's code, its e-data's TYPED-DATA types (or
 // METHOD-DATA padata types for the pre-auth errors) and the audit record.
-func wantError(t *testing.T, k *runningKDC, r kdcReply, code int32, reason string) {
+func wantError(t *testing.T, k *runningKDC, r kdcReply, code krberror.Code, reason string) {
 	t.Helper()
 	if r.err == nil {
 		t.Fatalf("KDC answered, want error %d", code)
 	}
-	if r.err.ErrorCode != code {
+	if krberror.Code(r.err.ErrorCode) != code {
 		t.Fatalf("KDC answered error %d (%s), want %d", r.err.ErrorCode, r.err.EText, code)
 	}
 	rec := lastAS(t, k)
@@ -120,33 +120,33 @@ func TestNegativeCrafted(t *testing.T) {
 
 	t.Run("bad-signature", func(t *testing.T) {
 		r := send(t, k.addr, asRequest{user: alice, badSignature: true}.build(t).msg)
-		wantError(t, k, r, pkinit.KDCErrInvalidSig, "does not verify")
+		wantError(t, k, r, krberror.InvalidSig, "does not verify")
 	})
 	t.Run("pachecksum-mismatch", func(t *testing.T) {
 		r := send(t, k.addr, asRequest{user: alice, wrongPAChecksum: true}.build(t).msg)
-		wantError(t, k, r, errorcode.KRB_AP_ERR_MODIFIED, "paChecksum")
+		wantError(t, k, r, krberror.APModified, "paChecksum")
 	})
 	t.Run("nonce-mismatch", func(t *testing.T) {
 		r := send(t, k.addr, asRequest{user: alice, wrongNonce: true}.build(t).msg)
-		wantError(t, k, r, errorcode.KDC_ERR_PREAUTH_FAILED, "nonce")
+		wantError(t, k, r, krberror.PreauthFailed, "nonce")
 	})
 	t.Run("stale-ctime", func(t *testing.T) {
 		r := send(t, k.addr, asRequest{user: alice, ctime: time.Now().Add(-time.Hour)}.build(t).msg)
-		wantError(t, k, r, errorcode.KRB_AP_ERR_SKEW, "client time")
+		wantError(t, k, r, krberror.APSkew, "client time")
 	})
 	t.Run("future-ctime", func(t *testing.T) {
 		r := send(t, k.addr, asRequest{user: alice, ctime: time.Now().Add(10 * time.Minute)}.build(t).msg)
-		wantError(t, k, r, errorcode.KRB_AP_ERR_SKEW, "client time")
+		wantError(t, k, r, krberror.APSkew, "client time")
 	})
 	t.Run("replay", func(t *testing.T) {
 		b := asRequest{user: alice}.build(t)
 		b.asOK(t, k.addr)
 		r := send(t, k.addr, b.msg)
-		wantError(t, k, r, errorcode.KRB_AP_ERR_REPEAT, "replayed")
+		wantError(t, k, r, krberror.APRepeat, "replayed")
 	})
 	t.Run("dh-group-2-below-policy", func(t *testing.T) {
 		r := send(t, k.addr, asRequest{user: alice, group: pkinit.MODPGroup2}.build(t).msg)
-		wantError(t, k, r, pkinit.KDCErrDHKeyParametersNotAccepted, "not accepted")
+		wantError(t, k, r, krberror.DHKeyParametersNotAccepted, "not accepted")
 		checkDHParameters(t, r, []pkinit.Group{pkinit.MODPGroup14, pkinit.MODPGroup16, pkinit.MODPGroup18})
 	})
 	t.Run("unknown-ca", func(t *testing.T) {
@@ -154,14 +154,14 @@ func TestNegativeCrafted(t *testing.T) {
 		cfg.Anchors = cfg.Anchors[:1] // the other CA is no anchor
 		k := startKDC(t, cfg, kdc.Options{})
 		r := send(t, k.addr, asRequest{user: f.users["stranger"]}.build(t).msg)
-		wantError(t, k, r, pkinit.KDCErrCantVerifyCertificate, "trusted root")
+		wantError(t, k, r, krberror.CantVerifyCertificate, "trusted root")
 		if got := typedDataTypes(t, r.err.EData); !slices.Equal(got, []pkinit.TDType{pkinit.TDTrustedCertifiers}) {
 			t.Errorf("e-data %v, want TD-TRUSTED-CERTIFIERS", got)
 		}
 	})
 	t.Run("expired-certificate", func(t *testing.T) {
 		r := send(t, k.addr, asRequest{user: f.users["expired"]}.build(t).msg)
-		wantError(t, k, r, pkinit.KDCErrInvalidCertificate, "not now")
+		wantError(t, k, r, krberror.InvalidCertificate, "not now")
 		if got := typedDataTypes(t, r.err.EData); !slices.Equal(got, []pkinit.TDType{pkinit.TDInvalidCertificates}) {
 			t.Errorf("e-data %v, want TD-INVALID-CERTIFICATES", got)
 		}
@@ -178,7 +178,7 @@ func TestNegativeCrafted(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := send(t, k.addr, msg)
-		wantError(t, k, r, errorcode.KDC_ERR_PREAUTH_REQUIRED, "pre-authentication required")
+		wantError(t, k, r, krberror.PreauthRequired, "pre-authentication required")
 		md := methodData(t, r.err.EData)
 		if _, ok := md[int32(pkinit.PAPKASReq)]; !ok {
 			t.Errorf("METHOD-DATA %v does not offer PKINIT", md)
@@ -223,10 +223,16 @@ func TestDHGroupPolicy(t *testing.T) {
 	cfg.Curves = []pkinit.Curve{pkinit.CurveP384}
 	k := startKDC(t, cfg, kdc.Options{})
 	r := send(t, k.addr, asRequest{user: f.users["alice"]}.build(t).msg)
-	wantError(t, k, r, pkinit.KDCErrDHKeyParametersNotAccepted, "MODP group 14 not accepted")
+	wantError(t, k, r, krberror.DHKeyParametersNotAccepted, "MODP group 14 not accepted")
 	checkDHParameters(t, r, cfg.DHGroups)
+	// The e-text says what the KDC accepts and what a client sets, for
+	// clients that show it rather than retry with TD-DH-PARAMETERS (Heimdal).
+	want := "this KDC accepts MODP group 16 (4096 bits), MODP group 18 (8192 bits), ECDH P-384; set pkinit_dh_min_bits = 4096 in [libdefaults]"
+	if !strings.HasSuffix(r.err.EText, want) {
+		t.Errorf("e-text %q, want it to end %q", r.err.EText, want)
+	}
 	r = send(t, k.addr, asRequest{user: f.users["alice"], curve: pkinit.CurveP256}.build(t).msg)
-	wantError(t, k, r, pkinit.KDCErrDHKeyParametersNotAccepted, "curve P-256 not accepted")
+	wantError(t, k, r, krberror.DHKeyParametersNotAccepted, "curve P-256 not accepted")
 	asRequest{user: f.users["alice"], group: pkinit.MODPGroup16}.build(t).asOK(t, k.addr)
 }
 
@@ -237,7 +243,7 @@ func TestKeyTransportDisabled(t *testing.T) {
 	cfg.NoKeyTransport = true
 	k := startKDC(t, cfg, kdc.Options{})
 	r := send(t, k.addr, asRequest{user: f.users["alice"], rsa: true}.build(t).msg)
-	wantError(t, k, r, pkinit.KDCErrPublicKeyEncryptionNotSupported, "key transport is disabled")
+	wantError(t, k, r, krberror.PublicKeyEncryptionNotSupported, "key transport is disabled")
 }
 
 // TestFreshness: with freshness required, a request without a token is
@@ -260,7 +266,7 @@ func TestFreshness(t *testing.T) {
 	alice := f.users["alice"]
 
 	r := send(t, k.addr, asRequest{user: alice}.build(t).msg)
-	wantError(t, k, r, errorcode.KDC_ERR_PREAUTH_FAILED, "freshness token required")
+	wantError(t, k, r, krberror.PreauthFailed, "freshness token required")
 	token := methodData(t, r.err.EData)[int32(pkinit.PAASFreshness)]
 	if len(token) == 0 {
 		t.Fatal("refusal carries no freshness token")
@@ -268,11 +274,11 @@ func TestFreshness(t *testing.T) {
 	asRequest{user: alice, freshness: token}.build(t).asOK(t, k.addr)
 
 	r = send(t, k.addr, asRequest{user: alice, freshness: []byte("forged")}.build(t).msg)
-	wantError(t, k, r, pkinit.KDCErrPreauthExpired, "malformed freshness token")
+	wantError(t, k, r, krberror.PreauthExpired, "malformed freshness token")
 
 	setOffset(11 * time.Minute)
 	r = send(t, k.addr, asRequest{user: alice, freshness: token, ctime: time.Now().Add(11 * time.Minute)}.build(t).msg)
-	wantError(t, k, r, pkinit.KDCErrPreauthExpired, "outside its lifetime")
+	wantError(t, k, r, krberror.PreauthExpired, "outside its lifetime")
 	if len(methodData(t, r.err.EData)[int32(pkinit.PAASFreshness)]) == 0 {
 		t.Error("KDC_ERR_PREAUTH_EXPIRED carries no new token")
 	}
@@ -475,6 +481,23 @@ func TestPACAndTGS(t *testing.T) {
 		return r, rep
 	}
 
+	t.Run("till-no-limit", func(t *testing.T) {
+		// Heimdal's krb5_get_creds asks for till = 19700101000000Z, which
+		// RFC 4120 §5.4.1 defines as "no limit". gokrb5 sets till to now +
+		// TicketLifetime: a lifetime back to the epoch encodes as that
+		// (KerberosTime has whole seconds).
+		old := conf.LibDefaults.TicketLifetime
+		conf.LibDefaults.TicketLifetime = -time.Since(time.Unix(0, 0))
+		defer func() { conf.LibDefaults.TicketLifetime = old }()
+		sname := types.PrincipalName{NameType: 3, NameString: []string{"host", "ws1.example.com"}}
+		r, rep := tgsEx(t, res.rep.Ticket, res.enc.Key, sname, false)
+		if r.err != nil {
+			t.Fatalf("till 19700101000000Z: %d %s", r.err.ErrorCode, r.err.EText)
+		}
+		if end := rep.DecryptedEncPart.EndTime; !end.Equal(res.enc.EndTime.Truncate(time.Second)) && !end.Equal(res.enc.EndTime) {
+			t.Errorf("service ticket ends %v, want the TGT's end %v", end, res.enc.EndTime)
+		}
+	})
 	t.Run("service-ticket", func(t *testing.T) {
 		sname := types.PrincipalName{NameType: 3, NameString: []string{"host", "ws1.example.com"}}
 		r, rep := tgsEx(t, res.rep.Ticket, res.enc.Key, sname, false)
@@ -489,8 +512,13 @@ func TestPACAndTGS(t *testing.T) {
 		}
 		// Unknown service.
 		r, _ = tgsEx(t, res.rep.Ticket, res.enc.Key, types.PrincipalName{NameType: 3, NameString: []string{"host", "nowhere"}}, false)
-		if r.err == nil || r.err.ErrorCode != errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN {
-			t.Errorf("unknown service: %+v", r.err)
+		if r.err == nil || krberror.Code(r.err.ErrorCode) != krberror.SPrincipalUnknown {
+			t.Fatalf("unknown service: %+v", r.err)
+		}
+		// The KRB-ERROR names the server asked for (RFC 4120 §5.9.1), so
+		// a client reports "host/nowhere not found", not krbtgt.
+		if got := strings.Join(r.err.SName.NameString, "/") + "@" + r.err.Realm; got != "host/nowhere@"+realm {
+			t.Errorf("KRB-ERROR names the server %s, want host/nowhere@%s", got, realm)
 		}
 	})
 	t.Run("renewal", func(t *testing.T) {
@@ -517,7 +545,7 @@ func TestPACAndTGS(t *testing.T) {
 	t.Run("not-renewable", func(t *testing.T) {
 		plain := asRequest{user: alice}.build(t).asOK(t, k.addr)
 		r, _ := tgsEx(t, plain.rep.Ticket, plain.enc.Key, plain.rep.Ticket.SName, true)
-		if r.err == nil || r.err.ErrorCode != errorcode.KDC_ERR_BADOPTION {
+		if r.err == nil || krberror.Code(r.err.ErrorCode) != krberror.BadOption {
 			t.Fatalf("renewing a non-renewable ticket: %+v", r.err)
 		}
 	})

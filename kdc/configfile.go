@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -80,6 +81,18 @@ const ExampleConfig = `# sclogon test KDC
     audit_log = audit.jsonl
     max_request_size = 65536
     request_timeout = 10s
+    # TCP connections open at once; at the limit the one idle longest is
+    # closed for a new one (default: 3/4 of the open-file limit, at most 4096)
+    # max_tcp_connections = 4096
+    # TCP connections open at once from one address (an IPv6 /64)
+    max_tcp_connections_per_source = 64
+    # a TCP connection that starts no request for this long is closed
+    tcp_idle_timeout = 30s
+    # a TCP request must arrive whole within this of its first byte
+    tcp_header_timeout = 5s
+    # KRB-ERRORs a second over UDP to one address, in bursts of twice as
+    # many; the rest are dropped (0: no limit)
+    error_rate_per_source = 100
 
 [mapping]
     # methods, tried in this order
@@ -111,16 +124,30 @@ const ExampleConfig = `# sclogon test KDC
 // FileConfig is a Config plus what only the process around the KDC needs.
 type FileConfig struct {
 	Config
-	AuditLog       string // "", "stderr" or a path
-	MaxRequest     int
-	RequestTimeout time.Duration
+	AuditLog string // "", "stderr" or a path
+	// The [Server]'s settings; zero values take its defaults.
+	MaxRequest           int
+	RequestTimeout       time.Duration
+	MaxTCPConns          int
+	MaxTCPConnsPerSource int
+	TCPIdleTimeout       time.Duration
+	TCPHeaderTimeout     time.Duration
+	ErrorRatePerSource   float64 // negative: no limit
+}
+
+// Server is a Server for the KDC k with the settings of the file.
+func (fc *FileConfig) Server(k *KDC, log *slog.Logger) *Server {
+	return &Server{Handler: k, Realm: k.Realm(), Log: log, MaxRequest: fc.MaxRequest, RequestTimeout: fc.RequestTimeout,
+		MaxConns: fc.MaxTCPConns, MaxConnsPerSource: fc.MaxTCPConnsPerSource, IdleTimeout: fc.TCPIdleTimeout,
+		HeaderTimeout: fc.TCPHeaderTimeout, ErrorRate: fc.ErrorRatePerSource}
 }
 
 var knownKeys = map[string][]string{
 	"kdc": {"realm", "listen", "state_dir", "certificate", "key", "key_pin_file", "anchors", "intermediates", "ntauth",
 		"client_eku", "ocsp", "ocsp_responder", "ocsp_timeout", "max_skew", "ticket_lifetime", "renew_lifetime",
 		"freshness", "dh_groups", "ecdh_curves", "kdfs", "key_transport", "dh_key_reuse", "allow_sha1",
-		"services", "audit_log", "max_request_size", "request_timeout"},
+		"services", "audit_log", "max_request_size", "request_timeout", "max_tcp_connections",
+		"max_tcp_connections_per_source", "tcp_idle_timeout", "tcp_header_timeout", "error_rate_per_source"},
 	"mapping":   {"order", "enforcement", "sid_trusted_ca", "backdating_allowance"},
 	"directory": {"ldif", "url", "base_dn", "bind_dn", "password_file", "ca_file", "starttls", "timeout", "pool_size", "ntauth", "ntauth_dn"},
 }
@@ -364,14 +391,7 @@ func (l *loader) load() (*FileConfig, error) {
 	} else {
 		fc.AuditLog = v
 	}
-	if v, ok, err := l.one("kdc", "max_request_size"); err != nil {
-		return nil, err
-	} else if ok {
-		if fc.MaxRequest, err = strconv.Atoi(v); err != nil || fc.MaxRequest < 1024 {
-			return nil, l.errf("kdc.max_request_size", "%q is not a size of at least 1024 bytes", v)
-		}
-	}
-	if fc.RequestTimeout, err = l.duration("kdc", "request_timeout", 0); err != nil {
+	if err := l.loadServer(fc); err != nil {
 		return nil, err
 	}
 
@@ -385,6 +405,52 @@ func (l *loader) load() (*FileConfig, error) {
 		return nil, l.errf("kdc.ntauth", "required: a PEM file of the NTAuth CAs, or ntauth = true under [directory]")
 	}
 	return fc, nil
+}
+
+// loadServer reads the settings of the listeners: request size and
+// timeout, TCP connection bounds and timeouts, the UDP error rate.
+func (l *loader) loadServer(fc *FileConfig) error {
+	var err error
+	for _, n := range []struct {
+		key string
+		dst *int
+		min int
+	}{{"max_request_size", &fc.MaxRequest, 1024}, {"max_tcp_connections", &fc.MaxTCPConns, 1}, {"max_tcp_connections_per_source", &fc.MaxTCPConnsPerSource, 1}} {
+		if *n.dst, err = l.integer("kdc", n.key, n.min); err != nil {
+			return err
+		}
+	}
+	for _, d := range []struct {
+		key string
+		dst *time.Duration
+	}{{"request_timeout", &fc.RequestTimeout}, {"tcp_idle_timeout", &fc.TCPIdleTimeout}, {"tcp_header_timeout", &fc.TCPHeaderTimeout}} {
+		if *d.dst, err = l.duration("kdc", d.key, 0); err != nil {
+			return err
+		}
+	}
+	rate, err := l.integer("kdc", "error_rate_per_source", 0)
+	switch {
+	case err != nil:
+		return err
+	case rate == 0 && len(l.prof.Values("kdc", "error_rate_per_source")) > 0:
+		fc.ErrorRatePerSource = -1 // "0" in the file: no limit
+	default:
+		fc.ErrorRatePerSource = float64(rate)
+	}
+	return nil
+}
+
+// integer reads a whole number of at least min; 0 when the key is absent.
+func (l *loader) integer(section, key string, min int) (int, error) {
+	v, ok, err := l.one(section, key)
+	if err != nil || !ok {
+		return 0, err
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min {
+		return 0, l.errf(section+"."+key, "%q is not a whole number of at least %d", v, min)
+	}
+	return n, nil
 }
 
 // loadIdentity reads the KDC's key (a PEM file, or vcard:PATH#SLOT) and

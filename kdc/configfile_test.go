@@ -71,6 +71,11 @@ const fullConfig = `[kdc]
     audit_log = audit.jsonl
     max_request_size = 4096
     request_timeout = 3s
+    max_tcp_connections = 100
+    max_tcp_connections_per_source = 10
+    tcp_idle_timeout = 20s
+    tcp_header_timeout = 2s
+    error_rate_per_source = 0
 
 [mapping]
     order = upn sid
@@ -128,6 +133,11 @@ func TestLoadConfigEveryKey(t *testing.T) {
 	check("audit_log", fc.AuditLog == filepath.Join(dir, "audit.jsonl"))
 	check("max_request_size", fc.MaxRequest == 4096)
 	check("request_timeout", fc.RequestTimeout == 3*time.Second)
+	check("max_tcp_connections", fc.MaxTCPConns == 100)
+	check("max_tcp_connections_per_source", fc.MaxTCPConnsPerSource == 10)
+	check("tcp_idle_timeout", fc.TCPIdleTimeout == 20*time.Second)
+	check("tcp_header_timeout", fc.TCPHeaderTimeout == 2*time.Second)
+	check("error_rate_per_source", fc.ErrorRatePerSource < 0) // 0: no limit
 	check("mapping.order", slices.Equal(c.Mapping.Order, []mapping.Method{mapping.MethodUPN, mapping.MethodSIDExtension}))
 	check("mapping.enforcement", c.Mapping.Enforcement == mapping.EnforcementCompatibility)
 	check("mapping.sid_trusted_ca", len(c.Mapping.SIDTrustedCAs) == 1)
@@ -139,6 +149,10 @@ func TestLoadConfigEveryKey(t *testing.T) {
 	cfg.Freshness, cfg.OCSP = kdc.FreshnessSupported, kdc.OCSPOff
 	k := startKDC(t, cfg, kdc.Options{})
 	asRequest{user: f.users["alice"], group: pkinit.MODPGroup16}.build(t).asOK(t, k.addr)
+	srv := fc.Server(k.KDC, nil)
+	check("Server", srv.Handler == k.KDC && srv.Realm == realm && srv.MaxConns == 100 && srv.MaxConnsPerSource == 10 &&
+		srv.IdleTimeout == 20*time.Second && srv.HeaderTimeout == 2*time.Second && srv.ErrorRate < 0 &&
+		srv.MaxRequest == 4096 && srv.RequestTimeout == 3*time.Second)
 }
 
 // TestLoadConfigRefuses: unknown sections and keys are refused by name, and
@@ -160,6 +174,10 @@ func TestLoadConfigRefuses(t *testing.T) {
 		{"bad-eku", " client_eku = smartcard\n", dirSection, "kdc.client_eku"},
 		{"bad-ocsp", " ocsp = maybe\n", dirSection, "kdc.ocsp"},
 		{"bad-duration", " max_skew = soon\n", dirSection, "kdc.max_skew"},
+		{"bad-max-tcp-connections", " max_tcp_connections = 0\n", dirSection, "kdc.max_tcp_connections"},
+		{"bad-tcp-per-source", " max_tcp_connections_per_source = many\n", dirSection, "kdc.max_tcp_connections_per_source"},
+		{"bad-tcp-header-timeout", " tcp_header_timeout = 5\n", dirSection, "kdc.tcp_header_timeout"},
+		{"bad-error-rate", " error_rate_per_source = -1\n", dirSection, "kdc.error_rate_per_source"},
 		{"bad-freshness", " freshness = always\n", dirSection, "kdc.freshness"},
 		{"bad-group", " dh_groups = 5\n", dirSection, "kdc.dh_groups"},
 		{"bad-curve", " ecdh_curves = P-192\n", dirSection, "kdc.ecdh_curves"},

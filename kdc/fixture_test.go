@@ -190,6 +190,7 @@ type runningKDC struct {
 	audit *harness.Buffer
 	// serverLog is the Server's own log: panics recovered from the handler.
 	serverLog *harness.Buffer
+	running   *kdc.Running
 }
 
 func startKDC(t testing.TB, cfg kdc.Config, opts kdc.Options) *runningKDC {
@@ -219,5 +220,5 @@ func startKDC(t testing.TB, cfg kdc.Config, opts kdc.Options) *runningKDC {
 			t.Logf("KDC audit log:\n%s", audit.String())
 		}
 	})
-	return &runningKDC{KDC: k, addr: r.Addr(), audit: audit, serverLog: serverLog}
+	return &runningKDC{KDC: k, addr: r.Addr(), audit: audit, serverLog: serverLog, running: r}
 }

@@ -1,6 +1,7 @@
 package kdc_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -8,15 +9,20 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
+	"github.com/sclogon/sclogon/integration/harness"
 	"github.com/sclogon/sclogon/kdc"
 	"github.com/sclogon/sclogon/pkinit"
 )
@@ -33,10 +39,25 @@ func fuzzKDC(f *testing.F) *kdc.KDC {
 
 var fuzzFrom = netip.MustParseAddrPort("127.0.0.1:4242")
 
-// serveOnce answers msg and checks that the answer is a KRB-ERROR or a
-// KDC-REP: the KDC never stays silent on a request it parsed, nor panics.
+// framedKDCReq reports whether msg is one [APPLICATION 10] or [APPLICATION
+// 12] element, whatever is inside: a message that claims to be a request.
+func framedKDCReq(msg []byte) bool {
+	in := cryptobyte.String(msg)
+	var v cryptobyte.String
+	var tag cbasn1.Tag
+	return in.ReadAnyASN1(&v, &tag) && in.Empty() && (tag == 0x6a || tag == 0x6c)
+}
+
+// serveOnce answers msg, without panicking: a message framed as an AS-REQ
+// or TGS-REQ gets a KRB-ERROR or a KDC-REP, anything else nothing at all.
 func serveOnce(t *testing.T, k *kdc.KDC, msg []byte) {
 	reply := k.ServeKerberos(context.Background(), msg, fuzzFrom, "udp")
+	if !framedKDCReq(msg) {
+		if reply != nil {
+			t.Fatalf("reply %x to a message that is no KDC-REQ: %x", reply[:min(len(reply), 8)], msg)
+		}
+		return
+	}
 	if len(reply) == 0 {
 		t.Fatalf("no reply to %x", msg)
 	}
@@ -44,6 +65,62 @@ func serveOnce(t *testing.T, k *kdc.KDC, msg []byte) {
 	case 0x7e, 0x6b, 0x6d: // KRB-ERROR, AS-REP, TGS-REP
 	default:
 		t.Fatalf("reply %x is no Kerberos message", reply[:min(len(reply), 8)])
+	}
+}
+
+// fieldSeed is a request with one field replaced.
+type fieldSeed struct {
+	field     string // its path, as a malformed-request error names it
+	msg       []byte
+	malformed bool
+}
+
+// fieldSeeds are msg with the fields gokrb5 parses by hand or not at all
+// replaced: additional-tickets [11], enc-authorization-data [10] and padata
+// [3], each by a well-formed value and by one byte.
+func fieldSeeds(tb testing.TB, msg []byte) []fieldSeed {
+	explicit := func(b *cryptobyte.Builder, n int, f cryptobyte.BuilderContinuation) {
+		b.AddASN1(cbasn1.Tag(n).Constructed().ContextSpecific(), f)
+	}
+	encData := func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			explicit(b, 0, func(b *cryptobyte.Builder) { b.AddASN1Int64(18) })
+			explicit(b, 2, func(b *cryptobyte.Builder) { b.AddASN1OctetString([]byte{0xca, 0xfe}) })
+		})
+	}
+	var tickets cryptobyte.Builder // SEQUENCE OF Ticket, RFC 4120 §5.3
+	tickets.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.Tag(1).Constructed()|0x40, func(b *cryptobyte.Builder) {
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				explicit(b, 0, func(b *cryptobyte.Builder) { b.AddASN1Int64(5) })
+				explicit(b, 1, func(b *cryptobyte.Builder) { b.AddASN1(27, func(b *cryptobyte.Builder) { b.AddBytes([]byte(realm)) }) })
+				explicit(b, 2, func(b *cryptobyte.Builder) {
+					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+						explicit(b, 0, func(b *cryptobyte.Builder) { b.AddASN1Int64(2) })
+						explicit(b, 1, func(b *cryptobyte.Builder) { b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {}) })
+					})
+				})
+				explicit(b, 3, encData)
+			})
+		})
+	})
+	var enc cryptobyte.Builder
+	encData(&enc)
+	var pa cryptobyte.Builder // PA-PAC-REQUEST { include-pac TRUE }, MS-KILE §2.2.3
+	pa.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			explicit(b, 1, func(b *cryptobyte.Builder) { b.AddASN1Int64(128) })
+			explicit(b, 2, func(b *cryptobyte.Builder) { b.AddASN1OctetString([]byte{0x30, 0x05, 0xa0, 0x03, 0x01, 0x01, 0xff}) })
+		})
+	})
+	const addTickets, encAuthData, padata = "KDC-REQ.req-body.additional-tickets", "KDC-REQ.req-body.enc-authorization-data", "KDC-REQ.padata"
+	return []fieldSeed{
+		{addTickets, kdc.SetKDCReqField(tb, msg, true, 11, []byte{0x30}), true},
+		{addTickets, kdc.SetKDCReqField(tb, msg, true, 11, tickets.BytesOrPanic()), false},
+		{encAuthData, kdc.SetKDCReqField(tb, msg, true, 10, []byte{0x30}), true},
+		{encAuthData, kdc.SetKDCReqField(tb, msg, true, 10, enc.BytesOrPanic()), false},
+		{padata, kdc.SetKDCReqField(tb, msg, false, 3, []byte{0x30}), true},
+		{padata, kdc.SetKDCReqField(tb, msg, false, 3, pa.BytesOrPanic()), false},
 	}
 }
 
@@ -78,6 +155,9 @@ func FuzzASReq(f *testing.F) {
 		f.Add(msg)
 		f.Add(msg[:len(msg)/2])
 	}
+	for _, seed := range fieldSeeds(f, asRequest{user: fx.users["alice"]}.build(f).msg) {
+		f.Add(seed.msg)
+	}
 	f.Fuzz(func(t *testing.T, msg []byte) { serveOnce(t, k, msg) })
 }
 
@@ -87,6 +167,9 @@ func FuzzTGSReq(f *testing.F) {
 	msg := validTGSReq(f, k)
 	f.Add(msg)
 	f.Add(msg[:len(msg)-1])
+	for _, seed := range fieldSeeds(f, msg) {
+		f.Add(seed.msg)
+	}
 	f.Fuzz(func(t *testing.T, msg []byte) { serveOnce(t, k, msg) })
 }
 
@@ -144,120 +227,169 @@ func mutate(rnd *mrand.Rand, msg []byte) []byte {
 	}
 }
 
-// TestMalformedFlood sends 10,000 malformed or truncated requests over UDP
-// and TCP (also frames that lie about their length), and the KDC still
-// answers a valid request afterwards, without a recovered panic.
+// lineCounter counts audit lines without keeping them, so that a flood's
+// audit log does not weigh on the memory the test measures.
+type lineCounter struct{ n atomic.Int64 }
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.n.Add(int64(bytes.Count(p, []byte{'\n'})))
+	return len(p), nil
+}
+
+// floodTotal is the number of malformed requests TestMalformedFlood sends,
+// half over UDP, half over TCP: 50,000, or 10,000 under the race detector,
+// which makes each one some five times slower.
+func floodTotal() int {
+	if raceEnabled {
+		return 10000
+	}
+	return 50000
+}
+
+// TestMalformedFlood sends 50,000 malformed or truncated requests (frames
+// that lie about their length among them) over UDP and TCP. The KDC keeps
+// serving, with neither a recovered panic nor an ERROR line, and once the
+// flood is over its file descriptors and memory are back to where they were.
 func TestMalformedFlood(t *testing.T) {
 	fx := getFixture(t)
-	k := startKDC(t, fx.config(t), kdc.Options{})
+	var audit lineCounter
+	var logs, serverLog harness.Buffer
+	k, err := kdc.New(fx.config(t), kdc.Options{Rand: rand.Reader, Audit: &audit, Log: newTextLog(&logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := kdc.Start(k, []string{"127.0.0.1:0"}, newTextLog(&serverLog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
 	seeds := [][]byte{
 		asRequest{user: fx.users["alice"]}.build(t).msg,
 		asRequest{user: fx.users["erin"], client: "erin", curve: pkinit.CurveP256}.build(t).msg,
 		asRequest{user: fx.users["alice"], rsa: true}.build(t).msg,
-		validTGSReq(t, k.KDC),
+		validTGSReq(t, k),
 	}
-	const total, udpShare = 10000, 6000
+	asRequest{user: fx.users["alice"]}.build(t).asOK(t, r.Addr())
+	baseFDs, baseRSS, baseMem, baseG := openFDs(t), settledRSS(t), goMemory(), runtime.NumGoroutine()
+
+	total := floodTotal()
 	start := time.Now()
-	rnd := mrand.New(mrand.NewPCG(1, 2))
-	msgs := make([][]byte, total)
-	for i := range msgs {
-		msgs[i] = mutate(rnd, seeds[i%len(seeds)])
+	udp := floodUDP(t, r.Addr(), seeds, total/2)
+	udpTime := time.Since(start)
+	tcp := floodTCP(t, r.Addr(), seeds, total/2)
+	elapsed := time.Since(start)
+	asRequest{user: fx.users["alice"]}.build(t).asOK(t, r.Addr())
+	st := r.Stats()
+	t.Logf("%d malformed requests in %v (UDP %v, TCP %v; %.0f/s, race detector %t): %d UDP replies, %d TCP replies; %d audit lines; %+v",
+		total, elapsed.Round(time.Millisecond), udpTime.Round(time.Millisecond), (elapsed - udpTime).Round(time.Millisecond),
+		float64(total)/elapsed.Seconds(), raceEnabled, udp, tcp, audit.n.Load(), st)
+	if tcp == 0 || udp == 0 {
+		t.Errorf("the KDC answered %d UDP and %d TCP requests", udp, tcp)
+	}
+	for name, log := range map[string]string{"server": serverLog.String(), "KDC": logs.String()} {
+		if strings.Contains(log, "panicked") || strings.Contains(log, "level=ERROR") {
+			t.Errorf("the %s log has errors:\n%.2000s", name, log)
+		}
 	}
 
-	// UDP: fire the datagrams, reading whatever comes back meanwhile.
-	uc, err := net.Dial("udp", k.addr)
+	waitUntil(t, "the connections to close", func() bool { return r.Stats().TCPOpen == 0 })
+	waitUntil(t, "the handlers to return", func() bool { return runtime.NumGoroutine() <= baseG+2 })
+	fds, rss, mem := openFDs(t), settledRSS(t), goMemory()
+	t.Logf("before → after: %d → %d file descriptors, RSS %d → %d MB, Go memory %d → %d MB, %d → %d goroutines",
+		baseFDs, fds, baseRSS>>20, rss>>20, baseMem>>20, mem>>20, baseG, runtime.NumGoroutine())
+	if fds > baseFDs+2 {
+		t.Errorf("%d file descriptors open after the flood, %d before", fds, baseFDs)
+	}
+	if mem > baseMem+16<<20 || !raceEnabled && rss > baseRSS+16<<20 {
+		t.Errorf("memory %d MB (RSS %d MB) after the flood, %d MB (%d MB) before", mem>>20, rss>>20, baseMem>>20, baseRSS>>20)
+	}
+}
+
+// floodUDP sends n mutations of seeds as datagrams, reading whatever comes
+// back meanwhile, and returns the number of replies.
+func floodUDP(t *testing.T, addr string, seeds [][]byte, n int) int {
+	uc, err := net.Dial("udp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer uc.Close()
-	var udpReplies int
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		buf := make([]byte, 65536)
-		for {
-			_ = uc.SetReadDeadline(time.Now().Add(time.Second))
-			if _, err := uc.Read(buf); err != nil {
-				return
+	replies := make(chan int)
+	go func() { replies <- len(readDatagrams(uc, time.Second)) }()
+	rnd := mrand.New(mrand.NewPCG(1, 2))
+	for i := range n {
+		if m := mutate(rnd, seeds[i%len(seeds)]); len(m) > 0 {
+			if _, err := uc.Write(m); err != nil {
+				t.Fatal(err)
 			}
-			udpReplies++
-		}
-	}()
-	for i, m := range msgs[:udpShare] {
-		if len(m) == 0 {
-			continue
-		}
-		if _, err := uc.Write(m); err != nil {
-			t.Fatal(err)
 		}
 		if i%64 == 0 {
 			time.Sleep(time.Millisecond) // let the socket buffer drain
 		}
 	}
+	return <-replies
+}
 
-	// TCP: four connections carrying the rest; a frame that lies about its
-	// length, or a reply the server ends with, starts a new connection.
-	tcpReplies := make([]int, 4)
-	for w := range 4 {
+// floodTCP sends n mutations of seeds as frames over eight connections at
+// once; a frame that lies about its length, or one the KDC does not answer
+// (and so closes the connection on), starts a new connection. It returns the
+// number of replies.
+func floodTCP(t *testing.T, addr string, seeds [][]byte, n int) int {
+	const workers = 8
+	var replies atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			rnd := mrand.New(mrand.NewPCG(3, uint64(w)))
 			var c net.Conn
-			for i := udpShare + w; i < total; i += 4 {
+			defer func() {
+				if c != nil {
+					c.Close()
+				}
+			}()
+			for i := w; i < n; i += workers {
 				if c == nil {
 					var err error
-					if c, err = net.Dial("tcp", k.addr); err != nil {
+					if c, err = net.Dial("tcp", addr); err != nil {
 						t.Error(err)
 						return
 					}
 				}
-				m := msgs[i]
-				n := uint32(len(m))
-				lie := i%50 == 0
-				if lie {
-					n += 100 // promises more than it sends
-				}
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				if _, err := c.Write(append(binary.BigEndian.AppendUint32(nil, n), m...)); err != nil {
-					t.Error(err)
-					return
-				}
-				if lie || n == 0 {
-					c.Close()
-					c = nil
+				if sendFrame(t, c, mutate(rnd, seeds[i%len(seeds)]), i%50 == 0) {
+					replies.Add(1)
 					continue
 				}
-				var hdr [4]byte
-				if _, err := io.ReadFull(c, hdr[:]); err != nil {
-					c.Close()
-					c = nil
-					continue
-				}
-				if _, err := io.CopyN(io.Discard, c, int64(binary.BigEndian.Uint32(hdr[:]))); err != nil {
-					t.Error(err)
-					return
-				}
-				tcpReplies[w]++
-			}
-			if c != nil {
 				c.Close()
+				c = nil
 			}
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	tcp := 0
-	for _, n := range tcpReplies {
-		tcp += n
-	}
-	t.Logf("%d malformed requests in %v: %d UDP replies, %d TCP replies", total, elapsed.Round(time.Millisecond), udpReplies, tcp)
-	if tcp == 0 || udpReplies == 0 {
-		t.Fatalf("the KDC answered %d UDP and %d TCP requests", udpReplies, tcp)
-	}
+	return int(replies.Load())
+}
 
-	asRequest{user: fx.users["alice"]}.build(t).asOK(t, k.addr)
-	if log := k.serverLog.String(); strings.Contains(log, "panicked") {
-		t.Fatalf("the handler panicked:\n%s", log)
+// sendFrame writes m as a frame (announcing 100 bytes more than it sends if
+// lie) and reads the reply; false when there is none and c is done for.
+func sendFrame(t *testing.T, c net.Conn, m []byte, lie bool) bool {
+	n := uint32(len(m))
+	if lie {
+		n += 100
 	}
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write(append(binary.BigEndian.AppendUint32(nil, n), m...)); err != nil {
+		return false
+	}
+	if lie || n == 0 {
+		return false
+	}
+	var hdr [4]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		return false
+	}
+	if _, err := io.CopyN(io.Discard, c, int64(binary.BigEndian.Uint32(hdr[:]))); err != nil {
+		t.Error(err)
+		return false
+	}
+	return true
 }

@@ -31,17 +31,14 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
-
 	"github.com/sclogon/sclogon/certs/revocation"
+	"github.com/sclogon/sclogon/krberror"
 	"github.com/sclogon/sclogon/mapping"
 	"github.com/sclogon/sclogon/pkinit"
 )
@@ -283,8 +280,8 @@ func (k *KDC) ServeKerberos(ctx context.Context, msg []byte, from netip.AddrPort
 	rec := &AuditRecord{Time: start.UTC(), Client: from.String(), Network: network}
 	raw, err := splitKDCReq(msg)
 	if err != nil {
-		// Not a KDC request at all: say so, but keep no record of noise.
-		return krbError(k.realm, errorcode.KRB_AP_ERR_MSG_TYPE, "not an AS-REQ or TGS-REQ", nil, start)
+		// Noise gets nothing; a malformed KDC-REQ an audited KRB-ERROR.
+		return k.refuseUndecoded(rec, raw, err, start)
 	}
 	var reply []byte
 	switch raw.msgTag {
@@ -298,42 +295,14 @@ func (k *KDC) ServeKerberos(ctx context.Context, msg []byte, from netip.AddrPort
 	rec.DurationMS = float64(k.now().Sub(start).Microseconds()) / 1000
 	if err != nil {
 		r := asRejection(err)
-		rec.Result, rec.Code, rec.Reason = errorName(r.code), r.code, r.Error()
-		if r.code == errGeneric {
+		rec.Result, rec.Code, rec.Reason = r.code.Name(), r.code, r.Error()
+		if r.code == krberror.Generic {
 			k.log.Error("kdc: request failed", "type", rec.Type, "client", rec.Client, "err", err)
 		}
 		k.audit.write(rec)
-		return krbError(k.realm, r.code, r.reason, r.edata, k.now())
+		return krbError(k.realm, readReqNames(raw.reqBody), r.code, r.reason, r.edata, k.now())
 	}
 	rec.Result = "ok"
 	k.audit.write(rec)
 	return reply
-}
-
-// pkinitErrorNames are the codes gokrb5's table lacks or names otherwise
-// (RFC 4556 §3.1.3, RFC 6113 §5.5, RFC 8636 §5).
-var pkinitErrorNames = map[int32]string{
-	62: "KDC_ERR_CLIENT_NOT_TRUSTED", 63: "KDC_ERR_KDC_NOT_TRUSTED", 64: "KDC_ERR_INVALID_SIG",
-	65: "KDC_ERR_DH_KEY_PARAMETERS_NOT_ACCEPTED", 70: "KDC_ERR_CANT_VERIFY_CERTIFICATE",
-	71: "KDC_ERR_INVALID_CERTIFICATE", 72: "KDC_ERR_REVOKED_CERTIFICATE",
-	73: "KDC_ERR_REVOCATION_STATUS_UNKNOWN", 74: "KDC_ERR_REVOCATION_STATUS_UNAVAILABLE",
-	75: "KDC_ERR_CLIENT_NAME_MISMATCH", 76: "KDC_ERR_KDC_NAME_MISMATCH",
-	77: "KDC_ERR_INCONSISTENT_KEY_PURPOSE", 78: "KDC_ERR_DIGEST_IN_CERT_NOT_ACCEPTED",
-	79: "KDC_ERR_PA_CHECKSUM_MUST_BE_INCLUDED", 80: "KDC_ERR_DIGEST_IN_SIGNED_DATA_NOT_ACCEPTED",
-	81: "KDC_ERR_PUBLIC_KEY_ENCRYPTION_NOT_SUPPORTED", 90: "KDC_ERR_PREAUTH_EXPIRED",
-	91: "KDC_ERR_MORE_PREAUTH_DATA_REQUIRED", 100: "KDC_ERR_NO_ACCEPTABLE_KDF",
-}
-
-// errorName is the RFC name of a Kerberos error code, for the audit log.
-func errorName(code int32) string {
-	if n, ok := pkinitErrorNames[code]; ok {
-		return n
-	}
-	// Lookup answers "(N) NAME description".
-	if _, rest, ok := strings.Cut(errorcode.Lookup(code), ") "); ok {
-		if name, _, _ := strings.Cut(rest, " "); strings.HasPrefix(name, "K") {
-			return name
-		}
-	}
-	return fmt.Sprintf("KRB_ERROR_%d", code)
 }

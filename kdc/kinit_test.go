@@ -3,6 +3,7 @@ package kdc_test
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,12 +57,20 @@ func TestSclogonKinit(t *testing.T) {
 				Policy:      kinit.Policy{Anchors: roots, Intermediates: inter, OCSP: kinit.OCSPOff},
 				KDCs:        []transport.KDC{{Addr: k.addr}},
 			}
-			c := &kinit.Client{Transport: &transport.Client{Timeout: 5 * time.Second}}
+			var trace strings.Builder
+			c := &kinit.Client{Transport: &transport.Client{Timeout: 5 * time.Second}, Trace: func(f string, a ...any) {
+				fmt.Fprintf(&trace, f+"\n", a...)
+			}}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			res, err := c.Run(ctx, req)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The KDC signs with the first digest of our supportedCMSTypes
+			// (SHA-512), not a fixed one.
+			if !strings.Contains(trace.String(), "KDC signature verified") || !strings.Contains(trace.String(), "digest SHA-512") {
+				t.Errorf("the KDC did not sign with SHA-512, the client's first choice:\n%s", trace.String())
 			}
 			if rec := lastAS(t, k); rec.Result != "ok" || rec.KeyExch != tc.keyExch {
 				t.Errorf("audit record %+v, want ok by %s", rec, tc.keyExch)

@@ -5,22 +5,18 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
-)
 
-const (
-	errGeneric      = errorcode.KRB_ERR_GENERIC       // 60
-	errFieldTooLong = errorcode.KRB_ERR_FIELD_TOOLONG // 61
+	"github.com/sclogon/sclogon/krberror"
 )
 
 // rejection is why the KDC refuses a request: the code and e-data the client
 // sees, and the reason the audit log records (which may say more than the
 // client is told).
 type rejection struct {
-	code   int32
+	code   krberror.Code
 	reason string // for the audit log and e-text
 	edata  []byte
 	err    error // the underlying error, if any
@@ -35,7 +31,7 @@ func (r *rejection) Error() string {
 
 func (r *rejection) Unwrap() error { return r.err }
 
-func reject(code int32, err error, format string, args ...any) *rejection {
+func reject(code krberror.Code, err error, format string, args ...any) *rejection {
 	return &rejection{code: code, reason: fmt.Sprintf(format, args...), err: err}
 }
 
@@ -45,21 +41,35 @@ func asRejection(err error) *rejection {
 	if errors.As(err, &r) {
 		return r
 	}
-	return &rejection{code: errGeneric, reason: "internal error", err: err}
+	return &rejection{code: krberror.Generic, reason: "internal error", err: err}
 }
 
-// krbError encodes a KRB-ERROR (RFC 4120 §5.9.1) from the KDC of realm.
-func krbError(realm string, code int32, text string, edata []byte, now time.Time) []byte {
-	e := messages.NewKRBError(types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "krbtgt/"+realm), realm, code, text)
+// krbError encodes a KRB-ERROR (RFC 4120 §5.9.1) from the KDC of realm. It
+// names the server and client of the request it answers (names), as MIT's
+// and Windows' KDCs do: a client reports "server … not found" with the name
+// it asked for. Without a request, the server is krbtgt/realm.
+func krbError(realm string, names reqNames, code krberror.Code, text string, edata []byte, now time.Time) []byte {
+	srealm, sname := realm, types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "krbtgt/"+realm)
+	if names.hasS {
+		sname = names.sname
+		if names.realm != "" {
+			srealm = names.realm
+		}
+	}
+	e := messages.NewKRBError(sname, srealm, int32(code), text)
+	if names.hasC && names.realm != "" {
+		e.CName, e.CRealm = names.cname, names.realm
+	}
 	now = now.UTC()
 	e.STime = now.Truncate(time.Second)
 	e.Susec = now.Nanosecond() / 1000
 	e.EData = edata
 	b, err := e.Marshal()
 	if err != nil {
-		// Only a realm or text that is not a GeneralString can fail here;
-		// send the bare code instead.
-		e.EText, e.EData = "", nil
+		// Only a name or text that is not a GeneralString can fail here:
+		// send the bare code from krbtgt instead.
+		e = messages.NewKRBError(types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "krbtgt/"+realm), realm, int32(code), "")
+		e.STime, e.Susec = now.Truncate(time.Second), now.Nanosecond()/1000
 		b, _ = e.Marshal()
 	}
 	return b

@@ -97,3 +97,24 @@ func TestMITKinitGetsTGT(t *testing.T) {
 		})
 	}
 }
+
+// TestMITKvnoUnknownService: MIT's kvno for a service the KDC does not know
+// reports that service, since every KRB-ERROR names the server asked for
+// (RFC 4120 §5.9.1); it used to say "Server krbtgt/EXAMPLE.COM@EXAMPLE.COM
+// not found".
+func TestMITKvnoUnknownService(t *testing.T) {
+	f := getFixture(t)
+	k := startKDC(t, f.config(t), kdc.Options{})
+	u := f.users["alice"]
+	c := mitClient(t, f, k)
+	if out, err := harness.RunErr(c.Command(t, "kinit", "-X", "X509_user_identity=FILE:"+u.certPath+","+u.keyPath, "alice@"+realm)); err != nil {
+		t.Fatalf("kinit: %v\n%s", err, out)
+	}
+	out, err := harness.RunErr(c.Command(t, "kvno", "HTTP/unknown.example.com"))
+	if err == nil {
+		t.Fatalf("kvno succeeded:\n%s", out)
+	}
+	if !strings.Contains(out, "HTTP/unknown.example.com@"+realm+" not found") || strings.Contains(out, "krbtgt/") {
+		t.Fatalf("kvno says %q, want it to name HTTP/unknown.example.com", strings.TrimSpace(out))
+	}
+}

@@ -14,12 +14,13 @@ import (
 	"github.com/sclogon/sclogon/certs/revocation"
 	"github.com/sclogon/sclogon/integration/harness"
 	"github.com/sclogon/sclogon/kdc"
+	"github.com/sclogon/sclogon/krberror"
 	"github.com/sclogon/sclogon/pkinit"
 )
 
 // mitKinitFails runs MIT kinit with u's FILE identity, expects it to fail with
 // MIT's text for the code, and checks the KDC's audit record of the attempt.
-func mitKinitFails(t *testing.T, f *pkiFixture, k *runningKDC, u user, principal, mitText string, code int32, reason string) {
+func mitKinitFails(t *testing.T, f *pkiFixture, k *runningKDC, u user, principal, mitText string, code krberror.Code, reason string) {
 	t.Helper()
 	// MIT checks its own certificate's path before it signs: it trusts the
 	// stranger's root too.
@@ -53,19 +54,19 @@ func TestNegativeMIT(t *testing.T) {
 	f := getFixture(t)
 	k := startKDC(t, f.config(t), kdc.Options{})
 	t.Run("ca-missing-from-ntauth", func(t *testing.T) {
-		mitKinitFails(t, f, k, f.users["stranger"], "alice", "Client not trusted", pkinit.KDCErrClientNotTrusted, "NTAuth")
+		mitKinitFails(t, f, k, f.users["stranger"], "alice", "Client not trusted", krberror.ClientNotTrusted, "NTAuth")
 	})
 	t.Run("unknown-ca", func(t *testing.T) {
 		cfg := f.config(t)
 		cfg.Anchors = cfg.Anchors[:1]
 		k := startKDC(t, cfg, kdc.Options{})
-		mitKinitFails(t, f, k, f.users["stranger"], "alice", "Can't verify certificate", pkinit.KDCErrCantVerifyCertificate, "trusted root")
+		mitKinitFails(t, f, k, f.users["stranger"], "alice", "Can't verify certificate", krberror.CantVerifyCertificate, "trusted root")
 	})
 	// An expired certificate MIT kinit does not send: it checks its own
 	// certificate first ("Failed to verify own certificate"). The crafted
 	// client of TestNegativeCrafted sends one.
 	t.Run("wrong-eku", func(t *testing.T) {
-		mitKinitFails(t, f, k, f.users["wrongeku"], "alice", "Inconsistent key purpose", pkinit.KDCErrInconsistentKeyPurpose, "EKU")
+		mitKinitFails(t, f, k, f.users["wrongeku"], "alice", "Inconsistent key purpose", krberror.InconsistentKeyPurpose, "EKU")
 	})
 	t.Run("account-disabled", func(t *testing.T) {
 		mitKinitFails(t, f, k, f.users["dave"], "dave", "Client's credentials have been revoked", 18, "disabled")
@@ -139,16 +140,16 @@ func TestOCSP(t *testing.T) {
 	}
 	hard = startKDC(t, ocspConfig(f, t, kdc.OCSPHard, url), kdc.Options{}) // a cold OCSP cache
 	r := send(t, hard.addr, asRequest{user: victim}.build(t).msg)
-	wantError(t, hard, r, pkinit.KDCErrRevokedCertificate, "revoked")
+	wantError(t, hard, r, krberror.RevokedCertificate, "revoked")
 	if got := typedDataTypes(t, r.err.EData); len(got) != 1 || got[0] != pkinit.TDInvalidCertificates {
 		t.Errorf("e-data %v, want TD-INVALID-CERTIFICATES", got)
 	}
-	mitKinitFails(t, f, hard, victim, "alice", "Revoked certificate", pkinit.KDCErrRevokedCertificate, "revoked")
+	mitKinitFails(t, f, hard, victim, "alice", "Revoked certificate", krberror.RevokedCertificate, "revoked")
 
 	stop()
 	hard = startKDC(t, ocspConfig(f, t, kdc.OCSPHard, url), kdc.Options{})
 	r = send(t, hard.addr, asRequest{user: f.users["alice"]}.build(t).msg)
-	wantError(t, hard, r, pkinit.KDCErrRevocationStatusUnknown, "revocation status")
+	wantError(t, hard, r, krberror.RevocationStatusUnknown, "revocation status")
 
 	var logs harness.Buffer
 	soft := startKDC(t, ocspConfig(f, t, kdc.OCSPSoft, url), kdc.Options{Log: newTextLog(&logs)})

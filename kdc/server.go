@@ -1,6 +1,7 @@
 package kdc
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sclogon/sclogon/krberror"
 )
 
 // Handler answers one Kerberos message. It returns the encoded reply (a
@@ -23,6 +26,13 @@ type Handler interface {
 
 // Server carries Kerberos messages between the network and a [Handler]: UDP
 // datagrams and TCP connections framed as RFC 4120 §7.2.2 says.
+//
+// It answers only what deserves an answer: nothing to a message the handler
+// does not answer (noise, a KRB-ERROR), nothing to a datagram from one of
+// its own listening addresses, and KRB-ERRORs over UDP only up to ErrorRate
+// per source. TCP connections are bounded in number, overall and per
+// source, and in how long they may sit idle or take to send a request.
+// [Server.Stats] counts what was refused; [Server.Shutdown] logs the counts.
 type Server struct {
 	Handler Handler
 	// Realm names the KDC in the errors the server itself sends.
@@ -30,19 +40,42 @@ type Server struct {
 	// MaxRequest bounds a request's size (default 64 KiB); larger TCP frames
 	// close the connection, larger datagrams are dropped.
 	MaxRequest int
-	// RequestTimeout bounds the work on one request (default 10 s), and the
-	// time a TCP client may take to send it.
+	// RequestTimeout bounds the work on one request (default 10 s).
 	RequestTimeout time.Duration
-	// IdleTimeout closes TCP connections that send nothing (default 30 s).
+	// IdleTimeout closes TCP connections that start no request (default 30 s).
 	IdleTimeout time.Duration
+	// HeaderTimeout bounds the time from a TCP request's first byte to its
+	// last (default 5 s): a client that starts a request must finish it.
+	HeaderTimeout time.Duration
 	// MaxInFlight bounds the requests handled at once (default 256); more
 	// wait, so a flood slows the KDC down instead of exhausting memory.
 	MaxInFlight int
-	Log         *slog.Logger
+	// MaxConns bounds the open TCP connections (default: three quarters of
+	// the process's file limit, at most 4096). At the bound, the connection
+	// idle longest is closed to admit a new one; with none idle, the new one
+	// is refused.
+	MaxConns int
+	// MaxConnsPerSource bounds the TCP connections open from one address
+	// (an IPv6 /64) (default 64); more are refused.
+	MaxConnsPerSource int
+	// ErrorRate bounds the KRB-ERRORs sent over UDP to one address, per
+	// second (default 100, in bursts of up to twice that); the rest are
+	// dropped. With a spoofed source, UDP replies reflect onto a victim;
+	// over TCP the peer proved its address, and only it sees the errors.
+	// Loopback sources are not bounded: no datagram from the network may
+	// carry one (the kernel drops them as martians), and every logon
+	// starts with an error (PREAUTH_REQUIRED), so a load test on one host
+	// would be. Negative: no bound.
+	ErrorRate float64
+	Log       *slog.Logger
 
 	mu        sync.Mutex
 	listeners []io.Closer
-	conns     map[net.Conn]struct{}
+	table     *connTable
+	own       ownAddrs
+	errLimit  *sourceLimiter
+	logLimit  *sourceLimiter
+	counters  serverCounters
 	inflight  sync.WaitGroup
 	sem       chan struct{}
 	closing   bool
@@ -50,39 +83,77 @@ type Server struct {
 }
 
 const (
-	defaultMaxRequest     = 64 << 10
-	defaultRequestTimeout = 10 * time.Second
-	defaultIdleTimeout    = 30 * time.Second
-	defaultMaxInFlight    = 256
+	defaultMaxRequest        = 64 << 10
+	defaultRequestTimeout    = 10 * time.Second
+	defaultIdleTimeout       = 30 * time.Second
+	defaultHeaderTimeout     = 5 * time.Second
+	defaultMaxInFlight       = 256
+	defaultMaxConnsPerSource = 64
+	defaultErrorRate         = 100
+	// Sources tracked by the rate limits; more share one bucket.
+	limitedSources = 1 << 16
 )
 
 func (s *Server) init() {
 	s.once.Do(func() {
-		if s.MaxRequest <= 0 {
-			s.MaxRequest = defaultMaxRequest
-		}
-		if s.RequestTimeout <= 0 {
-			s.RequestTimeout = defaultRequestTimeout
-		}
-		if s.IdleTimeout <= 0 {
-			s.IdleTimeout = defaultIdleTimeout
-		}
-		if s.MaxInFlight <= 0 {
-			s.MaxInFlight = defaultMaxInFlight
+		s.MaxRequest = orDefaultInt(s.MaxRequest, defaultMaxRequest)
+		s.RequestTimeout = orDefault(max(s.RequestTimeout, 0), defaultRequestTimeout)
+		s.IdleTimeout = orDefault(max(s.IdleTimeout, 0), defaultIdleTimeout)
+		s.HeaderTimeout = orDefault(max(s.HeaderTimeout, 0), defaultHeaderTimeout)
+		s.MaxInFlight = orDefaultInt(s.MaxInFlight, defaultMaxInFlight)
+		s.MaxConns = orDefaultInt(s.MaxConns, defaultMaxConns())
+		s.MaxConnsPerSource = orDefaultInt(s.MaxConnsPerSource, defaultMaxConnsPerSource)
+		if s.ErrorRate == 0 {
+			s.ErrorRate = defaultErrorRate
 		}
 		if s.Log == nil {
 			s.Log = slog.New(slog.DiscardHandler)
 		}
 		s.sem = make(chan struct{}, s.MaxInFlight)
-		s.conns = map[net.Conn]struct{}{}
+		s.table = newConnTable(s.MaxConns, s.MaxConnsPerSource)
+		s.errLimit = newSourceLimiter(s.ErrorRate, int(2*s.ErrorRate), limitedSources)
+		// A few lines, then one a second, per source.
+		s.logLimit = newSourceLimiter(1, 5, limitedSources)
 	})
+}
+
+func orDefaultInt(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
+
+// defaultMaxConns sizes the TCP connection bound for the machine: three
+// quarters of the file limit (the rest is for UDP, listeners, the
+// directory, OCSP and logs), at least 64, at most 4096 (some 25 MB of idle
+// connections).
+func defaultMaxConns() int {
+	n := fileLimit()
+	if n == 0 {
+		return 4096
+	}
+	return int(min(max(n/4*3, 64), 4096))
 }
 
 var errTooManyFiles = syscall.EMFILE
 
 // errorReply is a KRB-ERROR from the server itself, not the handler.
-func (s *Server) errorReply(code int32, text string) []byte {
-	return krbError(s.Realm, code, text, nil, time.Now())
+func (s *Server) errorReply(code krberror.Code, text string) []byte {
+	return krbError(s.Realm, reqNames{}, code, text, nil, time.Now())
+}
+
+// isKRBError reports whether a reply is a KRB-ERROR ([APPLICATION 30]).
+func isKRBError(reply []byte) bool { return len(reply) > 0 && reply[0] == 0x7e }
+
+// logError writes an ERROR line unless from has had its share: a hostile
+// client must not be able to fill the log.
+func (s *Server) logError(from netip.AddrPort, msg string, args ...any) {
+	if !s.logLimit.allow(from.Addr(), time.Now()) {
+		s.counters.logsLimited.Add(1)
+		return
+	}
+	s.Log.Error(msg, args...)
 }
 
 // ErrServerClosed is returned by the Serve methods after [Server.Shutdown].
@@ -104,6 +175,7 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 	if !s.track(pc) {
 		return ErrServerClosed
 	}
+	s.own.add(addrPort(pc.LocalAddr()))
 	buf := make([]byte, 65536)
 	for {
 		n, addr, err := pc.ReadFrom(buf)
@@ -117,21 +189,45 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 			}
 			return fmt.Errorf("kdc: udp: %w", err)
 		}
-		if n == 0 || n > s.MaxRequest {
+		from := addrPort(addr)
+		if !s.admitDatagram(n, from) {
 			continue
 		}
 		req := append([]byte(nil), buf[:n]...)
-		from := addrPort(addr)
 		if !s.acquire() {
 			return ErrServerClosed
 		}
 		go func() {
 			defer s.release()
-			if reply := s.handle(req, from, "udp"); reply != nil {
+			if reply := s.handle(req, from, "udp"); reply != nil && s.mayReply(reply, from) {
 				_, _ = pc.WriteTo(reply, addr)
 			}
 		}()
 	}
+}
+
+// admitDatagram says whether a datagram of n bytes from from is handled.
+func (s *Server) admitDatagram(n int, from netip.AddrPort) bool {
+	switch {
+	case s.own.spoofed(from):
+		s.counters.spoofed.Add(1)
+	case n == 0:
+		s.counters.unanswered.Add(1)
+	case n > s.MaxRequest:
+		s.counters.oversize.Add(1)
+	default:
+		return true
+	}
+	return false
+}
+
+// mayReply applies ErrorRate to a UDP reply to to.
+func (s *Server) mayReply(reply []byte, to netip.AddrPort) bool {
+	if !isKRBError(reply) || to.Addr().Unmap().IsLoopback() || s.errLimit.allow(to.Addr(), time.Now()) {
+		return true
+	}
+	s.counters.errorsLimited.Add(1)
+	return false
 }
 
 // ServeTCP accepts connections on l until Shutdown. A connection may carry
@@ -158,51 +254,65 @@ func (s *Server) ServeTCP(l net.Listener) error {
 			return fmt.Errorf("kdc: tcp: %w", err)
 		}
 		delay = 0
-		s.mu.Lock()
-		if s.closing {
-			s.mu.Unlock()
-			c.Close()
+		if !s.admitConn(c) {
 			return ErrServerClosed
 		}
-		s.conns[c] = struct{}{}
-		s.inflight.Add(1)
-		s.mu.Unlock()
-		go s.serveConn(c)
 	}
 }
 
-func (s *Server) serveConn(c net.Conn) {
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
+// admitConn serves c if the connection bounds allow, closing an idle
+// connection to make room when needed; false once the server is closing.
+func (s *Server) admitConn(c net.Conn) bool {
+	s.mu.Lock()
+	if s.closing {
 		s.mu.Unlock()
 		c.Close()
+		return false
+	}
+	tc, evicted, a := s.table.admit(c, addrPort(c.RemoteAddr()).Addr())
+	if a == admitted {
+		s.inflight.Add(1)
+	}
+	s.mu.Unlock()
+	if evicted != nil {
+		s.counters.tcpEvicted.Add(1)
+		abort(evicted)
+	}
+	switch a {
+	case refusedFull:
+		s.counters.tcpRefused.Add(1)
+		abort(c)
+	case refusedSource:
+		s.counters.tcpRefusedSource.Add(1)
+		abort(c)
+	default:
+		go s.serveConn(tc)
+	}
+	return true
+}
+
+// abort closes c with a reset: a refused or evicted connection leaves no
+// TIME_WAIT behind on the KDC.
+func abort(c net.Conn) {
+	if tc, ok := c.(*tcpConn); ok {
+		c = tc.Conn
+	}
+	if l, ok := c.(interface{ SetLinger(int) error }); ok {
+		_ = l.SetLinger(0)
+	}
+	c.Close()
+}
+
+func (s *Server) serveConn(tc *tcpConn) {
+	defer func() {
+		s.table.remove(tc)
+		tc.Close()
 		s.inflight.Done()
 	}()
-	from := addrPort(c.RemoteAddr())
-	var hdr [4]byte
-	for {
-		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
-		if _, err := io.ReadFull(c, hdr[:]); err != nil {
-			return
-		}
-		n := binary.BigEndian.Uint32(hdr[:])
-		if n == 0 {
-			return
-		}
-		if n&(1<<31) != 0 || int64(n) > int64(s.MaxRequest) {
-			// The reserved bit or a length we will not read: RFC 4120 §7.2.2
-			// asks for KRB_ERR_FIELD_TOOLONG, then the connection closes.
-			_ = c.SetWriteDeadline(time.Now().Add(s.RequestTimeout))
-			_ = writeFrame(c, s.errorReply(errFieldTooLong, fmt.Sprintf("request of %d bytes exceeds the limit of %d", n&^(1<<31), s.MaxRequest)))
-			return
-		}
-		_ = c.SetReadDeadline(time.Now().Add(s.RequestTimeout))
-		req := make([]byte, n)
-		if _, err := io.ReadFull(c, req); err != nil {
-			return
-		}
-		if !s.acquire() {
+	from := addrPort(tc.RemoteAddr())
+	for !s.isClosing() {
+		req, ok := s.readFrame(tc)
+		if !ok || !s.acquire() {
 			return
 		}
 		reply := s.handle(req, from, "tcp")
@@ -210,13 +320,58 @@ func (s *Server) serveConn(c net.Conn) {
 		if reply == nil {
 			return
 		}
-		_ = c.SetWriteDeadline(time.Now().Add(s.RequestTimeout))
-		if err := writeFrame(c, reply); err != nil {
+		_ = tc.SetWriteDeadline(time.Now().Add(s.RequestTimeout))
+		if err := writeFrame(tc, reply); err != nil {
 			return
 		}
-		if s.isClosing() {
-			return
-		}
+	}
+}
+
+// readFrame reads one request: its first byte within IdleTimeout, while
+// the connection counts as idle (and may be evicted), then the rest of the
+// frame within HeaderTimeout. The buffer grows with the bytes received, not
+// with the length announced.
+func (s *Server) readFrame(tc *tcpConn) ([]byte, bool) {
+	var hdr [4]byte
+	s.table.markIdle(tc)
+	_ = tc.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+	if _, err := io.ReadFull(tc, hdr[:1]); err != nil {
+		s.countTimeout(err, &s.counters.tcpIdle)
+		return nil, false
+	}
+	if !s.table.markBusy(tc) {
+		return nil, false
+	}
+	_ = tc.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
+	if _, err := io.ReadFull(tc, hdr[1:]); err != nil {
+		s.countTimeout(err, &s.counters.tcpHeader)
+		return nil, false
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n == 0 {
+		return nil, false
+	}
+	if n&(1<<31) != 0 || int64(n) > int64(s.MaxRequest) {
+		// The reserved bit or a length we will not read: RFC 4120 §7.2.2
+		// asks for KRB_ERR_FIELD_TOOLONG, then the connection closes.
+		s.counters.oversize.Add(1)
+		_ = tc.SetWriteDeadline(time.Now().Add(s.RequestTimeout))
+		_ = writeFrame(tc, s.errorReply(krberror.FieldTooLong, fmt.Sprintf("request of %d bytes exceeds the limit of %d", n&^(1<<31), s.MaxRequest)))
+		return nil, false
+	}
+	var req bytes.Buffer
+	if _, err := req.ReadFrom(io.LimitReader(tc, int64(n))); err != nil || req.Len() != int(n) {
+		s.countTimeout(err, &s.counters.tcpHeader)
+		return nil, false
+	}
+	return req.Bytes(), true
+}
+
+// countTimeout counts err in c if it is a timeout of ours, not a shutdown.
+func (s *Server) countTimeout(err error, c interface{ Add(uint64) uint64 }) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && !s.isClosing() {
+		c.Add(1)
 	}
 }
 
@@ -235,11 +390,15 @@ func (s *Server) handle(req []byte, from netip.AddrPort, network string) (reply 
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
-			s.Log.Error("kdc: handler panicked", "from", from.String(), "network", network, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			reply = s.errorReply(errGeneric, "internal error")
+			s.logError(from, "kdc: handler panicked", "from", from.String(), "network", network, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			reply = s.errorReply(krberror.Generic, "internal error")
 		}
 	}()
-	return s.Handler.ServeKerberos(ctx, req, from, network)
+	reply = s.Handler.ServeKerberos(ctx, req, from, network)
+	if reply == nil {
+		s.counters.unanswered.Add(1)
+	}
+	return reply
 }
 
 func (s *Server) acquire() bool {
@@ -273,21 +432,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		l.Close()
 	}
 	// Idle keep-alive connections wake from their read at once.
-	for c := range s.conns {
-		_ = c.SetReadDeadline(time.Now())
-	}
+	s.table.each(func(tc *tcpConn) { _ = tc.SetReadDeadline(time.Now()) })
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()
+	defer func() { s.Log.Info("kdc: server stopped", s.Stats().logValue()...) }()
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
+		s.table.each(func(tc *tcpConn) { tc.Close() })
 		return ctx.Err()
 	}
 }

@@ -11,6 +11,7 @@ type Running struct {
 	// Addrs are the host:port addresses it answers on (UDP and TCP).
 	Addrs []string
 
+	srv    *Server
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -29,13 +30,16 @@ func Start(k *KDC, addrs []string, log *slog.Logger) (*Running, error) {
 	}
 	var ctx context.Context
 	ctx, r.cancel = context.WithCancel(context.Background())
-	srv := &Server{Handler: k, Realm: k.Realm(), Log: log}
-	go func() { r.done <- srv.Serve(ctx, ls, 5*time.Second) }()
+	r.srv = &Server{Handler: k, Realm: k.Realm(), Log: log}
+	go func() { r.done <- r.srv.Serve(ctx, ls, 5*time.Second) }()
 	return r, nil
 }
 
 // Addr is the first address the KDC answers on.
 func (r *Running) Addr() string { return r.Addrs[0] }
+
+// Stats are the server's counts of what it refused or left unanswered.
+func (r *Running) Stats() ServerStats { return r.srv.Stats() }
 
 // Stop shuts the KDC down, letting requests in progress finish, and returns
 // the error that ended serving, if any.

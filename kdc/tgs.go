@@ -6,222 +6,247 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/crypto"
-	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 
-	"github.com/sclogon/sclogon/kdc/pac"
+	"github.com/sclogon/sclogon/krberror"
 )
 
 const paTGSReq = 1 // PA-TGS-REQ, RFC 4120 §5.2.7.1
 
 // serveTGS answers a TGS-REQ (RFC 4120 §3.3): a service ticket for the
-// client of a TGT, or the renewal of a renewable ticket.
+// client of a TGT, or the renewal of a renewable ticket. As in serveAS, each
+// stage refuses the request or leaves what the next one needs.
 func (k *KDC) serveTGS(ctx context.Context, msg []byte, raw rawKDCReq, rec *AuditRecord) ([]byte, error) {
-	var req messages.TGSReq
-	if err := req.Unmarshal(msg); err != nil {
-		return nil, reject(errorcode.KRB_ERR_GENERIC, err, "malformed TGS-REQ")
-	}
-	now := k.now()
-	body := req.ReqBody
-	rec.Service = principalString(body.SName, body.Realm)
-
-	var apReqBytes []byte
-	for _, pa := range req.PAData {
-		if pa.PADataType == paTGSReq {
-			apReqBytes = pa.PADataValue
+	x := &tgsExchange{k: k, msg: msg, raw: raw, rec: rec}
+	for _, stage := range []func(context.Context) error{
+		x.decode,             // the TGS-REQ and the AP-REQ in its PA-TGS-REQ
+		x.openTicket,         // the presented ticket: ours, and a TGT unless renewed
+		x.checkAuthenticator, // the session key held, the body's checksum, skew, replay
+		x.checkTicketTimes,   // the presented ticket valid now
+		x.resolveServer,      // the service asked for, or the renewed ticket's
+		x.decide,             // flags, times and etype of the new ticket
+		x.resignPAC,          // the TGT's PAC, its KDC signature checked, signed anew
+		x.issue,              // the ticket
+		x.reply,              // the TGS-REP
+	} {
+		if err := stage(ctx); err != nil {
+			return nil, err
 		}
 	}
-	if apReqBytes == nil {
-		return nil, reject(errorcode.KDC_ERR_PADATA_TYPE_NOSUPP, nil, "TGS-REQ without PA-TGS-REQ")
-	}
-	var ap messages.APReq
-	if err := ap.Unmarshal(apReqBytes); err != nil {
-		return nil, reject(errorcode.KRB_AP_ERR_MSG_TYPE, err, "malformed AP-REQ in PA-TGS-REQ")
-	}
-	renew := hasFlag(body.KDCOptions, optRenew)
+	return x.out, nil
+}
 
-	// The presented ticket: a TGT from this realm, or for a renewal any
-	// ticket this KDC issued.
-	tktServer := principalString(ap.Ticket.SName, ap.Ticket.Realm)
-	if ap.Ticket.Realm != k.realm {
-		return nil, reject(errorcode.KRB_AP_ERR_NOT_US, nil, "ticket from realm %q", ap.Ticket.Realm)
-	}
-	if tktServer != k.krbtgt && !renew {
-		return nil, reject(errorcode.KRB_AP_ERR_NOT_US, nil, "TGS-REQ with a ticket for %s, not a TGT", tktServer)
-	}
-	tktKey, ok := k.keys.Key(tktServer, ap.Ticket.EncPart.EType)
-	if !ok || (ap.Ticket.EncPart.KVNO != 0 && uint32(ap.Ticket.EncPart.KVNO) != tktKey.KVNO) {
-		return nil, reject(errorcode.KRB_AP_ERR_BADKEYVER, nil, "no key of etype %d kvno %d for %s", ap.Ticket.EncPart.EType, ap.Ticket.EncPart.KVNO, tktServer)
-	}
-	tkt, err := decryptTicket(ap.Ticket, tktKey)
-	if err != nil {
-		return nil, reject(errorcode.KRB_AP_ERR_BAD_INTEGRITY, err, "ticket does not decrypt")
-	}
-	client := principalString(tkt.CName, tkt.CRealm)
-	rec.Principal = client
-	rec.Account = client
+// tgsExchange is one TGS exchange, filled in stage by stage.
+type tgsExchange struct {
+	k   *KDC
+	msg []byte
+	raw rawKDCReq // its KDC-REQ-BODY as received: the authenticator's checksum covers it
+	rec *AuditRecord
+	now time.Time
 
-	// The authenticator proves the client holds the session key, is fresh,
-	// and binds the request body (RFC 4120 §3.3.2, §7.5.1 key usage 6/7).
-	authPlain, err := crypto.DecryptEncPart(ap.EncryptedAuthenticator, tkt.Key, keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR)
+	body  messages.KDCReqBody // till and rtime read by requestedTime
+	ap    messages.APReq      // from PA-TGS-REQ
+	renew bool                // the RENEW option
+
+	tktServer string                 // the presented ticket's server
+	tkt       messages.EncTicketPart // the presented ticket, decrypted
+	client    string
+	auth      types.Authenticator
+
+	spec   ticketSpec
+	etype  int32
+	ticket messages.Ticket
+	out    []byte
+}
+
+// decode reads the TGS-REQ and the AP-REQ that authenticates it.
+func (x *tgsExchange) decode(context.Context) error {
+	var req messages.TGSReq
+	if err := req.Unmarshal(x.msg); err != nil {
+		return reject(krberror.Generic, err, "malformed TGS-REQ")
+	}
+	x.now = x.k.now()
+	x.body = req.ReqBody
+	x.body.Till, x.body.RTime = requestedTime(x.body.Till), requestedTime(x.body.RTime)
+	x.rec.Service = principalString(x.body.SName, x.body.Realm)
+
+	var apReq []byte
+	for _, pa := range req.PAData {
+		if pa.PADataType == paTGSReq {
+			apReq = pa.PADataValue
+		}
+	}
+	if apReq == nil {
+		return reject(krberror.PADataTypeNoSupp, nil, "TGS-REQ without PA-TGS-REQ")
+	}
+	if err := x.ap.Unmarshal(apReq); err != nil {
+		return reject(krberror.APMsgType, err, "malformed AP-REQ in PA-TGS-REQ")
+	}
+	x.renew = hasFlag(x.body.KDCOptions, optRenew)
+	return nil
+}
+
+// openTicket decrypts the presented ticket: a TGT from this realm, or for a
+// renewal any ticket this KDC issued.
+func (x *tgsExchange) openTicket(context.Context) error {
+	k, t := x.k, x.ap.Ticket
+	x.tktServer = principalString(t.SName, t.Realm)
+	if t.Realm != k.realm {
+		return reject(krberror.APNotUs, nil, "ticket from realm %q", t.Realm)
+	}
+	if x.tktServer != k.krbtgt && !x.renew {
+		return reject(krberror.APNotUs, nil, "TGS-REQ with a ticket for %s, not a TGT", x.tktServer)
+	}
+	key, ok := k.keys.Key(x.tktServer, t.EncPart.EType)
+	if !ok || (t.EncPart.KVNO != 0 && uint32(t.EncPart.KVNO) != key.KVNO) {
+		return reject(krberror.APBadKeyVer, nil, "no key of etype %d kvno %d for %s", t.EncPart.EType, t.EncPart.KVNO, x.tktServer)
+	}
+	tkt, err := decryptTicket(t, key)
 	if err != nil {
-		return nil, reject(errorcode.KRB_AP_ERR_BAD_INTEGRITY, err, "authenticator does not decrypt with the ticket's session key")
+		return reject(krberror.APBadIntegrity, err, "ticket does not decrypt")
 	}
-	var auth types.Authenticator
-	if err := auth.Unmarshal(authPlain); err != nil {
-		return nil, reject(errorcode.KRB_AP_ERR_BAD_INTEGRITY, err, "malformed authenticator")
+	x.tkt = tkt
+	x.client = principalString(tkt.CName, tkt.CRealm)
+	x.rec.Principal, x.rec.Account = x.client, x.client
+	return nil
+}
+
+// checkAuthenticator: the authenticator proves the client holds the session
+// key, is fresh, and binds the request body (RFC 4120 §3.3.2, §7.5.1 key
+// usage 6/7).
+func (x *tgsExchange) checkAuthenticator(context.Context) error {
+	k, now, key := x.k, x.now, x.tkt.Key
+	plain, err := crypto.DecryptEncPart(x.ap.EncryptedAuthenticator, key, keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR)
+	if err != nil {
+		return reject(krberror.APBadIntegrity, err, "authenticator does not decrypt with the ticket's session key")
 	}
-	if principalString(auth.CName, auth.CRealm) != client {
-		return nil, reject(errorcode.KRB_AP_ERR_BADMATCH, nil, "authenticator names %s, ticket %s", principalString(auth.CName, auth.CRealm), client)
+	auth := &x.auth
+	if err := auth.Unmarshal(plain); err != nil {
+		return reject(krberror.APBadIntegrity, err, "malformed authenticator")
+	}
+	if named := principalString(auth.CName, auth.CRealm); named != x.client {
+		return reject(krberror.APBadMatch, nil, "authenticator names %s, ticket %s", named, x.client)
 	}
 	if d := auth.CTime.Sub(now); d > k.skew || d < -k.skew {
-		return nil, reject(errorcode.KRB_AP_ERR_SKEW, nil, "authenticator time %s is %v from the KDC's", auth.CTime.UTC().Format(time.RFC3339), d.Round(time.Second))
+		return reject(krberror.APSkew, nil, "authenticator time %s is %v from the KDC's", auth.CTime.UTC().Format(time.RFC3339), d.Round(time.Second))
 	}
 	if len(auth.Cksum.Checksum) == 0 {
-		return nil, reject(errorcode.KRB_AP_ERR_INAPP_CKSUM, nil, "authenticator without a checksum over the request body")
+		return reject(krberror.APInappCksum, nil, "authenticator without a checksum over the request body")
 	}
 	cksumType, err := crypto.GetChksumEtype(auth.Cksum.CksumType)
 	if err != nil || !keyedChecksum(auth.Cksum.CksumType) {
-		return nil, reject(errorcode.KRB_AP_ERR_INAPP_CKSUM, err, "checksum type %d is not a keyed checksum", auth.Cksum.CksumType)
+		return reject(krberror.APInappCksum, err, "checksum type %d is not a keyed checksum", auth.Cksum.CksumType)
 	}
-	if !cksumType.VerifyChecksum(tkt.Key.KeyValue, raw.reqBody, auth.Cksum.Checksum, keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR_CHKSUM) {
-		return nil, reject(errorcode.KRB_AP_ERR_MODIFIED, nil, "request body checksum mismatch")
+	if !cksumType.VerifyChecksum(key.KeyValue, x.raw.reqBody, auth.Cksum.Checksum, keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR_CHKSUM) {
+		return reject(krberror.APModified, nil, "request body checksum mismatch")
 	}
-	replayKey := fmt.Sprintf("tgs\x00%s\x00%d\x00%d\x00%x", client, auth.CTime.Unix(), auth.Cusec, auth.Cksum.Checksum)
+	replayKey := fmt.Sprintf("tgs\x00%s\x00%d\x00%d\x00%x", x.client, auth.CTime.Unix(), auth.Cusec, auth.Cksum.Checksum)
 	switch k.replay.check([]byte(replayKey), now, now.Add(2*k.skew)) {
 	case replaySeen:
-		return nil, reject(errorcode.KRB_AP_ERR_REPEAT, nil, "replayed authenticator")
+		return reject(krberror.APRepeat, nil, "replayed authenticator")
 	case replayFull:
-		return nil, reject(errorcode.KRB_ERR_GENERIC, nil, "replay cache full")
+		return reject(krberror.Generic, nil, "replay cache full")
 	}
+	return nil
+}
 
+// checkTicketTimes refuses a ticket not yet valid, or expired; a renewal
+// presents an expired ticket by design, and decide judges its renew-till.
+// It comes after the authenticator, so only the ticket's holder learns.
+func (x *tgsExchange) checkTicketTimes(context.Context) error {
+	k, now, tkt := x.k, x.now, x.tkt
 	if now.Add(k.skew).Before(tkt.StartTime) && !tkt.StartTime.IsZero() {
-		return nil, reject(errorcode.KRB_AP_ERR_TKT_NYV, nil, "ticket not yet valid")
+		return reject(krberror.APTktNYV, nil, "ticket not yet valid")
 	}
-	if !renew && !now.Before(tkt.EndTime.Add(k.skew)) {
-		return nil, reject(errorcode.KRB_AP_ERR_TKT_EXPIRED, nil, "ticket expired at %s", tkt.EndTime.UTC().Format(time.RFC3339))
+	if !x.renew && !now.Before(tkt.EndTime.Add(k.skew)) {
+		return reject(krberror.APTktExpired, nil, "ticket expired at %s", tkt.EndTime.UTC().Format(time.RFC3339))
 	}
+	return nil
+}
 
-	// What to issue.
-	spec := ticketSpec{
-		Client:   tkt.CName,
-		CRealm:   tkt.CRealm,
-		AuthTime: tkt.AuthTime,
-		AuthData: nil,
-	}
-	if renew {
-		if !hasFlag(tkt.Flags, flagRenewable) {
-			return nil, reject(errorcode.KDC_ERR_BADOPTION, nil, "ticket is not renewable")
-		}
-		if !now.Before(tkt.RenewTill) {
-			return nil, reject(errorcode.KRB_AP_ERR_TKT_EXPIRED, nil, "renewable life ended at %s", tkt.RenewTill.UTC().Format(time.RFC3339))
-		}
-		spec.Server, spec.SRealm = ap.Ticket.SName, ap.Ticket.Realm
-		life := tkt.EndTime.Sub(tkt.StartTime)
-		if tkt.StartTime.IsZero() {
-			life = tkt.EndTime.Sub(tkt.AuthTime)
-		}
-		spec.StartTime = now
-		spec.EndTime = minTime(now.Add(life), tkt.RenewTill)
-		spec.RenewTill = tkt.RenewTill
-		spec.Flags = tkt.Flags
-		spec.Flags.Bytes = append([]byte(nil), tkt.Flags.Bytes...)
-		clearFlag(&spec.Flags, flagInitial)
+// resolveServer finds the new ticket's server and its key: the one asked
+// for, in this realm, or for a renewal the presented ticket's own.
+func (x *tgsExchange) resolveServer(context.Context) error {
+	k, tkt := x.k, x.tkt
+	x.spec = ticketSpec{Client: tkt.CName, CRealm: tkt.CRealm, AuthTime: tkt.AuthTime}
+	if x.renew {
+		x.spec.Server, x.spec.SRealm = x.ap.Ticket.SName, x.ap.Ticket.Realm
 	} else {
-		if body.Realm != k.realm {
-			return nil, reject(errorcode.KDC_ERR_WRONG_REALM, nil, "no cross-realm trust for %s", body.Realm)
+		if x.body.Realm != k.realm {
+			return reject(krberror.WrongRealm, nil, "no cross-realm trust for %s", x.body.Realm)
 		}
-		spec.Server, spec.SRealm = body.SName, k.realm
-		spec.StartTime = now
-		spec.EndTime = tkt.EndTime
-		if !body.Till.IsZero() && body.Till.Before(spec.EndTime) {
-			spec.EndTime = body.Till
-		}
-		var bits []int
-		for _, b := range []int{flagForwardable, flagProxiable, flagPreAuthent, flagHWAuthent} {
-			if hasFlag(tkt.Flags, b) && (b == flagPreAuthent || b == flagHWAuthent || hasFlag(body.KDCOptions, b)) {
-				bits = append(bits, b)
-			}
-		}
-		if hasFlag(tkt.Flags, flagRenewable) && hasFlag(body.KDCOptions, optRenewable) {
-			bits = append(bits, flagRenewable)
-			spec.RenewTill = tkt.RenewTill
-			if !body.RTime.IsZero() && body.RTime.Before(spec.RenewTill) {
-				spec.RenewTill = body.RTime
-			}
-		}
-		spec.Flags = newFlags(bits...)
+		x.spec.Server, x.spec.SRealm = x.body.SName, k.realm
 	}
-	server := principalString(spec.Server, spec.SRealm)
-	rec.Service = server
+	server := principalString(x.spec.Server, x.spec.SRealm)
+	x.rec.Service = server
 	if strings.HasPrefix(server, "krbtgt/") && server != k.krbtgt {
-		return nil, reject(errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN, nil, "no cross-realm key for %s", server)
+		return reject(krberror.SPrincipalUnknown, nil, "no cross-realm key for %s", server)
 	}
-	serverKey, ok := k.keys.Key(server, 0)
-	if !ok {
-		return nil, reject(errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN, nil, "unknown service %s", server)
+	var ok bool
+	if x.spec.ServerKey, ok = k.keys.Key(server, 0); !ok {
+		return reject(krberror.SPrincipalUnknown, nil, "unknown service %s", server)
 	}
-	if !spec.EndTime.After(now) {
-		return nil, reject(errorcode.KDC_ERR_NEVER_VALID, nil, "requested end time is in the past")
-	}
-	etype, ok := chooseEType(body.EType)
-	if !ok {
-		return nil, reject(errorcode.KDC_ERR_ETYPE_NOSUPP, nil, "none of the requested etypes %v is supported", body.EType)
-	}
-	spec.ServerKey = serverKey
-	if spec.SessionKey, err = newSessionKey(etype, k.rand); err != nil {
-		return nil, err
-	}
+	return nil
+}
 
-	// The PAC travels from the TGT into the service ticket, its KDC
-	// signature checked and both signatures made anew for the service.
-	if pacBytes, found, err := pac.FromAuthorizationData(tkt.AuthorizationData); err != nil {
-		return nil, reject(errorcode.KRB_AP_ERR_MODIFIED, err, "malformed PAC in the ticket")
-	} else if found {
-		krbtgtKey, _ := k.keys.Key(k.krbtgt, 0)
-		kdcKey, err := pac.NewKey(krbtgtKey.EType, krbtgtKey.Value)
-		if err != nil {
-			return nil, err
-		}
-		svcKey, err := pac.NewKey(serverKey.EType, serverKey.Value)
-		if err != nil {
-			return nil, err
-		}
-		resigned, err := pac.Resign(pacBytes, kdcKey, svcKey)
-		if err != nil {
-			return nil, reject(errorcode.KRB_AP_ERR_MODIFIED, err, "PAC signature does not verify")
-		}
-		if spec.AuthData, err = pac.AuthorizationData(resigned); err != nil {
-			return nil, err
-		}
+// decide sets the new ticket's flags and times, by the policy AS tickets
+// follow too, within the presented ticket's, and picks its session key's
+// etype.
+func (x *tgsExchange) decide(context.Context) error {
+	g, err := decideGrant(tgsGrantRequest(x.now, x.body, x.tkt))
+	if err != nil {
+		return err
 	}
+	x.spec.Flags, x.spec.StartTime, x.spec.EndTime, x.spec.RenewTill = g.Flags, g.StartTime, g.EndTime, g.RenewTill
+	var ok bool
+	if x.etype, ok = chooseEType(x.body.EType); !ok {
+		return reject(krberror.ETypeNoSupp, nil, "none of the requested etypes %v is supported", x.body.EType)
+	}
+	return nil
+}
 
-	ticket, err := issueTicket(spec)
+// resignPAC carries the presented ticket's PAC into the new ticket.
+func (x *tgsExchange) resignPAC(context.Context) error {
+	authData, err := x.k.resignPAC(x.tkt.AuthorizationData, x.spec.ServerKey)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	// The reply is encrypted with the authenticator's subkey when there is one
-	// (key usage 9), else with the TGT session key (usage 8).
-	replyKey, usage := tkt.Key, uint32(keyusage.TGS_REP_ENCPART_SESSION_KEY)
-	if len(auth.SubKey.KeyValue) > 0 {
-		replyKey, usage = auth.SubKey, keyusage.TGS_REP_ENCPART_AUTHENTICATOR_SUB_KEY
+	x.spec.AuthData = authData
+	return nil
+}
+
+// issue makes the ticket, under a new session key.
+func (x *tgsExchange) issue(context.Context) error {
+	var err error
+	if x.spec.SessionKey, err = newSessionKey(x.etype, x.k.rand); err != nil {
+		return err
 	}
-	encPart, err := encryptRepPart(spec, body.Nonce, true, replyKey, usage)
+	x.ticket, err = issueTicket(x.spec)
+	return err
+}
+
+// reply encrypts the TGS-REP's secret part with the authenticator's subkey
+// when there is one (key usage 9), else with the TGT session key (usage 8),
+// and encodes the TGS-REP.
+func (x *tgsExchange) reply(context.Context) error {
+	key, usage := x.tkt.Key, uint32(keyusage.TGS_REP_ENCPART_SESSION_KEY)
+	if len(x.auth.SubKey.KeyValue) > 0 {
+		key, usage = x.auth.SubKey, keyusage.TGS_REP_ENCPART_AUTHENTICATOR_SUB_KEY
+	}
+	encPart, err := encryptRepPart(x.spec, x.body.Nonce, true, key, usage)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rep := messages.TGSRep{KDCRepFields: messages.KDCRepFields{
-		PVNO: 5, MsgType: 13, CRealm: tkt.CRealm, CName: tkt.CName, Ticket: ticket, EncPart: encPart,
+		PVNO: 5, MsgType: 13, CRealm: x.tkt.CRealm, CName: x.tkt.CName, Ticket: x.ticket, EncPart: encPart,
 	}}
-	out, err := rep.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("kdc: encode TGS-REP: %w", err)
+	if x.out, err = rep.Marshal(); err != nil {
+		return fmt.Errorf("kdc: encode TGS-REP: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // keyedChecksum reports the checksum types that need the session key: an
@@ -232,19 +257,6 @@ func keyedChecksum(t int32) bool {
 		return true
 	}
 	return false
-}
-
-func clearFlag(f *asn1.BitString, bit int) {
-	if bit/8 < len(f.Bytes) {
-		f.Bytes[bit/8] &^= 0x80 >> (bit % 8)
-	}
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
 }
 
 // chooseEType picks the first etype the client listed that the KDC makes

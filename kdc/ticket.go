@@ -176,3 +176,14 @@ func encryptRepPart(s ticketSpec, nonce int, tgs bool, key types.EncryptionKey, 
 	b = asn1tools.AddASNAppTag(b, tag)
 	return crypto.GetEncryptedData(b, key, usage, 0)
 }
+
+// requestedTime reads a KDC-REQ's till or rtime. RFC 4120 §5.4.1 gives
+// 19700101000000Z the meaning "no limit" (the longest the KDC's policy
+// allows): Heimdal's krb5_get_creds sends it in every TGS-REQ. It comes back
+// as the zero time, as an absent rtime does.
+func requestedTime(t time.Time) time.Time {
+	if t.Unix() == 0 {
+		return time.Time{}
+	}
+	return t
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sclogon/sclogon/kinit/ccache"
 	"github.com/sclogon/sclogon/kinit/transport"
+	"github.com/sclogon/sclogon/krberror"
 	"github.com/sclogon/sclogon/pkinit"
 )
 
@@ -209,7 +210,7 @@ func (c *Client) Run(ctx context.Context, req Request) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if kerr.Code != KDCErrPreauthRequired {
+		if kerr.Code != krberror.PreauthRequired {
 			return nil, kerr
 		}
 		var offersPKINIT bool
@@ -240,11 +241,13 @@ func (c *Client) Run(ctx context.Context, req Request) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		offered := kx
+		kerr.KeyExchange = &offered
 		if attempt > 0 {
 			return nil, kerr
 		}
 		switch kerr.Code {
-		case pkinit.KDCErrDHKeyParametersNotAccepted:
+		case krberror.DHKeyParametersNotAccepted:
 			next, ok, err := groupFromEData(kerr.EData, pol.DHMinBits)
 			if err != nil {
 				return nil, err
@@ -254,7 +257,7 @@ func (c *Client) Run(ctx context.Context, req Request) (*Result, error) {
 			}
 			c.trace("KDC %s refused %s and asks for %s: retrying once", kdc, kx, next)
 			kx = next
-		case pkinit.KDCErrPreauthExpired:
+		case krberror.PreauthExpired:
 			if tok, _ := readMethodData(kerr.EData); tok != nil {
 				c.trace("KDC %s: freshness token expired; retrying once with a new one", kdc)
 				freshness = tok
@@ -350,6 +353,8 @@ func (c *Client) pkinitRequest(req Request, id Identity, kx KeyExchange, freshne
 			FreshnessToken: freshness,
 		},
 		SupportedKDFs: []pkinit.KDF{pkinit.KDFSHA256, pkinit.KDFSHA1, pkinit.KDFSHA512},
+		// So that a KDC which reads it (Heimdal, Samba) signs with SHA-2.
+		SupportedCMSTypes: pkinit.SupportedCMSTypes(req.Policy.AllowSHA1),
 	}
 	st := &asState{nonce: nonce}
 	if !kx.RSA {
@@ -420,14 +425,15 @@ func (c *Client) readASRep(ctx context.Context, raw []byte, st *asState, req Req
 				KDC:    pkinit.KRB5PrincipalName{NameType: NameTypeSrvInst, Name: []string{"krbtgt", realm}, Realm: realm},
 				ASReq:  st.asReq,
 			},
+			Verify: pkinit.VerifyOptions{AllowSHA1: pol.AllowSHA1},
 		})
 	} else {
-		replyKey, sc, signedRaw, err = keyTransportReply(parsed, st, rep.EncPart.EType, id, c.rand())
+		replyKey, sc, signedRaw, err = keyTransportReply(parsed, st, rep.EncPart.EType, id, pol.AllowSHA1, c.rand())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("kinit: the KDC's PKINIT reply: %w", err)
 	}
-	c.trace("KDC signature verified: signer %q", sc.Signer.Subject.String())
+	c.trace("KDC signature verified: signer %q, digest %v", sc.Signer.Subject.String(), sc.Hash)
 	now := c.now()
 	if err := pol.checkKDC(ctx, kdcCheck{signed: sc, raw: signedRaw, realm: realm, now: now}); err != nil {
 		return nil, err
@@ -475,7 +481,7 @@ func (c *Client) readASRep(ctx context.Context, raw []byte, st *asState, req Req
 
 // keyTransportReply opens the KDC's encKeyPack with the identity's key,
 // RFC 4556 §3.2.3.2, decrypting only once (on a card, once is one PIN use).
-func keyTransportReply(rep *pkinit.PKASRep, st *asState, etype int32, id Identity, rnd io.Reader) (pkinit.EncryptionKey, *pkinit.SignedContent, []byte, error) {
+func keyTransportReply(rep *pkinit.PKASRep, st *asState, etype int32, id Identity, allowSHA1 bool, rnd io.Reader) (pkinit.EncryptionKey, *pkinit.SignedContent, []byte, error) {
 	var none pkinit.EncryptionKey
 	if rep.EncKeyPack == nil {
 		return none, nil, nil, fmt.Errorf("%w: the KDC answered a key-transport request with key agreement", ErrReplyMismatch)
@@ -485,7 +491,7 @@ func keyTransportReply(rep *pkinit.PKASRep, st *asState, etype int32, id Identit
 	if err != nil {
 		return none, nil, nil, err
 	}
-	sc, err := pkinit.VerifySignedData(inner, pkinit.VerifyOptions{ContentType: pkinit.ContentRKeyData})
+	sc, err := pkinit.VerifySignedData(inner, pkinit.VerifyOptions{ContentType: pkinit.ContentRKeyData, AllowSHA1: allowSHA1})
 	if err != nil {
 		return none, nil, nil, err
 	}
@@ -525,7 +531,7 @@ func parseKRBError(raw []byte, kdc transport.KDC, realm string) (*KDCError, erro
 	if err := k.Unmarshal(raw); err != nil {
 		return nil, fmt.Errorf("%w: KRB-ERROR from %s: %v", ErrMalformed, kdc, err)
 	}
-	return &KDCError{Code: k.ErrorCode, Text: k.EText, EData: k.EData, Realm: realm, KDC: kdc.String()}, nil
+	return &KDCError{Code: krberror.Code(k.ErrorCode), Text: k.EText, EData: k.EData, Realm: realm, KDC: kdc.String()}, nil
 }
 
 // readMethodData reads the METHOD-DATA of a PREAUTH_REQUIRED error: the

@@ -17,6 +17,7 @@ import (
 	"github.com/sclogon/sclogon/kinit"
 	"github.com/sclogon/sclogon/kinit/ccache"
 	"github.com/sclogon/sclogon/kinit/transport"
+	"github.com/sclogon/sclogon/krberror"
 	"github.com/sclogon/sclogon/pkinit"
 )
 
@@ -157,7 +158,7 @@ func TestMITUnknownPrincipal(t *testing.T) {
 	req.Client = ccache.Principal{NameType: 1, Components: []string{"mallory"}, Realm: realm}
 	_, err := run(t, newClient(t), req)
 	var kerr *kinit.KDCError
-	if !errors.As(err, &kerr) || kerr.Code != kinit.KDCErrCPrincipalUnknown {
+	if !errors.As(err, &kerr) || kerr.Code != krberror.CPrincipalUnknown {
 		t.Fatalf("got %v, want KDC_ERR_C_PRINCIPAL_UNKNOWN", err)
 	}
 }

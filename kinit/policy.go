@@ -80,6 +80,11 @@ type Policy struct {
 	Checker *revocation.Checker
 	// MaxSkew is the clock difference tolerated with the KDC (clockskew, default 5m).
 	MaxSkew time.Duration
+	// AllowSHA1 accepts a KDC reply signed with SHA-1 (pkinit_allow_sha1,
+	// default false); refused, it fails with pkinit.ErrSHA1Signature. With
+	// it the request also lists the SHA-1 algorithms, last, in
+	// supportedCMSTypes.
+	AllowSHA1 bool
 }
 
 // PolicyFromConfig reads realm's PKINIT options from conf as MIT's PKINIT
@@ -110,6 +115,7 @@ func PolicyFromConfig(conf *krb5conf.Config, realm string) (Policy, error) {
 		}
 		p.DHMinBits = n
 	}
+	p.AllowSHA1 = conf.RealmBool(realm, "pkinit_allow_sha1", false)
 	if vs := conf.RealmValues(realm, "pkinit_cert_match"); len(vs) > 0 {
 		if p.CertMatch, err = logon.ParseCertMatch(vs[0]); err != nil {
 			return p, err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sclogon/sclogon/certs"
+	"github.com/sclogon/sclogon/krberror"
 )
 
 func TestDecodeAccount(t *testing.T) {
@@ -74,7 +75,7 @@ func TestFoldValue(t *testing.T) {
 }
 
 func TestErrorCode(t *testing.T) {
-	for err, want := range map[error]int32{
+	for err, want := range map[error]krberror.Code{
 		nil:                     0,
 		ErrNoMapping:            6,
 		ErrNameMismatch:         75,

@@ -2,6 +2,8 @@ package mapping
 
 import (
 	"errors"
+
+	"github.com/sclogon/sclogon/krberror"
 )
 
 // Errors [Mapper.Map] returns, each wrapped with the detail an operator
@@ -34,16 +36,6 @@ var (
 	ErrDirectoryUnavailable = errors.New("mapping: directory unavailable")
 )
 
-// KRB-ERROR codes [ErrorCode] returns (RFC 4120 §7.5.9, RFC 4556 §3.1.3).
-const (
-	codeCPrincipalUnknown   int32 = 6  // KDC_ERR_C_PRINCIPAL_UNKNOWN
-	codeClientRevoked       int32 = 18 // KDC_ERR_CLIENT_REVOKED
-	codeServiceUnavailable  int32 = 29 // KDC_ERR_SVC_UNAVAILABLE
-	codeCertificateMismatch int32 = 66 // KDC_ERR_CERTIFICATE_MISMATCH
-	codeClientNameMismatch  int32 = 75 // KDC_ERR_CLIENT_NAME_MISMATCH
-	codeGeneric             int32 = 60 // KRB_ERR_GENERIC
-)
-
 // ErrorCode returns the KRB-ERROR code a KDC answers for err, following
 // what Windows domain controllers answer:
 //
@@ -58,20 +50,20 @@ const (
 //	ErrAccountExpired        18  KDC_ERR_CLIENT_REVOKED
 //	ErrDirectoryUnavailable  29  KDC_ERR_SVC_UNAVAILABLE
 //	anything else            60  KRB_ERR_GENERIC
-func ErrorCode(err error) int32 {
+func ErrorCode(err error) krberror.Code {
 	switch {
 	case err == nil:
-		return 0
+		return krberror.None
 	case errors.Is(err, ErrAccountDisabled), errors.Is(err, ErrAccountExpired):
-		return codeClientRevoked
+		return krberror.ClientRevoked
 	case errors.Is(err, ErrSIDMismatch):
-		return codeCertificateMismatch
+		return krberror.CertificateMismatch
 	case errors.Is(err, ErrNameMismatch), errors.Is(err, ErrAmbiguous), errors.Is(err, ErrWeakMapping):
-		return codeClientNameMismatch
+		return krberror.ClientNameMismatch
 	case errors.Is(err, ErrNoMapping):
-		return codeCPrincipalUnknown
+		return krberror.CPrincipalUnknown
 	case errors.Is(err, ErrDirectoryUnavailable):
-		return codeServiceUnavailable
+		return krberror.SvcUnavailable
 	}
-	return codeGeneric
+	return krberror.Generic
 }

@@ -12,8 +12,8 @@ import (
 
 	"github.com/sclogon/sclogon/kinit"
 	"github.com/sclogon/sclogon/kinit/ccache"
+	"github.com/sclogon/sclogon/krberror"
 	"github.com/sclogon/sclogon/pam"
-	"github.com/sclogon/sclogon/pkinit"
 )
 
 // logon runs pam.Logon in process for the fixture's user with identity.
@@ -70,7 +70,7 @@ func TestLogonRefusesAnotherUsersCertificate(t *testing.T) {
 	conf := f.writeConfig(t, k.addr, k.keytab(t), filepath.Join(t.TempDir(), "krb5cc_%{uid}"))
 	_, path, err := logon(t, conf, f.other.identity())
 	var kerr *kinit.KDCError
-	if !errors.As(err, &kerr) || kerr.Code != pkinit.KDCErrClientNameMismatch {
+	if !errors.As(err, &kerr) || kerr.Code != krberror.ClientNameMismatch {
 		t.Fatalf("logon with %s's certificate as %s: %v, want KDC_ERR_CLIENT_NAME_MISMATCH", f.other.name, f.user.name, err)
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {

@@ -31,7 +31,9 @@ type SignOptions struct {
 	// Chain is embedded after the signer's certificate (intermediate CAs).
 	Chain []*x509.Certificate
 	// SubjectKeyID identifies the signer by subject key identifier instead of
-	// issuer and serial number.
+	// issuer and serial number, in DER's primitive [0] (80 14 …). Heimdal's
+	// hx509 (Heimdal's and Samba's KDC and kinit) cannot decode that form: its
+	// CMS module tags [0] EXPLICIT. Leave it off for such peers.
 	SubjectKeyID bool
 	// Rand is handed to the signer.
 	Rand io.Reader
@@ -196,7 +198,10 @@ type VerifyOptions struct {
 	// Certificates are candidates for the signer besides those embedded
 	// (the KDC's own certificate, known out of band).
 	Certificates []*x509.Certificate
-	// AllowSHA1 accepts SHA-1 digests (old Windows clients). Off by default.
+	// AllowSHA1 accepts a SHA-1 digest or signature algorithm (old Windows
+	// clients; a Heimdal or Samba KDC answering a client that sent no
+	// supportedCMSTypes). Off by default: such a SignedData is refused with
+	// an error that matches [ErrSHA1Signature].
 	AllowSHA1 bool
 }
 
@@ -208,13 +213,51 @@ type SignedContent struct {
 	Content      []byte // the eContent exactly as signed
 	Signer       *x509.Certificate
 	Certificates []*x509.Certificate // all certificates embedded, signer included
-	Hash         crypto.Hash
+	Hash         crypto.Hash         // the SignerInfo's digestAlgorithm
+}
+
+// cmsIdentifier is a SignerIdentifier (RFC 5652 §5.3) or a
+// RecipientIdentifier (§6.2.1): an issuer and serial number, or a subject
+// key identifier.
+type cmsIdentifier struct {
+	issuer []byte // raw Name
+	serial *big.Int
+	ski    []byte
+}
+
+func (id cmsIdentifier) matches(c *x509.Certificate) bool {
+	if id.ski != nil {
+		return len(c.SubjectKeyId) != 0 && bytes.Equal(c.SubjectKeyId, id.ski)
+	}
+	return bytes.Equal(c.RawIssuer, id.issuer) && c.SerialNumber.Cmp(id.serial) == 0
+}
+
+// readIdentifier reads a SignerIdentifier or RecipientIdentifier. The
+// subjectKeyIdentifier [0] comes primitive (80 14 …, DER) or constructed
+// around an OCTET STRING (a0 16 04 14 …, BER, as Heimdal's hx509 writes it).
+func readIdentifier(s *berString, what string) (cmsIdentifier, error) {
+	var id cmsIdentifier
+	switch {
+	case s.peek(cbasn1.SEQUENCE):
+		var ias, issuer berString
+		id.serial = new(big.Int)
+		if !s.read(&ias, cbasn1.SEQUENCE) || !ias.readElement(&issuer, cbasn1.SEQUENCE) ||
+			!ias.readInteger(id.serial) || !ias.empty() {
+			return id, malformed("IssuerAndSerialNumber", nil)
+		}
+		id.issuer = issuer
+	case s.peek(tagCtx0Prim), s.peek(tagCtx0Cons):
+		if !s.readOctetString(&id.ski, tagCtx0Prim) {
+			return id, malformed("SubjectKeyIdentifier", nil)
+		}
+	default:
+		return id, malformed(what, nil)
+	}
+	return id, nil
 }
 
 type signerInfo struct {
-	issuer      []byte // raw Name
-	serial      *big.Int
-	ski         []byte
+	sid         cmsIdentifier
 	digestAlg   asn1.ObjectIdentifier
 	signedAttrs []byte // the [0] element as received
 	sigAlg      asn1.ObjectIdentifier
@@ -231,101 +274,33 @@ type signedData struct {
 	signers       []signerInfo
 }
 
-func readAlgorithm(s *cryptobyte.String, oid *asn1.ObjectIdentifier) bool {
-	var alg cryptobyte.String
-	return s.ReadASN1(&alg, cbasn1.SEQUENCE) && alg.ReadASN1ObjectIdentifier(oid)
-}
-
 // parseSignedData accepts a ContentInfo holding SignedData, or a bare
-// SignedData (the RFC 4556 encKeyPack inner form).
+// SignedData (the RFC 4556 encKeyPack inner form), in BER.
 func parseSignedData(der []byte) (*signedData, error) {
-	in := cryptobyte.String(der)
-	var outer cryptobyte.String
-	if !in.ReadASN1(&outer, cbasn1.SEQUENCE) || !in.Empty() {
-		return nil, malformed("SignedData", errTrailingOr(in))
-	}
-	var sd cryptobyte.String
-	if outer.PeekASN1Tag(cbasn1.OBJECT_IDENTIFIER) {
-		var ct asn1.ObjectIdentifier
-		var content cryptobyte.String
-		if !outer.ReadASN1ObjectIdentifier(&ct) || !outer.ReadASN1(&content, tagCtx0Cons) || !outer.Empty() {
-			return nil, malformed("ContentInfo", nil)
-		}
-		if !ct.Equal(oidSignedData) {
-			return nil, fmt.Errorf("%w: ContentInfo is %v, not SignedData", ErrMalformed, ct)
-		}
-		if !content.ReadASN1(&sd, cbasn1.SEQUENCE) || !content.Empty() {
-			return nil, malformed("SignedData", nil)
-		}
-	} else {
-		sd = outer
+	sd, err := contentOf(der, oidSignedData, "SignedData", true)
+	if err != nil {
+		return nil, err
 	}
 	var out signedData
 	var version int64
-	var digestAlgs, eci cryptobyte.String
-	if !sd.ReadASN1Integer(&version) || !sd.ReadASN1(&digestAlgs, cbasn1.SET) || !sd.ReadASN1(&eci, cbasn1.SEQUENCE) {
+	var digestAlgs, eci berString
+	if !sd.readInteger(&version) || !sd.read(&digestAlgs, cbasn1.SET) || !sd.read(&eci, cbasn1.SEQUENCE) {
 		return nil, malformed("SignedData", nil)
 	}
-	if !eci.ReadASN1ObjectIdentifier(&out.eContentType) {
-		return nil, malformed("EncapsulatedContentInfo", nil)
+	if err := out.readEncapsulated(eci); err != nil {
+		return nil, err
 	}
-	if eci.Empty() {
-		return nil, malformed("EncapsulatedContentInfo", errors.New("detached content"))
+	if err := out.readCertificates(&sd); err != nil {
+		return nil, err
 	}
-	var ec cryptobyte.String
-	if !eci.ReadASN1(&ec, tagCtx0Cons) || !eci.Empty() {
-		return nil, malformed("EncapsulatedContentInfo", nil)
+	if sd.peek(tagCtx1Cons) && !sd.skip(tagCtx1Cons) {
+		return nil, malformed("SignedData crls", nil)
 	}
-	if ec.PeekASN1Tag(cbasn1.OCTET_STRING) {
-		var c cryptobyte.String
-		if !ec.ReadASN1(&c, cbasn1.OCTET_STRING) || !ec.Empty() {
-			return nil, malformed("eContent", nil)
-		}
-		out.eContent = c
-	} else {
-		var elem, inner cryptobyte.String
-		var tag cbasn1.Tag
-		if !ec.ReadAnyASN1Element(&elem, &tag) || !ec.Empty() {
-			return nil, malformed("eContent", nil)
-		}
-		inner = elem
-		if !inner.ReadAnyASN1(&inner, &tag) {
-			return nil, malformed("eContent", nil)
-		}
-		out.eContent, out.eContentInner = elem, inner
+	var sis berString
+	if !sd.read(&sis, cbasn1.SET) || !sd.empty() {
+		return nil, malformed("SignedData signerInfos", errTrailingOr(sd))
 	}
-	if sd.PeekASN1Tag(tagCtx0Cons) {
-		var certs cryptobyte.String
-		if !sd.ReadASN1(&certs, tagCtx0Cons) {
-			return nil, malformed("SignedData certificates", nil)
-		}
-		for !certs.Empty() {
-			var c cryptobyte.String
-			var tag cbasn1.Tag
-			if !certs.ReadAnyASN1Element(&c, &tag) {
-				return nil, malformed("SignedData certificates", nil)
-			}
-			if tag != cbasn1.SEQUENCE {
-				continue // attribute or other certificate formats
-			}
-			cert, err := x509.ParseCertificate(c)
-			if err != nil {
-				return nil, malformed("embedded certificate", err)
-			}
-			out.certs = append(out.certs, cert)
-		}
-	}
-	if sd.PeekASN1Tag(tagCtx1Cons) {
-		var crls cryptobyte.String
-		if !sd.ReadASN1(&crls, tagCtx1Cons) {
-			return nil, malformed("SignedData crls", nil)
-		}
-	}
-	var sis cryptobyte.String
-	if !sd.ReadASN1(&sis, cbasn1.SET) || !sd.Empty() {
-		return nil, malformed("SignedData signerInfos", nil)
-	}
-	for !sis.Empty() {
+	for !sis.empty() {
 		si, err := parseSignerInfo(&sis)
 		if err != nil {
 			return nil, err
@@ -335,58 +310,127 @@ func parseSignedData(der []byte) (*signedData, error) {
 	return &out, nil
 }
 
-func errTrailingOr(rest cryptobyte.String) error {
+// contentOf returns the content of a ContentInfo of type want (RFC 5652 §3),
+// or, when bare is true, der itself if it is not a ContentInfo.
+func contentOf(der []byte, want asn1.ObjectIdentifier, what string, bare bool) (berString, error) {
+	in := berString(der)
+	var outer berString
+	if !in.read(&outer, cbasn1.SEQUENCE) || !in.empty() {
+		return nil, malformed(what, errTrailingOr(in))
+	}
+	if bare && !outer.peek(cbasn1.OBJECT_IDENTIFIER) {
+		return outer, nil
+	}
+	var ct asn1.ObjectIdentifier
+	var content, inner berString
+	if !outer.readOID(&ct) || !outer.read(&content, tagCtx0Cons) || !outer.empty() {
+		return nil, malformed("ContentInfo", nil)
+	}
+	if !ct.Equal(want) {
+		return nil, fmt.Errorf("%w: ContentInfo is %v, not %s", ErrMalformed, ct, what)
+	}
+	if !content.read(&inner, cbasn1.SEQUENCE) || !content.empty() {
+		return nil, malformed(what, nil)
+	}
+	return inner, nil
+}
+
+// readEncapsulated reads the EncapsulatedContentInfo, RFC 5652 §5.2: the
+// eContent OCTET STRING in either form, or RFC 2315 content of any type.
+func (out *signedData) readEncapsulated(eci berString) error {
+	if !eci.readOID(&out.eContentType) {
+		return malformed("EncapsulatedContentInfo", nil)
+	}
+	if eci.empty() {
+		return malformed("EncapsulatedContentInfo", errors.New("detached content"))
+	}
+	var ec berString
+	if !eci.read(&ec, tagCtx0Cons) || !eci.empty() {
+		return malformed("EncapsulatedContentInfo", nil)
+	}
+	if ec.peek(cbasn1.OCTET_STRING) || ec.peek(cbasn1.OCTET_STRING.Constructed()) {
+		if !ec.readOctetString(&out.eContent, cbasn1.OCTET_STRING) || !ec.empty() {
+			return malformed("eContent", nil)
+		}
+		return nil
+	}
+	var elem, inner berString
+	var tag cbasn1.Tag
+	if !ec.readAny(&elem, &inner, &tag) || !ec.empty() {
+		return malformed("eContent", nil)
+	}
+	out.eContent, out.eContentInner = elem, inner
+	return nil
+}
+
+// readCertificates reads the optional CertificateSet, in any order; other
+// CertificateChoices than a Certificate are skipped.
+func (out *signedData) readCertificates(sd *berString) error {
+	if !sd.peek(tagCtx0Cons) {
+		return nil
+	}
+	var certs berString
+	if !sd.read(&certs, tagCtx0Cons) {
+		return malformed("SignedData certificates", nil)
+	}
+	for !certs.empty() {
+		var c berString
+		var tag cbasn1.Tag
+		if !certs.readAny(&c, nil, &tag) {
+			return malformed("SignedData certificates", nil)
+		}
+		if tag != cbasn1.SEQUENCE {
+			continue // attribute or other certificate formats
+		}
+		cert, err := x509.ParseCertificate(c)
+		if err != nil {
+			return malformed("embedded certificate", err)
+		}
+		out.certs = append(out.certs, cert)
+	}
+	return nil
+}
+
+func errTrailingOr(rest []byte) error {
 	if len(rest) != 0 {
 		return errTrailing
 	}
 	return nil
 }
 
-func parseSignerInfo(s *cryptobyte.String) (signerInfo, error) {
+// parseSignerInfo reads one SignerInfo, RFC 5652 §5.3. The version is not
+// checked: hx509 writes 1 with a subjectKeyIdentifier.
+func parseSignerInfo(s *berString) (signerInfo, error) {
 	var si signerInfo
-	var seq cryptobyte.String
+	var seq berString
 	var version int64
-	if !s.ReadASN1(&seq, cbasn1.SEQUENCE) || !seq.ReadASN1Integer(&version) {
+	if !s.read(&seq, cbasn1.SEQUENCE) || !seq.readInteger(&version) {
 		return si, malformed("SignerInfo", nil)
 	}
-	switch {
-	case seq.PeekASN1Tag(cbasn1.SEQUENCE):
-		var ias, issuer cryptobyte.String
-		si.serial = new(big.Int)
-		if !seq.ReadASN1(&ias, cbasn1.SEQUENCE) || !ias.ReadASN1Element(&issuer, cbasn1.SEQUENCE) ||
-			!ias.ReadASN1Integer(si.serial) || !ias.Empty() {
-			return si, malformed("IssuerAndSerialNumber", nil)
-		}
-		si.issuer = issuer
-	case seq.PeekASN1Tag(tagCtx0Prim):
-		var ski cryptobyte.String
-		if !seq.ReadASN1(&ski, tagCtx0Prim) {
-			return si, malformed("SubjectKeyIdentifier", nil)
-		}
-		si.ski = ski
-	default:
-		return si, malformed("SignerIdentifier", nil)
+	var err error
+	if si.sid, err = readIdentifier(&seq, "SignerIdentifier"); err != nil {
+		return si, err
 	}
-	if !readAlgorithm(&seq, &si.digestAlg) {
+	if !seq.readAlgorithm(&si.digestAlg, nil) {
 		return si, malformed("SignerInfo digestAlgorithm", nil)
 	}
-	if seq.PeekASN1Tag(tagCtx0Cons) {
-		var attrs cryptobyte.String
-		if !seq.ReadASN1Element(&attrs, tagCtx0Cons) {
+	if seq.peek(tagCtx0Cons) {
+		var attrs berString
+		if !seq.readElement(&attrs, tagCtx0Cons) {
 			return si, malformed("SignerInfo signedAttrs", nil)
+		}
+		if !isDER(attrs, tagCtx0Cons) {
+			return si, malformed("SignerInfo signedAttrs", errors.New("not DER"))
 		}
 		si.signedAttrs = attrs
 	}
-	var sig cryptobyte.String
-	if !readAlgorithm(&seq, &si.sigAlg) || !seq.ReadASN1(&sig, cbasn1.OCTET_STRING) {
+	if !seq.readAlgorithm(&si.sigAlg, nil) || !seq.readOctetString(&si.signature, cbasn1.OCTET_STRING) {
 		return si, malformed("SignerInfo signature", nil)
 	}
-	si.signature = sig
-	if seq.PeekASN1Tag(tagCtx1Cons) {
-		var unsigned cryptobyte.String
-		seq.ReadASN1(&unsigned, tagCtx1Cons)
+	if seq.peek(tagCtx1Cons) && !seq.skip(tagCtx1Cons) {
+		return si, malformed("SignerInfo unsignedAttrs", nil)
 	}
-	if !seq.Empty() {
+	if !seq.empty() {
 		return si, malformed("SignerInfo", errTrailing)
 	}
 	return si, nil
@@ -429,7 +473,8 @@ func signedAttrValues(attrsElem []byte) (ct asn1.ObjectIdentifier, digest []byte
 // of an RFC 4556 encKeyPack) over the content bytes it carries. PKINIT allows
 // exactly one signer (RFC 4556 §3.2.1), found by issuer and serial number or
 // by subject key identifier among the embedded certificates and
-// opts.Certificates.
+// opts.Certificates. The encoding may be BER (RFC 5652 §1); the signature is
+// checked over the bytes received.
 func VerifySignedData(der []byte, opts VerifyOptions) (*SignedContent, error) {
 	sd, err := parseSignedData(der)
 	if err != nil {
@@ -443,15 +488,12 @@ func VerifySignedData(der []byte, opts VerifyOptions) (*SignedContent, error) {
 		return nil, fmt.Errorf("%w: got %v, want %v", ErrUnexpectedContentType, sd.eContentType, opts.ContentType)
 	}
 	si := sd.signers[0]
-	signer := findSigner(si, sd.certs, opts.Certificates)
+	signer := findSigner(si.sid, sd.certs, opts.Certificates)
 	if signer == nil {
 		return nil, ErrUnknownSigner
 	}
-	h := hashOfDigestOID(si.digestAlg)
-	if h == 0 || (h == crypto.SHA1 && !opts.AllowSHA1) {
-		return nil, fmt.Errorf("%w: %v", ErrUnsupportedDigest, si.digestAlg)
-	}
-	if err := checkSignatureAlgorithm(si.sigAlg, h, signer.PublicKey); err != nil {
+	h, sigHash, err := signatureHashes(si, signer.PublicKey, opts.AllowSHA1)
+	if err != nil {
 		return nil, err
 	}
 	signedBytes := sd.eContent
@@ -469,7 +511,7 @@ func VerifySignedData(der []byte, opts VerifyOptions) (*SignedContent, error) {
 		// The signature covers the attributes DER-encoded as a SET, RFC 5652 §5.4.
 		signedBytes = append([]byte{0x31}, si.signedAttrs[1:]...)
 	}
-	if err := verifySignature(signer.PublicKey, h, signedBytes, si.signature); err != nil {
+	if err := verifySignature(signer.PublicKey, sigHash, signedBytes, si.signature); err != nil {
 		return nil, err
 	}
 	return &SignedContent{ContentType: ct, Content: sd.eContent, Signer: signer, Certificates: sd.certs, Hash: h}, nil
@@ -490,64 +532,13 @@ func digestMatches(h crypto.Hash, want, content, inner []byte) bool {
 	return bytes.Equal(d.Sum(nil), want)
 }
 
-func findSigner(si signerInfo, embedded, extra []*x509.Certificate) *x509.Certificate {
+func findSigner(sid cmsIdentifier, embedded, extra []*x509.Certificate) *x509.Certificate {
 	for _, list := range [][]*x509.Certificate{embedded, extra} {
 		for _, c := range list {
-			if si.ski != nil {
-				if len(c.SubjectKeyId) != 0 && bytes.Equal(c.SubjectKeyId, si.ski) {
-					return c
-				}
-				continue
-			}
-			if bytes.Equal(c.RawIssuer, si.issuer) && c.SerialNumber.Cmp(si.serial) == 0 {
+			if sid.matches(c) {
 				return c
 			}
 		}
-	}
-	return nil
-}
-
-func checkSignatureAlgorithm(alg asn1.ObjectIdentifier, h crypto.Hash, pub any) error {
-	type want struct {
-		rsa  bool
-		hash crypto.Hash
-	}
-	var w want
-	switch {
-	case alg.Equal(oidRSAEncryption):
-		w = want{true, h}
-	case alg.Equal(oidSHA1WithRSA):
-		w = want{true, crypto.SHA1}
-	case alg.Equal(oidSHA256WithRSA):
-		w = want{true, crypto.SHA256}
-	case alg.Equal(oidSHA384WithRSA):
-		w = want{true, crypto.SHA384}
-	case alg.Equal(oidSHA512WithRSA):
-		w = want{true, crypto.SHA512}
-	case alg.Equal(oidECDSAWithSHA1):
-		w = want{false, crypto.SHA1}
-	case alg.Equal(oidECDSAWithSHA256):
-		w = want{false, crypto.SHA256}
-	case alg.Equal(oidECDSAWithSHA384):
-		w = want{false, crypto.SHA384}
-	case alg.Equal(oidECDSAWithSHA512):
-		w = want{false, crypto.SHA512}
-	default:
-		return fmt.Errorf("%w: signature algorithm %v", ErrUnsupportedDigest, alg)
-	}
-	if w.hash != h {
-		return fmt.Errorf("%w: signature algorithm %v with digest %v", ErrUnsupportedDigest, alg, h)
-	}
-	_, isRSA := pub.(*rsa.PublicKey)
-	_, isEC := pub.(*ecdsa.PublicKey)
-	if w.rsa && isEC {
-		// MIT krb5 1.20 labels its ECDSA signatures sha256WithRSAEncryption;
-		// OpenSSL, and so MIT's KDC, verify by the key's type. The signature
-		// is still checked as ECDSA over the named digest.
-		return nil
-	}
-	if (w.rsa && !isRSA) || (!w.rsa && !isEC) {
-		return fmt.Errorf("%w: signature algorithm %v does not fit a %T key", ErrBadSignature, alg, pub)
 	}
 	return nil
 }

@@ -24,35 +24,6 @@ const (
 	TDDHParameters        TDType = 109 // TD_DH_PARAMETERS, RFC 4556 §3.2.2
 )
 
-// Kerberos error codes a KDC answers PKINIT failures with (RFC 4120 §7.5.9,
-// RFC 4556 §3.1.3, RFC 6113 §5.5, RFC 8636 §5).
-const (
-	KDCErrETypeNoSupp                     int32 = 14  // KDC_ERR_ETYPE_NOSUPP, RFC 4120
-	KDCErrPreauthFailed                   int32 = 24  // KDC_ERR_PREAUTH_FAILED, RFC 4120
-	KRBAPErrSkew                          int32 = 37  // KRB_AP_ERR_SKEW, RFC 4120
-	KRBAPErrModified                      int32 = 41  // KRB_AP_ERR_MODIFIED, RFC 4120
-	KRBErrGeneric                         int32 = 60  // KRB_ERR_GENERIC, RFC 4120
-	KDCErrClientNotTrusted                int32 = 62  // KDC_ERR_CLIENT_NOT_TRUSTED, RFC 4556
-	KDCErrKDCNotTrusted                   int32 = 63  // KDC_ERR_KDC_NOT_TRUSTED, RFC 4120
-	KDCErrInvalidSig                      int32 = 64  // KDC_ERR_INVALID_SIG, RFC 4556
-	KDCErrDHKeyParametersNotAccepted      int32 = 65  // KDC_ERR_DH_KEY_PARAMETERS_NOT_ACCEPTED, RFC 4556 (KDC_ERR_KEY_TOO_WEAK in RFC 4120)
-	KDCErrCantVerifyCertificate           int32 = 70  // KDC_ERR_CANT_VERIFY_CERTIFICATE, RFC 4556
-	KDCErrInvalidCertificate              int32 = 71  // KDC_ERR_INVALID_CERTIFICATE, RFC 4556
-	KDCErrRevokedCertificate              int32 = 72  // KDC_ERR_REVOKED_CERTIFICATE, RFC 4556
-	KDCErrRevocationStatusUnknown         int32 = 73  // KDC_ERR_REVOCATION_STATUS_UNKNOWN, RFC 4556
-	KDCErrRevocationStatusUnavailable     int32 = 74  // KDC_ERR_REVOCATION_STATUS_UNAVAILABLE, RFC 4120
-	KDCErrClientNameMismatch              int32 = 75  // KDC_ERR_CLIENT_NAME_MISMATCH, RFC 4556
-	KDCErrKDCNameMismatch                 int32 = 76  // KDC_ERR_KDC_NAME_MISMATCH, RFC 4120
-	KDCErrInconsistentKeyPurpose          int32 = 77  // KDC_ERR_INCONSISTENT_KEY_PURPOSE, RFC 4556
-	KDCErrDigestInCertNotAccepted         int32 = 78  // KDC_ERR_DIGEST_IN_CERT_NOT_ACCEPTED, RFC 4556
-	KDCErrPAChecksumMustBeIncluded        int32 = 79  // KDC_ERR_PA_CHECKSUM_MUST_BE_INCLUDED, RFC 4556
-	KDCErrDigestInSignedDataNotAccepted   int32 = 80  // KDC_ERR_DIGEST_IN_SIGNED_DATA_NOT_ACCEPTED, RFC 4556
-	KDCErrPublicKeyEncryptionNotSupported int32 = 81  // KDC_ERR_PUBLIC_KEY_ENCRYPTION_NOT_SUPPORTED, RFC 4556
-	KDCErrPreauthExpired                  int32 = 90  // KDC_ERR_PREAUTH_EXPIRED, RFC 6113 (stale freshness token, RFC 8070)
-	KDCErrMorePreauthDataRequired         int32 = 91  // KDC_ERR_MORE_PREAUTH_DATA_REQUIRED, RFC 6113
-	KDCErrNoAcceptableKDF                 int32 = 100 // KDC_ERR_NO_ACCEPTABLE_KDF, RFC 8636 §5
-)
-
 // Key usage of the asChecksum in a ReplyKeyPack, RFC 4556 §3.2.3.2.
 const keyUsageASChecksum = 6
 

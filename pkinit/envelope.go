@@ -10,9 +10,9 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"io"
-	"math/big"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -39,6 +39,7 @@ func envelope(content []byte, contentType asn1.ObjectIdentifier, recipient *x509
 	if _, err := io.ReadFull(rand, iv); err != nil {
 		return nil, fmt.Errorf("pkinit: iv: %w", err)
 	}
+	//lint:ignore SA1019 RFC 4556 §3.2.3.2 and RFC 3370 §4.2.1: PKINIT key transport is rsaEncryption (PKCS #1 v1.5), the one algorithm every client decrypts
 	encKey, err := rsa.EncryptPKCS1v15(rand, pub, cek)
 	if err != nil {
 		return nil, fmt.Errorf("pkinit: key transport: %w", err)
@@ -76,122 +77,130 @@ func envelope(content []byte, contentType asn1.ObjectIdentifier, recipient *x509
 	return b.Bytes()
 }
 
-// OpenEnvelopedData decrypts a DER ContentInfo holding an EnvelopedData with
-// the private key of cert, which may sit on a card (any crypto.Decrypter for
-// an RSA key). It returns the content type and the plaintext: for a PKINIT
-// encKeyPack, a SignedData to pass to [VerifySignedData].
+// OpenEnvelopedData decrypts a ContentInfo holding an EnvelopedData (DER or
+// BER, RFC 5652 §6) with the private key of cert, which may sit on a card
+// (any crypto.Decrypter for an RSA key). It returns the content type and the
+// plaintext: for a PKINIT encKeyPack, a SignedData to pass to
+// [VerifySignedData].
 func OpenEnvelopedData(der []byte, cert *x509.Certificate, key crypto.Decrypter, rand io.Reader) (asn1.ObjectIdentifier, []byte, error) {
-	in := cryptobyte.String(der)
-	var ci, content, ed, ris, eci cryptobyte.String
-	var ct asn1.ObjectIdentifier
+	ed, err := contentOf(der, oidEnvelopedData, "EnvelopedData", false)
+	if err != nil {
+		return nil, nil, err
+	}
 	var version int64
-	if !in.ReadASN1(&ci, cbasn1.SEQUENCE) || !in.Empty() || !ci.ReadASN1ObjectIdentifier(&ct) ||
-		!ci.ReadASN1(&content, tagCtx0Cons) || !ci.Empty() {
-		return nil, nil, malformed("ContentInfo", errTrailingOr(in))
-	}
-	if !ct.Equal(oidEnvelopedData) {
-		return nil, nil, fmt.Errorf("%w: ContentInfo is %v, not EnvelopedData", ErrMalformed, ct)
-	}
-	if !content.ReadASN1(&ed, cbasn1.SEQUENCE) || !content.Empty() || !ed.ReadASN1Integer(&version) {
+	var ris, eci berString
+	if !ed.readInteger(&version) {
 		return nil, nil, malformed("EnvelopedData", nil)
 	}
-	if ed.PeekASN1Tag(tagCtx0Cons) { // originatorInfo
-		ed.SkipASN1(tagCtx0Cons)
+	if ed.peek(tagCtx0Cons) && !ed.skip(tagCtx0Cons) { // originatorInfo
+		return nil, nil, malformed("EnvelopedData originatorInfo", nil)
 	}
-	if !ed.ReadASN1(&ris, cbasn1.SET) || !ed.ReadASN1(&eci, cbasn1.SEQUENCE) {
+	if !ed.read(&ris, cbasn1.SET) || !ed.read(&eci, cbasn1.SEQUENCE) {
 		return nil, nil, malformed("EnvelopedData", nil)
 	}
-	if ed.PeekASN1Tag(tagCtx1Cons) { // unprotectedAttrs
-		ed.SkipASN1(tagCtx1Cons)
+	if ed.peek(tagCtx1Cons) && !ed.skip(tagCtx1Cons) { // unprotectedAttrs
+		return nil, nil, malformed("EnvelopedData unprotectedAttrs", nil)
 	}
-	if !ed.Empty() {
+	if !ed.empty() {
 		return nil, nil, malformed("EnvelopedData", errTrailing)
 	}
 	encKey, err := findRecipient(ris, cert)
 	if err != nil {
 		return nil, nil, err
 	}
+	ec, err := readEncryptedContent(eci)
+	if err != nil {
+		return nil, nil, err
+	}
+	plain, err := ec.decrypt(encKey, key, rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ec.contentType, plain, nil
+}
 
-	var innerType, encAlg asn1.ObjectIdentifier
-	var alg, params cryptobyte.String
-	if !eci.ReadASN1ObjectIdentifier(&innerType) || !eci.ReadASN1(&alg, cbasn1.SEQUENCE) || !alg.ReadASN1ObjectIdentifier(&encAlg) {
-		return nil, nil, malformed("EncryptedContentInfo", nil)
-	}
-	var ciphertext []byte
-	switch {
-	case eci.PeekASN1Tag(tagCtx0Prim):
-		var c cryptobyte.String
-		eci.ReadASN1(&c, tagCtx0Prim)
-		ciphertext = c
-	case eci.PeekASN1Tag(tagCtx0Cons): // constructed encoding from streaming encoders
-		var c cryptobyte.String
-		eci.ReadASN1(&c, tagCtx0Cons)
-		for !c.Empty() {
-			var part cryptobyte.String
-			if !c.ReadASN1(&part, cbasn1.OCTET_STRING) {
-				return nil, nil, malformed("encryptedContent", nil)
-			}
-			ciphertext = append(ciphertext, part...)
-		}
-	default:
-		return nil, nil, malformed("EncryptedContentInfo", fmt.Errorf("no encryptedContent"))
-	}
-	if !eci.Empty() {
-		return nil, nil, malformed("EncryptedContentInfo", errTrailing)
-	}
+// encryptedContent is an EncryptedContentInfo, RFC 5652 §6.1.
+type encryptedContent struct {
+	contentType asn1.ObjectIdentifier
+	alg         asn1.ObjectIdentifier
+	iv          []byte
+	ciphertext  []byte
+}
 
+func readEncryptedContent(eci berString) (*encryptedContent, error) {
+	var ec encryptedContent
+	var params berString
+	if !eci.readOID(&ec.contentType) || !eci.readAlgorithm(&ec.alg, &params) {
+		return nil, malformed("EncryptedContentInfo", nil)
+	}
+	// encryptedContent [0] IMPLICIT OCTET STRING: primitive, or constructed
+	// as streaming encoders write it.
+	if !eci.peek(tagCtx0Prim) && !eci.peek(tagCtx0Cons) {
+		return nil, malformed("EncryptedContentInfo", errors.New("no encryptedContent"))
+	}
+	if !eci.readOctetString(&ec.ciphertext, tagCtx0Prim) {
+		return nil, malformed("encryptedContent", nil)
+	}
+	if !eci.empty() {
+		return nil, malformed("EncryptedContentInfo", errTrailing)
+	}
+	// The CBC ciphers' parameters are the IV, RFC 3565 §4.1, RFC 3370 §5.1.
+	if !params.empty() && !params.readOctetString(&ec.iv, cbasn1.OCTET_STRING) {
+		return nil, malformed("content-encryption parameters", nil)
+	}
+	if !params.empty() {
+		return nil, malformed("content-encryption parameters", errTrailing)
+	}
+	return &ec, nil
+}
+
+// decrypt unwraps the content-encryption key with key and decrypts the content.
+func (ec *encryptedContent) decrypt(encKey []byte, key crypto.Decrypter, rand io.Reader) ([]byte, error) {
 	var newCipher func([]byte) (cipher.Block, error)
 	var keyLen int
 	switch {
-	case encAlg.Equal(oidAES128CBC):
+	case ec.alg.Equal(oidAES128CBC):
 		newCipher, keyLen = aes.NewCipher, 16
-	case encAlg.Equal(oidAES192CBC):
+	case ec.alg.Equal(oidAES192CBC):
 		newCipher, keyLen = aes.NewCipher, 24
-	case encAlg.Equal(oidAES256CBC):
+	case ec.alg.Equal(oidAES256CBC):
 		newCipher, keyLen = aes.NewCipher, 32
-	case encAlg.Equal(oidDESEDE3CBC):
+	case ec.alg.Equal(oidDESEDE3CBC):
 		newCipher, keyLen = des.NewTripleDESCipher, 24
 	default:
-		return nil, nil, fmt.Errorf("%w: content encryption %v", ErrUnsupportedAlgorithm, encAlg)
+		return nil, fmt.Errorf("%w: content encryption %v", ErrUnsupportedAlgorithm, ec.alg)
 	}
-	var iv cryptobyte.String
-	alg.ReadASN1(&iv, cbasn1.OCTET_STRING)
-	params = alg
-	if len(params) != 0 {
-		return nil, nil, malformed("content-encryption parameters", errTrailing)
-	}
-
 	cek, err := key.Decrypt(rand, encKey, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: key transport: %v", ErrDecrypt, err)
+		return nil, fmt.Errorf("%w: key transport: %v", ErrDecrypt, err)
 	}
 	if len(cek) != keyLen {
-		return nil, nil, fmt.Errorf("%w: content key is %d bytes, want %d", ErrDecrypt, len(cek), keyLen)
+		return nil, fmt.Errorf("%w: content key is %d bytes, want %d", ErrDecrypt, len(cek), keyLen)
 	}
 	block, err := newCipher(cek)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
 	bs := block.BlockSize()
-	if len(iv) != bs || len(ciphertext) == 0 || len(ciphertext)%bs != 0 {
-		return nil, nil, fmt.Errorf("%w: bad iv or ciphertext length", ErrDecrypt)
+	if len(ec.iv) != bs || len(ec.ciphertext) == 0 || len(ec.ciphertext)%bs != 0 {
+		return nil, fmt.Errorf("%w: bad iv or ciphertext length", ErrDecrypt)
 	}
-	plain := make([]byte, len(ciphertext))
-	cipher.NewCBCDecrypter(block, iv).CryptBlocks(plain, ciphertext)
+	plain := make([]byte, len(ec.ciphertext))
+	cipher.NewCBCDecrypter(block, ec.iv).CryptBlocks(plain, ec.ciphertext)
 	pad := int(plain[len(plain)-1])
 	if pad == 0 || pad > bs || subtle.ConstantTimeCompare(plain[len(plain)-pad:], bytes.Repeat([]byte{byte(pad)}, pad)) != 1 {
-		return nil, nil, fmt.Errorf("%w: bad padding", ErrDecrypt)
+		return nil, fmt.Errorf("%w: bad padding", ErrDecrypt)
 	}
-	return innerType, plain[:len(plain)-pad], nil
+	return plain[:len(plain)-pad], nil
 }
 
 // findRecipient returns the encryptedKey of the KeyTransRecipientInfo for
-// cert; other RecipientInfo kinds are skipped.
-func findRecipient(ris cryptobyte.String, cert *x509.Certificate) ([]byte, error) {
-	for !ris.Empty() {
-		var ri cryptobyte.String
+// cert (RFC 5652 §6.2.1); other RecipientInfo kinds are skipped.
+func findRecipient(ris berString, cert *x509.Certificate) ([]byte, error) {
+	for !ris.empty() {
+		var ri berString
 		var tag cbasn1.Tag
-		if !ris.ReadAnyASN1(&ri, &tag) {
+		if !ris.readAny(nil, &ri, &tag) {
 			return nil, malformed("RecipientInfo", nil)
 		}
 		if tag != cbasn1.SEQUENCE {
@@ -199,30 +208,18 @@ func findRecipient(ris cryptobyte.String, cert *x509.Certificate) ([]byte, error
 		}
 		var version int64
 		var alg asn1.ObjectIdentifier
-		var encKey cryptobyte.String
-		match := false
-		if !ri.ReadASN1Integer(&version) {
+		var encKey []byte
+		if !ri.readInteger(&version) {
 			return nil, malformed("KeyTransRecipientInfo", nil)
 		}
-		switch {
-		case ri.PeekASN1Tag(cbasn1.SEQUENCE):
-			var ias, issuer cryptobyte.String
-			serial := new(big.Int)
-			if !ri.ReadASN1(&ias, cbasn1.SEQUENCE) || !ias.ReadASN1Element(&issuer, cbasn1.SEQUENCE) || !ias.ReadASN1Integer(serial) {
-				return nil, malformed("IssuerAndSerialNumber", nil)
-			}
-			match = bytes.Equal(issuer, cert.RawIssuer) && serial.Cmp(cert.SerialNumber) == 0
-		case ri.PeekASN1Tag(tagCtx0Prim):
-			var ski cryptobyte.String
-			ri.ReadASN1(&ski, tagCtx0Prim)
-			match = len(cert.SubjectKeyId) != 0 && bytes.Equal(ski, cert.SubjectKeyId)
-		default:
-			return nil, malformed("RecipientIdentifier", nil)
+		rid, err := readIdentifier(&ri, "RecipientIdentifier")
+		if err != nil {
+			return nil, err
 		}
-		if !readAlgorithm(&ri, &alg) || !ri.ReadASN1(&encKey, cbasn1.OCTET_STRING) {
+		if !ri.readAlgorithm(&alg, nil) || !ri.readOctetString(&encKey, cbasn1.OCTET_STRING) || !ri.empty() {
 			return nil, malformed("KeyTransRecipientInfo", nil)
 		}
-		if !match {
+		if !rid.matches(cert) {
 			continue
 		}
 		if !alg.Equal(oidRSAEncryption) {

@@ -3,6 +3,8 @@ package pkinit
 import (
 	"errors"
 	"fmt"
+
+	"github.com/sclogon/sclogon/krberror"
 )
 
 // Rejections a caller branches on. Every error this package returns wraps one
@@ -20,6 +22,10 @@ var (
 	// ErrUnsupportedDigest: a digest or signature algorithm is unknown or not
 	// allowed (SHA-1 when the policy forbids it, MD5).
 	ErrUnsupportedDigest = errors.New("pkinit: unsupported digest algorithm")
+	// ErrSHA1Signature: a SignedData's digest or signature algorithm is SHA-1
+	// and VerifyOptions.AllowSHA1 is off. It also matches ErrUnsupportedDigest
+	// (KDC_ERR_DIGEST_IN_SIGNED_DATA_NOT_ACCEPTED).
+	ErrSHA1Signature error = sha1Error{}
 	// ErrUnexpectedContentType: the SignedData carries a different content type
 	// than the caller expects.
 	ErrUnexpectedContentType = errors.New("pkinit: unexpected content type")
@@ -54,31 +60,37 @@ var (
 // ErrorCode maps an error from this package to the Kerberos error code a KDC
 // puts in its KRB-ERROR (RFC 4556 §3.1.3). Errors it does not know map to
 // KDC_ERR_PREAUTH_FAILED.
-func ErrorCode(err error) int32 {
+func ErrorCode(err error) krberror.Code {
 	switch {
 	case err == nil:
-		return 0
+		return krberror.None
 	case errors.Is(err, ErrBadSignature):
-		return KDCErrInvalidSig
+		return krberror.InvalidSig
 	case errors.Is(err, ErrUnknownSigner):
-		return KDCErrCantVerifyCertificate
+		return krberror.CantVerifyCertificate
 	case errors.Is(err, ErrUnsupportedDigest):
-		return KDCErrDigestInSignedDataNotAccepted
+		return krberror.DigestInSignedDataNotAccepted
 	case errors.Is(err, ErrWeakGroup), errors.Is(err, ErrBadPublicValue), errors.Is(err, ErrUnsupportedCurve):
-		return KDCErrDHKeyParametersNotAccepted
+		return krberror.DHKeyParametersNotAccepted
 	case errors.Is(err, ErrUnsupportedEType):
-		return KDCErrETypeNoSupp
+		return krberror.ETypeNoSupp
 	case errors.Is(err, ErrNoAcceptableKDF):
-		return KDCErrNoAcceptableKDF
+		return krberror.NoAcceptableKDF
 	case errors.Is(err, ErrPAChecksumMissing):
-		return KDCErrPAChecksumMustBeIncluded
+		return krberror.PAChecksumMustBeIncluded
 	case errors.Is(err, ErrPAChecksumMismatch), errors.Is(err, ErrASChecksumMismatch):
-		return KRBAPErrModified
+		return krberror.APModified
 	case errors.Is(err, ErrUnsupportedAlgorithm), errors.Is(err, ErrUnsupportedKey):
-		return KDCErrPublicKeyEncryptionNotSupported
+		return krberror.PublicKeyEncryptionNotSupported
 	}
-	return KDCErrPreauthFailed
+	return krberror.PreauthFailed
 }
+
+type sha1Error struct{}
+
+func (sha1Error) Error() string { return "pkinit: SHA-1 signature not accepted" }
+
+func (sha1Error) Is(target error) bool { return target == ErrUnsupportedDigest }
 
 func malformed(what string, err error) error {
 	if err == nil {

@@ -9,6 +9,8 @@ import (
 	mrand "math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/sclogon/sclogon/krberror"
 )
 
 var (
@@ -128,13 +130,13 @@ func TestVerifyAuthPackRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	req, _ := ParsePKASReq(good)
-	if _, _, err := VerifyAuthPack(req, []byte("other body"), VerifyOptions{}); !errors.Is(err, ErrPAChecksumMismatch) || ErrorCode(err) != KRBAPErrModified {
+	if _, _, err := VerifyAuthPack(req, []byte("other body"), VerifyOptions{}); !errors.Is(err, ErrPAChecksumMismatch) || ErrorCode(err) != krberror.APModified {
 		t.Errorf("other body: %v", err)
 	}
 	ap.PKAuthenticator.PAChecksum = nil
 	noSum, _ := BuildPKASReq(ap, f.client.key, f.client.cert, SignOptions{Rand: rand.Reader})
 	req, _ = ParsePKASReq(noSum)
-	if _, _, err := VerifyAuthPack(req, testReqBody, VerifyOptions{}); !errors.Is(err, ErrPAChecksumMissing) || ErrorCode(err) != KDCErrPAChecksumMustBeIncluded {
+	if _, _, err := VerifyAuthPack(req, testReqBody, VerifyOptions{}); !errors.Is(err, ErrPAChecksumMissing) || ErrorCode(err) != krberror.PAChecksumMustBeIncluded {
 		t.Errorf("no paChecksum: %v", err)
 	}
 	ap.PKAuthenticator.PAChecksum = PAChecksum(testReqBody)
@@ -146,7 +148,7 @@ func TestVerifyAuthPackRejects(t *testing.T) {
 	}
 	sha1Req, _ := BuildPKASReq(testAuthPack(t, nil, nil), f.client.key, f.client.cert, SignOptions{Rand: rand.Reader, Hash: 3 /* crypto.SHA1 */})
 	req, _ = ParsePKASReq(sha1Req)
-	if _, _, err := VerifyAuthPack(req, testReqBody, VerifyOptions{}); !errors.Is(err, ErrUnsupportedDigest) || ErrorCode(err) != KDCErrDigestInSignedDataNotAccepted {
+	if _, _, err := VerifyAuthPack(req, testReqBody, VerifyOptions{}); !errors.Is(err, ErrUnsupportedDigest) || ErrorCode(err) != krberror.DigestInSignedDataNotAccepted {
 		t.Errorf("SHA-1 without policy: %v", err)
 	}
 	if _, _, err := VerifyAuthPack(req, testReqBody, VerifyOptions{AllowSHA1: true}); err != nil {
@@ -164,7 +166,7 @@ func TestDHValidation(t *testing.T) {
 	nonResidue := new(big.Int).Sub(gp.p, big.NewInt(4)) // -4: -1 is a non-residue as p ≡ 3 (mod 4), so y^q ≡ -1
 	for name, y := range map[string]*big.Int{"zero": big.NewInt(0), "one": big.NewInt(1), "p-1": pm1, "p": gp.p, "subgroup": nonResidue} {
 		der, _ := marshal(y, "y")
-		if _, err := key.SharedSecret(der); !errors.Is(err, ErrBadPublicValue) || ErrorCode(err) != KDCErrDHKeyParametersNotAccepted {
+		if _, err := key.SharedSecret(der); !errors.Is(err, ErrBadPublicValue) || ErrorCode(err) != krberror.DHKeyParametersNotAccepted {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

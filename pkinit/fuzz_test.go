@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rand"
+	"crypto/x509"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -22,7 +25,25 @@ func fuzzSeeds(f *testing.F) [][]byte {
 	rkp, _ := (&ReplyKeyPack{ReplyKey: EncryptionKey{18, make([]byte, 32)}, ASChecksum: Checksum{16, make([]byte, 12)}}).Marshal()
 	td, _ := MarshalTypedData([]TypedData{{TDDHParameters, []byte{0x30, 0}}})
 	spki, _ := key.PublicKeyInfo()
-	return [][]byte{apDER, req, rep.PKASRep, kt.PKASRep, pn, info, rkp, td, spki}
+	seeds := [][]byte{apDER, req, rep.PKASRep, kt.PKASRep, pn, info, rkp, td, spki}
+	// The BER forms peers send: hx509's, and streaming encoders'.
+	files, _ := filepath.Glob("testdata/heimdal-7.8-*.der")
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		seeds = append(seeds, b)
+	}
+	sd, _ := SignData([]byte("content"), ContentDHKeyData, fx.kdc.key, fx.kdc.cert, SignOptions{Rand: rand.Reader, SubjectKeyID: true, Chain: []*x509.Certificate{fx.ecClient.cert}})
+	for _, v := range signedDataVariants(f, sd) {
+		seeds = append(seeds, v)
+	}
+	env, _ := EnvelopeData(sd, fx.client.cert, rand.Reader)
+	for _, v := range envelopedDataVariants(f, env, fx.client.cert.SubjectKeyId) {
+		seeds = append(seeds, v)
+	}
+	return seeds
 }
 
 func addSeeds(f *testing.F) {

@@ -333,7 +333,7 @@ func Write(w io.Writer, r *Report) error {
 	target("KDC ECDH P-256 ≥ 20× MIT's DH-2048 exchanges/s", fmt.Sprintf("%s vs %s/s: %s", rate(ec.Rate), rate(mit.Rate), ratio(ec.Rate, mit.Rate)), okEC && okMIT && ec.Rate >= 20*mit.Rate, okEC && okMIT)
 	ourWarm, okWarm := r.clientRow("sclogon kinit", "warm")
 	mitWarm, okMITWarm := r.clientRow("MIT kinit + OpenSC", "warm")
-	target("warm client logon ≤ 6 APDUs", fmt.Sprintf("%s", apduText(ourWarm, okWarm)), okWarm && ourWarm.APDUs <= 6, okWarm)
+	target("warm client logon ≤ 6 APDUs", apduText(ourWarm, okWarm), okWarm && ourWarm.APDUs <= 6, okWarm)
 	target("warm client logon ≤ ½ the APDUs of OpenSC + MIT kinit", fmt.Sprintf("%s vs %s", apduText(ourWarm, okWarm), apduText(mitWarm, okMITWarm)), okWarm && okMITWarm && 2*ourWarm.APDUs <= mitWarm.APDUs, okWarm && okMITWarm)
 	p("\n")
 	if len(missed) > 0 || r.Profile != "" {

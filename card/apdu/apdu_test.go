@@ -101,6 +101,7 @@ func TestGenericCardInProcess(t *testing.T) {
 				t.Fatalf("ECDSA signature: %v", err)
 			}
 			secret := []byte("a 32-byte AES key for the reply")
+			//lint:ignore SA1019 RFC 4556 §3.2.3.2 key transport is PKCS #1 v1.5 (rsaEncryption): the card decrypts what a KDC sends
 			ct, _ := rsa.EncryptPKCS1v15(rand.Reader, rsaKey.Public().(*rsa.PublicKey), secret)
 			pt, err := c.Decrypt(card.SlotAuthentication, rsaKey.Public(), ct)
 			if err != nil || !bytes.Equal(pt, secret) {

@@ -160,6 +160,7 @@ func TestPIVGoUnderPCSCD(t *testing.T) {
 		t.Fatalf("RSA signature: %v", err)
 	}
 	secret := []byte("32-byte AES key for the reply..")
+	//lint:ignore SA1019 RFC 4556 §3.2.3.2 key transport is PKCS #1 v1.5 (rsaEncryption): the card decrypts what a KDC sends
 	ct, _ := rsa.EncryptPKCS1v15(rand.Reader, rsaCert.PublicKey.(*rsa.PublicKey), secret)
 	pt, err := rsaKey.(crypto.Decrypter).Decrypt(rand.Reader, ct, nil)
 	if err != nil || !bytes.Equal(pt, secret) {
@@ -190,7 +191,7 @@ func TestPIVGoUnderPCSCD(t *testing.T) {
 	// exclusive handle when SELECT fails on a vanished card, and the reader
 	// then stays locked for this whole test binary.
 	waitForLog(t, p.Process(), "Card Removed", 10*time.Second)
-	stop = runCardProcess(t, "--state", path, "--connect", p.CardAddrs[0])
+	runCardProcess(t, "--state", path, "--connect", p.CardAddrs[0]) // stopped at cleanup
 	yk = openCard(t, p.Readers[0])
 	defer yk.Close()
 	if n, err := yk.Retries(); err != nil || n != 2 {

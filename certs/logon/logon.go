@@ -161,8 +161,6 @@ const (
 	ekuOther
 )
 
-var oidAnyEKU = asn1.ObjectIdentifier{2, 5, 29, 37, 0}
-
 func ekuState(c *x509.Certificate) ekuKind {
 	for _, o := range c.UnknownExtKeyUsage {
 		if o.Equal(certs.OIDExtKeyUsageSmartCardLogon) || o.Equal(certs.OIDExtKeyUsagePKINITClientAuth) {

@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/ocsp"
 )
 
 // Policy says how hard to insist on an answer.
@@ -32,6 +34,10 @@ type Policy struct {
 	MaxAge time.Duration
 	// CacheSize bounds the number of cached answers; default 1024.
 	CacheSize int
+	// MaxRevoked bounds the number of certificates remembered as revoked
+	// (see [Checker]); default 65536. When full, the one that expires
+	// first is forgotten first.
+	MaxRevoked int
 	// ResponderURL overrides the certificate's AIA OCSP URL.
 	ResponderURL string
 	// AllowMissingNonce accepts responses that do not echo the nonce
@@ -53,6 +59,9 @@ func (p Policy) withDefaults() Policy {
 	if p.CacheSize <= 0 {
 		p.CacheSize = 1024
 	}
+	if p.MaxRevoked <= 0 {
+		p.MaxRevoked = 1 << 16
+	}
 	return p
 }
 
@@ -73,6 +82,12 @@ type Options struct {
 // Checker queries OCSP responders and caches their answers until
 // nextUpdate. At most one query per certificate is in flight; concurrent
 // Checks for the same certificate share it. Safe for concurrent use.
+//
+// A verified "revoked" answer is final: the Checker remembers it until the
+// certificate expires, past the answer's nextUpdate and through responder
+// outages, and soft-fail never lets that certificate through again. Only a
+// certificateHold (RFC 5280 §5.3.1) may be lifted, by a verified "good"
+// answer produced after the one that put the hold on.
 type Checker struct {
 	pol  Policy
 	http Doer
@@ -81,7 +96,15 @@ type Checker struct {
 
 	mu      sync.Mutex
 	cache   map[string]Result
+	revoked map[string]revokedAnswer
 	flights map[string]*flight
+}
+
+// revokedAnswer is a verified "revoked" answer, kept until notAfter, the
+// certificate's expiry.
+type revokedAnswer struct {
+	res      Result
+	notAfter time.Time
 }
 
 type flight struct {
@@ -93,7 +116,7 @@ type flight struct {
 // NewChecker returns a Checker.
 func NewChecker(o Options) *Checker {
 	c := &Checker{pol: o.Policy.withDefaults(), http: o.HTTP, now: o.Now, rand: o.Rand,
-		cache: map[string]Result{}, flights: map[string]*flight{}}
+		cache: map[string]Result{}, revoked: map[string]revokedAnswer{}, flights: map[string]*flight{}}
 	if c.http == nil {
 		c.http = http.DefaultClient
 	}
@@ -119,9 +142,13 @@ func cacheKey(cert, issuer *x509.Certificate) string {
 func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) (Result, error) {
 	key := cacheKey(cert, issuer)
 	c.mu.Lock()
-	if r, ok := c.cached(key); ok {
+	if r, ok := c.knownRevoked(key); ok && r.Reason != ocsp.CertificateHold {
 		c.mu.Unlock()
 		return c.decide(cert, r, nil)
+	}
+	if r, ok := c.cached(key); ok {
+		c.mu.Unlock()
+		return c.settle(key, cert, r, nil)
 	}
 	f, ok := c.flights[key]
 	if !ok {
@@ -137,6 +164,7 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) (Re
 			delete(c.flights, key)
 			if f.err == nil {
 				c.store(key, f.res)
+				c.remember(key, cert, f.res)
 			}
 			c.mu.Unlock()
 			close(f.done)
@@ -145,9 +173,9 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) (Re
 	c.mu.Unlock()
 	select {
 	case <-f.done:
-		return c.decide(cert, f.res, f.err)
+		return c.settle(key, cert, f.res, f.err)
 	case <-ctx.Done():
-		return c.decide(cert, Result{}, fmt.Errorf("%w: %w", errUnreachable, ctx.Err()))
+		return c.settle(key, cert, Result{}, fmt.Errorf("%w: %w", errUnreachable, ctx.Err()))
 	}
 }
 
@@ -155,15 +183,17 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) (Re
 // (no nonce is possible) and returns what it says, under the same policy.
 // A verified stapled response is cached like a fetched one.
 func (c *Checker) CheckStapled(raw []byte, cert, issuer *x509.Certificate) (Result, error) {
+	key := cacheKey(cert, issuer)
 	r, err := Verify(raw, cert, issuer, c.verifyOptions(nil))
 	if err != nil {
-		return c.decide(cert, Result{}, err)
+		return c.settle(key, cert, Result{}, err)
 	}
 	r.Stapled = true
 	c.mu.Lock()
-	c.store(cacheKey(cert, issuer), r)
+	c.store(key, r)
+	c.remember(key, cert, r)
 	c.mu.Unlock()
-	return c.decide(cert, r, nil)
+	return c.settle(key, cert, r, nil)
 }
 
 // errUnreachable marks failures to get any answer, the only ones soft-fail
@@ -189,6 +219,66 @@ func (c *Checker) decide(cert *x509.Certificate, r Result, err error) (Result, e
 		return r, nil
 	}
 	return r, fmt.Errorf("%w: the responder does not know certificate %X", ErrStatusUnknown, cert.SerialNumber)
+}
+
+// settle weighs an answer (or the failure to get one) against what the
+// Checker remembers: for a certificate once seen revoked, a failure, an
+// "unknown" or a stale "good" changes nothing, so soft-fail never applies
+// to it; a newer "good" lifts a certificateHold.
+func (c *Checker) settle(key string, cert *x509.Certificate, r Result, err error) (Result, error) {
+	c.mu.Lock()
+	prev, seen := c.knownRevoked(key)
+	switch {
+	case !seen || err == nil && r.Status == Revoked:
+	case err == nil && r.Status == Good && prev.Reason == ocsp.CertificateHold && r.ThisUpdate.After(prev.ThisUpdate):
+		delete(c.revoked, key)
+	default:
+		r, err = prev, nil
+	}
+	c.mu.Unlock()
+	return c.decide(cert, r, err)
+}
+
+// knownRevoked returns the revoked answer remembered for key, if the
+// certificate has not expired since; c.mu held.
+func (c *Checker) knownRevoked(key string) (Result, bool) {
+	a, ok := c.revoked[key]
+	if !ok {
+		return Result{}, false
+	}
+	if !c.now().Before(a.notAfter) {
+		delete(c.revoked, key)
+		return Result{}, false
+	}
+	a.res.Cached = true
+	return a.res, true
+}
+
+// remember keeps a revoked answer until the certificate expires. When
+// MaxRevoked are kept, expired entries go first, then the one that expires
+// soonest: the KDC refuses it on its own once it has expired. c.mu held.
+func (c *Checker) remember(key string, cert *x509.Certificate, r Result) {
+	if r.Status != Revoked {
+		return
+	}
+	if _, ok := c.revoked[key]; !ok && len(c.revoked) >= c.pol.MaxRevoked {
+		now := c.now()
+		var victim string
+		var soonest time.Time
+		for k, a := range c.revoked {
+			if !now.Before(a.notAfter) {
+				delete(c.revoked, k)
+				continue
+			}
+			if victim == "" || a.notAfter.Before(soonest) {
+				victim, soonest = k, a.notAfter
+			}
+		}
+		if len(c.revoked) >= c.pol.MaxRevoked {
+			delete(c.revoked, victim)
+		}
+	}
+	c.revoked[key] = revokedAnswer{res: r, notAfter: cert.NotAfter}
 }
 
 // cached returns a cached answer still fresh; c.mu held.

@@ -19,4 +19,10 @@
 // KDC_ERR_CLIENT_REVOKED); an unknown status under hard-fail matches
 // [ErrStatusUnknown] (KDC_ERR_REVOCATION_STATUS_UNKNOWN). A response that
 // fails verification is never soft: it is an error under either policy.
+//
+// A "revoked" answer is final for its certificate: the [Checker] remembers
+// it until the certificate expires, so neither the answer's nextUpdate nor
+// a responder outage lets the certificate through under soft-fail. Soft-fail
+// applies only to a certificate never seen revoked. A certificateHold is
+// lifted only by a verified "good" answer produced after it.
 package revocation

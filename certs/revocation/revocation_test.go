@@ -469,3 +469,92 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckerRevokedIsFinal: under soft-fail, a certificate seen revoked
+// stays refused after its answer's nextUpdate has passed with the responder
+// down; a certificate never seen revoked gets soft-fail's Unknown.
+func TestCheckerRevokedIsFinal(t *testing.T) {
+	l := newLab(t, false)
+	now := t0.Add(time.Minute)
+	clock := func() time.Time { return now }
+	srv, _ := l.server(t, clock, nil)
+	c := NewChecker(Options{Policy: Policy{ResponderURL: srv.URL, Timeout: time.Second}, HTTP: srv.Client(), Now: clock})
+	ctx := context.Background()
+	if _, err := l.ca.Revoke(l.other.SerialNumber, pki.KeyCompromise); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Check(ctx, l.other, l.ca.Issuer()); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("revoked certificate: %v", err)
+	}
+	srv.Close()
+	now = now.Add(2 * time.Hour) // past the answer's nextUpdate (1h)
+	res, err := c.Check(ctx, l.other, l.ca.Issuer())
+	var re *RevokedError
+	if !errors.As(err, &re) || re.Reason != int(pki.KeyCompromise) || !res.Cached {
+		t.Fatalf("revoked certificate, answer expired, responder down: %+v %v; want it still revoked", res, err)
+	}
+	if res, err := c.Check(ctx, l.user, l.ca.Issuer()); err != nil || res.Status != Unknown {
+		t.Fatalf("certificate never seen revoked, responder down: %+v %v; want soft-fail", res, err)
+	}
+	// Until the certificate expires.
+	now = l.other.NotAfter.Add(time.Second)
+	if _, err := c.Check(ctx, l.other, l.ca.Issuer()); errors.Is(err, ErrRevoked) {
+		t.Fatalf("expired certificate still remembered: %v", err)
+	}
+}
+
+// TestCheckerRevokedSurvivesGood: a "good" answer does not undo a
+// revocation, except a newer one for a certificateHold; a replayed older
+// "good" does not lift the hold either.
+func TestCheckerRevokedSurvivesGood(t *testing.T) {
+	l := newLab(t, false)
+	now := t0.Add(time.Minute)
+	clock := func() time.Time { return now }
+	var mu sync.Mutex
+	var answer []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Write(answer)
+	}))
+	defer srv.Close()
+	respond := func(r resp) {
+		mu.Lock()
+		defer mu.Unlock()
+		answer = l.response(t, r)
+	}
+	c := NewChecker(Options{Policy: Policy{ResponderURL: srv.URL, AllowMissingNonce: true}, HTTP: srv.Client(), Now: clock})
+	check := func(step string, cert *x509.Certificate, want Status) {
+		t.Helper()
+		res, err := c.Check(context.Background(), cert, l.ca.Issuer())
+		if err != nil && !errors.Is(err, ErrRevoked) {
+			t.Fatalf("%s: %v", step, err)
+		}
+		if res.Status != want || (want == Revoked) != (err != nil) {
+			t.Fatalf("%s: status %v (%v), want %v", step, res.Status, err, want)
+		}
+	}
+	bob, _ := pki.UserProfile(pki.User{UPN: "bob@example.com"})
+	for _, tc := range []struct {
+		reason pki.Reason
+		lifted bool
+	}{{pki.KeyCompromise, false}, {pki.CertificateHold, true}} {
+		cert, _ := issue(t, l.ca, bob)
+		now = now.Add(3 * time.Hour)
+		revokedAt := now.Add(-time.Minute)
+		respond(resp{serial: cert.SerialNumber, status: ocsp.Revoked, reason: tc.reason, revokedAt: revokedAt, this: now, next: now.Add(time.Hour)})
+		check("revoked", cert, Revoked)
+		// A replayed "good" from before the revocation.
+		now = now.Add(2 * time.Hour)
+		respond(resp{serial: cert.SerialNumber, status: ocsp.Good, this: revokedAt.Add(-time.Hour), next: now.Add(time.Hour)})
+		check("older good", cert, Revoked)
+		// A newer "good", once the older one's nextUpdate has passed.
+		now = now.Add(2 * time.Hour)
+		respond(resp{serial: cert.SerialNumber, status: ocsp.Good, this: now, next: now.Add(time.Hour)})
+		want := Revoked
+		if tc.lifted {
+			want = Good
+		}
+		check("newer good", cert, want)
+	}
+}

@@ -107,8 +107,7 @@ func runKDC(ctx context.Context, s stdio, args []string) int {
 		addrs = append(addrs, l.TCP.Addr().String())
 	}
 	log.Info("sclogon kdc: serving", "realm", k.Realm(), "listen", strings.Join(addrs, " "))
-	srv := &kdc.Server{Handler: k, Realm: k.Realm(), Log: log, MaxRequest: fc.MaxRequest, RequestTimeout: fc.RequestTimeout}
-	if err := srv.Serve(ctx, ls, 5*time.Second); err != nil {
+	if err := fc.Server(k, log).Serve(ctx, ls, 5*time.Second); err != nil {
 		fmt.Fprintf(s.errOut, "sclogon: error: %v\n", err)
 		return exitFail
 	}

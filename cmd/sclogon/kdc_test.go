@@ -92,6 +92,10 @@ func TestKDCStopsOnSIGTERM(t *testing.T) {
 	if !strings.Contains(stderr.String(), "sclogon kdc: stopped") {
 		t.Fatalf("no 'stopped' line:\n%s", stderr.String())
 	}
+	// The server's counts of what it refused, as it stops.
+	if !strings.Contains(stderr.String(), "kdc: server stopped") || !strings.Contains(stderr.String(), "tcp_refused=0") {
+		t.Fatalf("no counts of what the server refused:\n%s", stderr.String())
+	}
 	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		t.Fatal("the KDC still accepts connections after exiting")
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/sclogon/sclogon/kinit/identity"
 	"github.com/sclogon/sclogon/kinit/transport"
 	"github.com/sclogon/sclogon/krb5conf"
+	"github.com/sclogon/sclogon/krberror"
 	"github.com/sclogon/sclogon/pkinit"
 )
 
@@ -84,6 +85,9 @@ the KDC:
   --dh-min-bits N      smallest DH group accepted (pkinit_dh_min_bits, default 2048)
   --kdc-ocsp MODE      stapled (check a stapled response, the default), require
                        (ask the OCSP responder when none is stapled) or off
+  --allow-sha1         accept a reply the KDC signed with SHA-1 (pkinit_allow_sha1,
+                       default false), from an old KDC that ignores the
+                       supportedCMSTypes sclogon sends
 
 output:
   -c CCACHE            credential cache (default KRB5CCNAME, else /tmp/krb5cc_UID)
@@ -119,7 +123,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 type kinitFlags struct {
 	identity, ccache, ecdh, kdcEKU, kdcOCSP        string
 	dh, dhMinBits                                  int
-	rsa, pinStdin, json, verbose                   bool
+	rsa, pinStdin, json, verbose, allowSHA1        bool
 	lifetime, timeout                              time.Duration
 	x, services, kdcs, anchors, kdcHostnames, args listFlag
 	card                                           cardFlags
@@ -151,6 +155,7 @@ func parseKinitFlags(args []string) (*kinitFlags, error) {
 	fs.StringVar(&f.kdcEKU, "kdc-eku", "", "")
 	fs.IntVar(&f.dhMinBits, "dh-min-bits", 0, "")
 	fs.StringVar(&f.kdcOCSP, "kdc-ocsp", "", "")
+	fs.BoolVar(&f.allowSHA1, "allow-sha1", false, "")
 	fs.StringVar(&f.ccache, "c", "", "")
 	fs.Var(&f.services, "S", "")
 	fs.DurationVar(&f.lifetime, "l", 0, "")
@@ -305,6 +310,7 @@ func kinitMain(ctx context.Context, s stdio, f *kinitFlags) error {
 	if pol.OCSP, err = kinit.ParseOCSPMode(f.kdcOCSP); err != nil {
 		return usageError{err}
 	}
+	pol.AllowSHA1 = pol.AllowSHA1 || f.allowSHA1
 	kx, _ := f.keyExchange()
 	var services []ccache.Principal
 	for _, sv := range f.services {
@@ -508,6 +514,8 @@ func explainKinit(err error) (msg, hint string) {
 		return "refused the KDC's reply: " + trimPkg(err), "if the certificate names the KDC's host, set pkinit_kdc_hostname or pass --kdc-hostname HOST"
 	case errors.Is(err, kinit.ErrKDCRevoked):
 		return "refused the KDC's reply: " + trimPkg(err), "the KDC's certificate may be revoked; tell the realm's administrator, or retry with --kdc-ocsp stapled if its OCSP responder is unreachable"
+	case errors.Is(err, pkinit.ErrSHA1Signature):
+		return "refused the KDC's reply: " + strings.TrimPrefix(trimPkg(err), "pkinit: "), "the KDC signed with SHA-1, which anyone with enough computing power can forge; ask the realm's administrator to move the KDC to SHA-256, or accept SHA-1 for this realm with pkinit_allow_sha1 = true in krb5.conf (or --allow-sha1)"
 	case errors.Is(err, pkinit.ErrBadSignature), errors.Is(err, pkinit.ErrUnknownSigner):
 		return "refused the KDC's reply: its signature does not verify, so it was altered on the way or does not come from the KDC", "do not trust this network path; tell the realm's administrator"
 	case errors.Is(err, pkinit.ErrNonceMismatch), errors.Is(err, pkinit.ErrASChecksumMismatch), errors.Is(err, kinit.ErrReplyMismatch):
@@ -544,44 +552,71 @@ func explainKDCError(e *kinit.KDCError) (string, string) {
 		text = " (" + e.Text + ")"
 	}
 	switch e.Code {
-	case pkinit.KDCErrClientNotTrusted, pkinit.KDCErrCantVerifyCertificate:
+	case krberror.ClientNotTrusted, krberror.CantVerifyCertificate:
 		return "the KDC does not trust your certificate" + text, "the KDC does not trust the CA that issued it, or cannot build its chain; ask the realm's administrator to add that CA to the KDC's anchors (pkinit_anchors, or NTAuth in Active Directory)"
-	case pkinit.KDCErrInvalidCertificate:
+	case krberror.InvalidCertificate:
 		return "the KDC rejected your certificate as invalid" + text, "check its validity dates and key usage with 'openssl x509 -noout -text -in CERT'"
-	case pkinit.KDCErrRevokedCertificate:
+	case krberror.RevokedCertificate:
 		return "the KDC says your certificate is revoked" + text, "ask your certificate authority for a new logon certificate"
-	case kinit.KDCErrClientRevoked:
+	case krberror.ClientRevoked:
 		return "the KDC refused the account: it is disabled, locked or expired" + text, "ask the realm's administrator to enable the account"
-	case pkinit.KDCErrRevocationStatusUnknown, pkinit.KDCErrRevocationStatusUnavailable:
+	case krberror.RevocationStatusUnknown, krberror.RevocationStatusUnavailable:
 		return "the KDC could not learn whether your certificate is revoked" + text, "the CA's OCSP responder or CRL is unreachable from the KDC; try again later or tell the realm's administrator"
-	case pkinit.KDCErrClientNameMismatch:
+	case krberror.ClientNameMismatch:
 		return "the KDC says your certificate does not belong to this principal" + text, "give the principal your certificate names (leave the argument out to take it from the certificate), or ask for a certificate with your UPN"
-	case pkinit.KDCErrInconsistentKeyPurpose:
+	case krberror.InconsistentKeyPurpose:
 		return "the KDC says your certificate is not for logon" + text, "a logon certificate needs the EKU id-pkinit-KPClientAuth or Smart Card Logon"
-	case pkinit.KDCErrDHKeyParametersNotAccepted:
-		return "the KDC refused the key exchange" + text, "try --dh 4096, or --rsa-key-transport"
-	case pkinit.KDCErrPublicKeyEncryptionNotSupported:
-		return "the KDC does not do this key exchange" + text, "leave out --rsa-key-transport / --ecdh to use Diffie-Hellman"
-	case pkinit.KDCErrInvalidSig:
+	case krberror.DHKeyParametersNotAccepted:
+		return "the KDC refused the key exchange" + offered(e) + text, otherKeyExchange(e)
+	case krberror.PublicKeyEncryptionNotSupported:
+		return "the KDC does not do this key exchange" + offered(e) + text, "leave out --rsa-key-transport / --ecdh to use Diffie-Hellman"
+	case krberror.InvalidSig:
 		return "the KDC could not verify your request's signature" + text, "the key may not match the certificate; check the identity"
-	case pkinit.KDCErrDigestInSignedDataNotAccepted, pkinit.KDCErrDigestInCertNotAccepted:
+	case krberror.DigestInSignedDataNotAccepted, krberror.DigestInCertNotAccepted:
 		return "the KDC refused a digest algorithm" + text, "your certificate may be signed with SHA-1; ask for a new one"
-	case kinit.KDCErrCPrincipalUnknown:
+	case krberror.CPrincipalUnknown:
 		return "the KDC has no account for this principal" + text, "check the principal's spelling and realm"
-	case kinit.KDCErrSPrincipalUnknown:
+	case krberror.SPrincipalUnknown:
 		return "the KDC knows no such service" + text, "check the -S service name (service/host.domain)"
-	case pkinit.KRBAPErrSkew:
+	case krberror.APSkew:
 		return "your clock and the KDC's differ too much" + text, "set this computer's clock (NTP); Kerberos allows 5 minutes"
-	case kinit.KDCErrWrongRealm:
+	case krberror.WrongRealm:
 		return "the principal belongs to another realm" + text, "give the principal as name@REALM with the right realm"
-	case pkinit.KDCErrETypeNoSupp:
+	case krberror.ETypeNoSupp:
 		return "the KDC and sclogon share no encryption type" + text, "the account needs AES keys (aes256-cts or aes128-cts)"
-	case kinit.KDCErrPolicy:
+	case krberror.Policy:
 		return "the KDC's policy refused the request" + text, "ask the realm's administrator"
-	case pkinit.KDCErrPreauthFailed:
+	case krberror.PreauthFailed:
 		return "the KDC refused the PKINIT pre-authentication" + text, "the KDC's log says why; common causes are an untrusted CA or a certificate that names another principal"
 	}
-	return fmt.Sprintf("the KDC refused: %s%s", kinit.ErrorName(e.Code), text), "the KDC's log says more"
+	msg := fmt.Sprintf("the KDC refused: %v", e.Code)
+	if r := e.Code.Reason(); r != "" {
+		msg += ", " + r
+	}
+	msg += text
+	if kx := e.KeyExchange; kx != nil && (kx.RSA || kx.Curve != 0 || kx.Group != pkinit.MODPGroup14) {
+		// Samba 4.17's and Heimdal 7.8's KDCs answer a key exchange they
+		// lack with an unrelated code (KRB_AP_ERR_BAD_INTEGRITY for group
+		// 16 and ECDH), not KDC_ERR_DH_KEY_PARAMETERS_NOT_ACCEPTED.
+		return msg + offered(e), fmt.Sprintf("the KDC may not know %s: Samba 4.17 and Heimdal 7.8 KDCs accept only DH-2048 (MODP group 14); retry with --dh 2048", kx)
+	}
+	return msg, "the KDC's log says more"
+}
+
+// offered names the key exchange a refused PKINIT request offered.
+func offered(e *kinit.KDCError) string {
+	if e.KeyExchange == nil {
+		return ""
+	}
+	return " to " + e.KeyExchange.String()
+}
+
+// otherKeyExchange suggests the key exchange to try after a refusal.
+func otherKeyExchange(e *kinit.KDCError) string {
+	if kx := e.KeyExchange; kx != nil && !kx.RSA && kx.Curve == 0 && kx.Group == pkinit.MODPGroup16 {
+		return "try --dh 2048, or --rsa-key-transport"
+	}
+	return "try --dh 4096 or --ecdh, or --rsa-key-transport"
 }
 
 // cardIdentity finds the logon certificate on the cards present, chooses one

@@ -15,8 +15,8 @@ import (
 	"github.com/sclogon/sclogon/card/pcsc"
 	"github.com/sclogon/sclogon/kinit"
 	"github.com/sclogon/sclogon/kinit/transport"
+	"github.com/sclogon/sclogon/krberror"
 	"github.com/sclogon/sclogon/pam"
-	"github.com/sclogon/sclogon/pkinit"
 )
 
 const pamHelp = `
@@ -244,7 +244,7 @@ func explainPAM(err error) (msg, hint string) {
 	var perr *card.PINError
 	var kerr *kinit.KDCError
 	switch {
-	case errors.As(err, &kerr) && kerr.Code == pkinit.KDCErrClientNameMismatch:
+	case errors.As(err, &kerr) && kerr.Code == krberror.ClientNameMismatch:
 		return "the KDC says the certificate does not belong to this account", "a user logs on with a card whose certificate maps to their account"
 	case errors.As(err, &perr):
 		if perr.Retries == 0 {

@@ -1,9 +1,11 @@
 // Package harness starts the real components sclogon is tested against — slapd,
-// pcscd with the vpcd virtual reader, MIT krb5kdc and the MIT client tools — on
-// loopback, with private configuration and data under t.TempDir().
+// pcscd with the vpcd virtual reader, MIT's and Heimdal's KDCs and client tools,
+// and a Samba AD domain controller — on loopback (Samba in a network namespace of
+// its own), with private configuration and data under t.TempDir().
 //
 // Call the Start functions from a test: [StartSlapd], [StartPCSCD], [StartMITKDC],
-// and [NewMITClient] for kinit/klist/kvno against any KDC. Every process started
+// [StartHeimdalKDC], [StartSambaDC], and [NewMITClient] or [NewHeimdalClient] for
+// the client tools against any KDC. Every process started
 // here is stopped and reaped when the test ends, whether it passed or failed, and
 // dies with the test binary if that is killed (the kernel's parent-death signal).
 // Logs are captured and printed only when the test fails.

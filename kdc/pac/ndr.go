@@ -28,8 +28,6 @@ func (w *ndrWriter) align(n int) {
 	}
 }
 
-func (w *ndrWriter) u8(v uint8) { w.b = append(w.b, v) }
-
 func (w *ndrWriter) u16(v uint16) {
 	w.align(2)
 	w.b = binary.LittleEndian.AppendUint16(w.b, v)

@@ -3,7 +3,6 @@ package pac
 import (
 	"bytes"
 	"encoding/hex"
-	"fmt"
 	"testing"
 	"unicode/utf16"
 
@@ -50,7 +49,7 @@ func fromGokrb5(t *testing.T, k *krbpac.KerbValidationInfo) *validationInfo {
 	}
 	ft := func(f mstypes.FileTime) uint64 { return uint64(f.HighDateTime)<<32 | uint64(f.LowDateTime) }
 	if k.ResourceGroupCount != 0 || k.SubAuthStatus != 0 || k.FailedILogonCount != 0 {
-		t.Fatal(fmt.Sprintf("vector uses fields this encoder always zeroes: %+v", k))
+		t.Fatalf("vector uses fields this encoder always zeroes: %+v", k)
 	}
 	v := &validationInfo{
 		logonTime: ft(k.LogOnTime), logoffTime: ft(k.LogOffTime), kickOffTime: ft(k.KickOffTime),

@@ -211,7 +211,7 @@ func parseKey(data []byte) (crypto.Signer, error) {
 			wipe(b.Bytes)
 			return k, err
 		case "ENCRYPTED PRIVATE KEY":
-			return nil, fmt.Errorf("%w: encrypted PEM keys are not read; use PKCS12:", ErrUnsupportedFile)
+			return nil, fmt.Errorf("%w: encrypted PEM keys are not read (use a PKCS12 identity)", ErrUnsupportedFile)
 		}
 	}
 	return parseKeyDER(data)

@@ -22,6 +22,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/messages"
 
 	"github.com/sclogon/sclogon/krb5conf"
+	"github.com/sclogon/sclogon/krberror"
 )
 
 // KDC is one KDC to try.
@@ -136,8 +137,6 @@ const (
 	defaultTimeout  = 3 * time.Second
 	defaultUDPLimit = 1465
 	defaultMaxReply = 1 << 20
-
-	errResponseTooBig = 52 // KRB_ERR_RESPONSE_TOO_BIG, RFC 4120 §7.5.9
 )
 
 // Error reports that no KDC answered; Attempts says what happened at each.
@@ -308,5 +307,5 @@ func ReadFrame(r io.Reader, max int) ([]byte, error) {
 // isResponseTooBig reports a KRB-ERROR whose error-code is 52.
 func isResponseTooBig(msg []byte) bool {
 	var e messages.KRBError
-	return e.Unmarshal(msg) == nil && e.ErrorCode == errResponseTooBig
+	return e.Unmarshal(msg) == nil && krberror.Code(e.ErrorCode) == krberror.ResponseTooBig
 }

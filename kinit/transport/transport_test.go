@@ -16,6 +16,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/sclogon/sclogon/krb5conf"
+	"github.com/sclogon/sclogon/krberror"
 )
 
 // fakeKDC answers on one loopback port over UDP and TCP; udpReply and tcpReply
@@ -97,7 +98,7 @@ func startFakeKDC(t *testing.T, configure func(*fakeKDC)) *fakeKDC {
 
 func tooBig(t *testing.T) []byte {
 	t.Helper()
-	e := messages.NewKRBError(types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "krbtgt/EXAMPLE.COM"), "EXAMPLE.COM", errResponseTooBig, "too big")
+	e := messages.NewKRBError(types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "krbtgt/EXAMPLE.COM"), "EXAMPLE.COM", int32(krberror.ResponseTooBig), "too big")
 	b, err := e.Marshal()
 	if err != nil {
 		t.Fatal(err)

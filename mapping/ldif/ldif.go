@@ -121,7 +121,7 @@ func parseRecord(lines []string) (mapping.Entry, error) {
 		}
 		if i == 0 {
 			if name != "dn" {
-				return mapping.Entry{}, errors.New("the first line must be dn:")
+				return mapping.Entry{}, errors.New("the first line must be the dn")
 			}
 			if len(value) == 0 {
 				return mapping.Entry{}, errors.New("empty dn")

@@ -1,0 +1,5 @@
+//go:build !race
+
+package kdc_test
+
+const raceEnabled = false
