@@ -2,6 +2,7 @@ package kdc
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -36,12 +37,15 @@ const ExampleConfig = `# sclogon test KDC
     state_dir = state
     # the KDC's certificate, then its CA chain
     certificate = kdc.pem
-    # its private key: a PEM file, or a slot of a software PIV card
-    # (sclogon vcard's state file), signing through the card's APDUs:
+    # its private key: a PEM file, or a slot of a card, signing through the
+    # card seam: a software PIV card (sclogon vcard's state file) run in the
+    # KDC's process, or a card in a PC/SC reader:
     #   key = vcard:kdc-card.json#9a
+    #   key = pcsc:Yubico YubiKey OTP+FIDO+CCID 00 00#9c
     # with a card key, certificate may be left out: the slot's is used
     key = kdc.key
-    # a card key's PIN, when its slot asks for one
+    # a card key's PIN, when its slot asks for one: read at start-up (a wrong
+    # PIN stops the KDC, having cost one try) and again only when the card asks
     # key_pin_file = kdc-card.pin
     # trusted roots for client certificates (repeatable)
     anchors = root.pem
@@ -152,8 +156,26 @@ var knownKeys = map[string][]string{
 	"directory": {"ldif", "url", "base_dn", "bind_dn", "password_file", "ca_file", "starttls", "timeout", "pool_size", "ntauth", "ntauth_dn"},
 }
 
-// LoadConfig reads and validates a KDC configuration file (see [ExampleConfig]).
-func LoadConfig(path string) (*FileConfig, error) {
+// KeyOpener opens a key that lives on a card: spec is the key setting
+// (vcard:PATH#SLOT or pcsc:READER#SLOT), cert the certificate from the
+// certificate setting or nil, pinFile the key_pin_file or "". It returns the
+// signer and the key's certificate. The KDC knows no card: the program
+// around it hands one in (package card/cardkey has it).
+type KeyOpener func(spec string, cert *x509.Certificate, pinFile string) (crypto.Signer, *x509.Certificate, error)
+
+// LoadOptions are what [LoadConfigWith] needs beyond the file.
+type LoadOptions struct {
+	// OpenKey opens a key on a card; without it such a key is refused.
+	OpenKey KeyOpener
+}
+
+// LoadConfig reads and validates a KDC configuration file (see
+// [ExampleConfig]) whose key is a PEM file.
+func LoadConfig(path string) (*FileConfig, error) { return LoadConfigWith(path, LoadOptions{}) }
+
+// LoadConfigWith reads and validates a KDC configuration file (see
+// [ExampleConfig]); opts opens a key on a card.
+func LoadConfigWith(path string, opts LoadOptions) (*FileConfig, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("kdc: config: %w", err)
@@ -163,14 +185,15 @@ func LoadConfig(path string) (*FileConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kdc: config: %w", err)
 	}
-	l := &loader{prof: prof, dir: filepath.Dir(path), file: path}
+	l := &loader{prof: prof, dir: filepath.Dir(path), file: path, openKey: opts.OpenKey}
 	return l.load()
 }
 
 type loader struct {
-	prof *krb5conf.Config
-	dir  string
-	file string
+	prof    *krb5conf.Config
+	dir     string
+	file    string
+	openKey KeyOpener
 }
 
 func (l *loader) errf(key, format string, args ...any) error {
@@ -247,44 +270,71 @@ func ParseDuration(s string) (time.Duration, error) {
 }
 
 func (l *loader) load() (*FileConfig, error) {
-	for _, section := range l.prof.Tags() {
-		keys, ok := knownKeys[section]
-		if !ok {
-			return nil, fmt.Errorf("kdc: config %s: unknown section [%s]", l.file, section)
-		}
-		for _, key := range l.prof.Tags(section) {
-			if !contains(keys, key) {
-				return nil, l.errf(section+"."+key, "unknown key")
-			}
-		}
+	if err := l.checkKnownKeys(); err != nil {
+		return nil, err
 	}
 	fc := &FileConfig{}
 	c := &fc.Config
+	for _, step := range []func(*Config) error{
+		l.loadBasics, l.loadIdentity, l.loadTrust, l.loadChecks, l.loadAgreement, l.loadMapping, l.loadDirectory,
+	} {
+		if err := step(c); err != nil {
+			return nil, err
+		}
+	}
+	if err := l.loadProcess(fc); err != nil {
+		return nil, err
+	}
+	if err := l.loadServer(fc); err != nil {
+		return nil, err
+	}
+	if len(c.NTAuth) == 0 {
+		return nil, l.errf("kdc.ntauth", "required: a PEM file of the NTAuth CAs, or ntauth = true under [directory]")
+	}
+	return fc, nil
+}
+
+// checkKnownKeys refuses a section or key this loader does not know, by name.
+func (l *loader) checkKnownKeys() error {
+	for _, section := range l.prof.Tags() {
+		keys, ok := knownKeys[section]
+		if !ok {
+			return fmt.Errorf("kdc: config %s: unknown section [%s]", l.file, section)
+		}
+		for _, key := range l.prof.Tags(section) {
+			if !contains(keys, key) {
+				return l.errf(section+"."+key, "unknown key")
+			}
+		}
+	}
+	return nil
+}
+
+// loadBasics reads the realm, the listeners and the state directory.
+func (l *loader) loadBasics(c *Config) error {
 	var err error
 	var ok bool
 	if c.Realm, ok, err = l.one("kdc", "realm"); err != nil || !ok {
-		return nil, errors.Join(err, l.errf("kdc.realm", "required"))
+		return errors.Join(err, l.errf("kdc.realm", "required"))
 	}
 	c.Listen = l.words("kdc", "listen")
 	for _, a := range c.Listen {
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			return nil, l.errf("kdc.listen", "%q is not host:port", a)
+			return l.errf("kdc.listen", "%q is not host:port", a)
 		}
 	}
 	if v, ok, err := l.one("kdc", "state_dir"); err != nil {
-		return nil, err
+		return err
 	} else if ok {
 		c.StateDir = l.path(v)
 	} else {
-		return nil, l.errf("kdc.state_dir", "required")
+		return l.errf("kdc.state_dir", "required")
 	}
+	return nil
+}
 
-	// The KDC's identity.
-	if err := l.loadIdentity(c); err != nil {
-		return nil, err
-	}
-
-	// Trust.
+// loadTrust reads the anchors, the intermediates and the NTAuth CAs.
+func (l *loader) loadTrust(c *Config) error {
 	for _, key := range []struct {
 		name string
 		dst  *[]*x509.Certificate
@@ -292,62 +342,74 @@ func (l *loader) load() (*FileConfig, error) {
 	}{{"anchors", &c.Anchors, true}, {"intermediates", &c.Intermediates, false}, {"ntauth", &c.NTAuth, false}} {
 		paths := l.prof.Values("kdc", key.name)
 		if key.req && len(paths) == 0 {
-			return nil, l.errf("kdc."+key.name, "required")
+			return l.errf("kdc."+key.name, "required")
 		}
 		for _, p := range paths {
 			cs, err := certs.ReadCertificates(l.path(p))
 			if err != nil {
-				return nil, l.errf("kdc."+key.name, "%v", err)
+				return l.errf("kdc."+key.name, "%v", err)
 			}
 			*key.dst = append(*key.dst, cs...)
 		}
 	}
+	return nil
+}
+
+// loadChecks reads how client certificates and requests are checked:
+// EKU, OCSP, clock skew and ticket lifetimes.
+func (l *loader) loadChecks(c *Config) error {
+	var err error
 	if v, ok, err := l.one("kdc", "client_eku"); err != nil {
-		return nil, err
+		return err
 	} else if ok {
 		m := map[string]EKUPolicy{"either": EKUEither, "smartcard_logon": EKUSmartcardLogon, "pkinit_client": EKUPKINITClient, "none": EKUNone}
 		if c.ClientEKU, ok = m[v]; !ok {
-			return nil, l.errf("kdc.client_eku", "%q is not either, smartcard_logon, pkinit_client or none", v)
+			return l.errf("kdc.client_eku", "%q is not either, smartcard_logon, pkinit_client or none", v)
 		}
 	}
 	if v, ok, err := l.one("kdc", "ocsp"); err != nil {
-		return nil, err
+		return err
 	} else if ok {
 		m := map[string]OCSPMode{"hard": OCSPHard, "soft": OCSPSoft, "off": OCSPOff}
 		if c.OCSP, ok = m[v]; !ok {
-			return nil, l.errf("kdc.ocsp", "%q is not hard, soft or off", v)
+			return l.errf("kdc.ocsp", "%q is not hard, soft or off", v)
 		}
 	}
 	if c.OCSPPolicy.ResponderURL, _, err = l.one("kdc", "ocsp_responder"); err != nil {
-		return nil, err
+		return err
 	}
 	if c.OCSPPolicy.Timeout, err = l.duration("kdc", "ocsp_timeout", 0); err != nil {
-		return nil, err
+		return err
 	}
 	if c.MaxSkew, err = l.duration("kdc", "max_skew", 0); err != nil {
-		return nil, err
+		return err
 	}
 	if c.TicketLifetime, err = l.duration("kdc", "ticket_lifetime", 0); err != nil {
-		return nil, err
+		return err
 	}
 	if c.RenewLifetime, err = l.duration("kdc", "renew_lifetime", 0); err != nil {
-		return nil, err
+		return err
 	}
 	if v, _, _ := l.one("kdc", "renew_lifetime"); v != "" && c.RenewLifetime == 0 {
 		c.RenewLifetime = -1 // "0" in the file: no renewable tickets
 	}
+	return nil
+}
+
+// loadAgreement reads freshness tokens and what key agreement accepts.
+func (l *loader) loadAgreement(c *Config) error {
 	if v, ok, err := l.one("kdc", "freshness"); err != nil {
-		return nil, err
+		return err
 	} else if ok {
 		m := map[string]FreshnessMode{"off": FreshnessOff, "supported": FreshnessSupported, "required": FreshnessRequired}
 		if c.Freshness, ok = m[v]; !ok {
-			return nil, l.errf("kdc.freshness", "%q is not off, supported or required", v)
+			return l.errf("kdc.freshness", "%q is not off, supported or required", v)
 		}
 	}
 	for _, w := range l.words("kdc", "dh_groups") {
 		g, err := strconv.Atoi(w)
 		if err != nil || (g != 2 && g != 14 && g != 16 && g != 18) {
-			return nil, l.errf("kdc.dh_groups", "%q is not a MODP group (2, 14, 16, 18)", w)
+			return l.errf("kdc.dh_groups", "%q is not a MODP group (2, 14, 16, 18)", w)
 		}
 		c.DHGroups = append(c.DHGroups, pkinit.Group(g))
 	}
@@ -355,7 +417,7 @@ func (l *loader) load() (*FileConfig, error) {
 		m := map[string]pkinit.Curve{"P-256": pkinit.CurveP256, "P-384": pkinit.CurveP384, "P-521": pkinit.CurveP521}
 		cv, ok := m[strings.ToUpper(w)]
 		if !ok {
-			return nil, l.errf("kdc.ecdh_curves", "%q is not P-256, P-384 or P-521", w)
+			return l.errf("kdc.ecdh_curves", "%q is not P-256, P-384 or P-521", w)
 		}
 		c.Curves = append(c.Curves, cv)
 	}
@@ -363,21 +425,27 @@ func (l *loader) load() (*FileConfig, error) {
 		m := map[string]pkinit.KDF{"sha1": pkinit.KDFSHA1, "sha256": pkinit.KDFSHA256, "sha384": pkinit.KDFSHA384, "sha512": pkinit.KDFSHA512}
 		kdf, ok := m[strings.ToLower(w)]
 		if !ok {
-			return nil, l.errf("kdc.kdfs", "%q is not sha1, sha256, sha384 or sha512", w)
+			return l.errf("kdc.kdfs", "%q is not sha1, sha256, sha384 or sha512", w)
 		}
 		c.KDFs = append(c.KDFs, kdf)
 	}
 	kt, err := l.boolean("kdc", "key_transport", true)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c.NoKeyTransport = !kt
 	if c.DHKeyReuse, err = l.duration("kdc", "dh_key_reuse", 0); err != nil {
-		return nil, err
+		return err
 	}
 	if c.AllowSHA1, err = l.boolean("kdc", "allow_sha1", false); err != nil {
-		return nil, err
+		return err
 	}
+	return nil
+}
+
+// loadProcess reads the services to make keys for and the audit log.
+func (l *loader) loadProcess(fc *FileConfig) error {
+	c := &fc.Config
 	for _, s := range l.words("kdc", "services") {
 		if !strings.Contains(s, "@") {
 			s += "@" + c.Realm
@@ -385,26 +453,13 @@ func (l *loader) load() (*FileConfig, error) {
 		c.Services = append(c.Services, s)
 	}
 	if v, ok, err := l.one("kdc", "audit_log"); err != nil {
-		return nil, err
+		return err
 	} else if ok && v != "stderr" {
 		fc.AuditLog = l.path(v)
 	} else {
 		fc.AuditLog = v
 	}
-	if err := l.loadServer(fc); err != nil {
-		return nil, err
-	}
-
-	if err := l.loadMapping(c); err != nil {
-		return nil, err
-	}
-	if err := l.loadDirectory(c); err != nil {
-		return nil, err
-	}
-	if len(c.NTAuth) == 0 {
-		return nil, l.errf("kdc.ntauth", "required: a PEM file of the NTAuth CAs, or ntauth = true under [directory]")
-	}
-	return fc, nil
+	return nil
 }
 
 // loadServer reads the settings of the listeners: request size and
@@ -453,63 +508,79 @@ func (l *loader) integer(section, key string, min int) (int, error) {
 	return n, nil
 }
 
-// loadIdentity reads the KDC's key (a PEM file, or vcard:PATH#SLOT) and
-// certificate chain (from the file; for a card key, the slot's certificate
-// when no file is given).
+// loadIdentity reads the KDC's certificate chain (from the file; for a card
+// key, the slot's certificate when no file is given) and its key (a PEM file,
+// or a card's slot opened through l.openKey).
 func (l *loader) loadIdentity(c *Config) error {
 	keySpec, ok, err := l.one("kdc", "key")
 	if err != nil || !ok {
 		return errors.Join(err, l.errf("kdc.key", "required"))
 	}
-	var cardCert *x509.Certificate
-	if strings.HasPrefix(keySpec, "vcard:") {
-		path, slot, err := ParseCardKeySpec(keySpec)
-		if err != nil {
-			return l.errf("kdc.key", "%v", err)
-		}
-		var pin []byte
-		if p, ok, err := l.one("kdc", "key_pin_file"); err != nil {
-			return err
-		} else if ok {
-			b, err := os.ReadFile(l.path(p))
-			if err != nil {
-				return l.errf("kdc.key_pin_file", "%v", err)
-			}
-			pin = []byte(strings.TrimRight(string(b), "\r\n"))
-		}
-		ck, err := OpenCardKey(l.path(path), slot, pin)
-		if err != nil {
-			return l.errf("kdc.key", "%v", err)
-		}
-		c.Key, cardCert = ck, ck.Certificate()
-	} else {
-		if _, ok, _ := l.one("kdc", "key_pin_file"); ok {
-			return l.errf("kdc.key_pin_file", "only for a key on a card (key = vcard:PATH#SLOT)")
-		}
-		keyPEM, err := os.ReadFile(l.path(keySpec))
-		if err != nil {
-			return l.errf("kdc.key", "%v", err)
-		}
-		if c.Key, err = pki.ParseKeyPEM(keyPEM); err != nil {
-			return l.errf("kdc.key", "%v", err)
-		}
-	}
-	certPath, ok, err := l.one("kdc", "certificate")
-	switch {
-	case err != nil:
+	certPath, haveCert, err := l.one("kdc", "certificate")
+	if err != nil {
 		return err
-	case ok:
+	}
+	if haveCert {
 		if c.Certificate, err = certs.ReadCertificates(l.path(certPath)); err != nil {
 			return l.errf("kdc.certificate", "%v", err)
 		}
-	case cardCert != nil:
-		c.Certificate = []*x509.Certificate{cardCert}
-	default:
+	}
+	pinFile, havePIN, err := l.one("kdc", "key_pin_file")
+	if err != nil {
+		return err
+	}
+	if isCardKey(keySpec) {
+		return l.openCardKey(c, keySpec, pinFile)
+	}
+	if havePIN {
+		return l.errf("kdc.key_pin_file", "only for a key on a card (key = vcard:PATH#SLOT or pcsc:READER#SLOT)")
+	}
+	keyPEM, err := os.ReadFile(l.path(keySpec))
+	if err != nil {
+		return l.errf("kdc.key", "%v", err)
+	}
+	if c.Key, err = pki.ParseKeyPEM(keyPEM); err != nil {
+		return l.errf("kdc.key", "%v", err)
+	}
+	if !haveCert {
 		return l.errf("kdc.certificate", "required")
 	}
 	if !publicKeysEqual(c.Certificate[0].PublicKey, c.Key.Public()) {
 		return l.errf("kdc.key", "the key does not belong to the KDC certificate %s", c.Certificate[0].Subject)
 	}
+	return nil
+}
+
+// isCardKey tells a key on a card (see [KeyOpener]) from a key file.
+func isCardKey(spec string) bool {
+	return strings.HasPrefix(spec, "vcard:") || strings.HasPrefix(spec, "pcsc:")
+}
+
+func (l *loader) openCardKey(c *Config, spec, pinFile string) error {
+	if l.openKey == nil {
+		return l.errf("kdc.key", "%q is a key on a card, which this program cannot open", spec)
+	}
+	if pinFile != "" {
+		pinFile = l.path(pinFile)
+	}
+	var leaf *x509.Certificate
+	if len(c.Certificate) > 0 {
+		leaf = c.Certificate[0]
+	}
+	if strings.HasPrefix(spec, "vcard:") {
+		spec = "vcard:" + l.path(strings.TrimPrefix(spec, "vcard:"))
+	}
+	key, cert, err := l.openKey(spec, leaf, pinFile)
+	if err != nil {
+		return fmt.Errorf("kdc: config %s: kdc.key: %w", l.file, err)
+	}
+	if len(c.Certificate) == 0 {
+		c.Certificate = []*x509.Certificate{cert}
+	}
+	if !publicKeysEqual(c.Certificate[0].PublicKey, key.Public()) {
+		return l.errf("kdc.key", "the key on the card does not belong to the KDC certificate %s", c.Certificate[0].Subject)
+	}
+	c.Key = key
 	return nil
 }
 
@@ -569,45 +640,61 @@ func (l *loader) loadDirectory(c *Config) error {
 	case !hasURL:
 		return l.errf("directory", "ldif or url is required")
 	}
-	cfg := ldap.Config{URL: url}
-	if cfg.BaseDN, _, err = l.one("directory", "base_dn"); err != nil {
+	cfg, err := l.ldapConfig(url)
+	if err != nil {
 		return err
-	}
-	if cfg.BindDN, _, err = l.one("directory", "bind_dn"); err != nil {
-		return err
-	}
-	if p, ok, err := l.one("directory", "password_file"); err != nil {
-		return err
-	} else if ok {
-		b, err := os.ReadFile(l.path(p))
-		if err != nil {
-			return l.errf("directory.password_file", "%v", err)
-		}
-		cfg.Password = strings.TrimRight(string(b), "\r\n")
-	}
-	if p, ok, err := l.one("directory", "ca_file"); err != nil {
-		return err
-	} else if ok {
-		cfg.CAFile = l.path(p)
-	}
-	if cfg.StartTLS, err = l.boolean("directory", "starttls", false); err != nil {
-		return err
-	}
-	if cfg.Timeout, err = l.duration("directory", "timeout", 0); err != nil {
-		return err
-	}
-	if v, ok, err := l.one("directory", "pool_size"); err != nil {
-		return err
-	} else if ok {
-		if cfg.PoolSize, err = strconv.Atoi(v); err != nil || cfg.PoolSize < 1 {
-			return l.errf("directory.pool_size", "%q is not a positive number", v)
-		}
 	}
 	d, err := ldap.New(cfg)
 	if err != nil {
 		return l.errf("directory", "%v", err)
 	}
 	c.Directory = d
+	return l.loadNTAuthLDAP(c, cfg)
+}
+
+// ldapConfig reads how to reach the LDAP directory at url.
+func (l *loader) ldapConfig(url string) (ldap.Config, error) {
+	cfg := ldap.Config{URL: url}
+	var err error
+	if cfg.BaseDN, _, err = l.one("directory", "base_dn"); err != nil {
+		return cfg, err
+	}
+	if cfg.BindDN, _, err = l.one("directory", "bind_dn"); err != nil {
+		return cfg, err
+	}
+	if p, ok, err := l.one("directory", "password_file"); err != nil {
+		return cfg, err
+	} else if ok {
+		b, err := os.ReadFile(l.path(p))
+		if err != nil {
+			return cfg, l.errf("directory.password_file", "%v", err)
+		}
+		cfg.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	if p, ok, err := l.one("directory", "ca_file"); err != nil {
+		return cfg, err
+	} else if ok {
+		cfg.CAFile = l.path(p)
+	}
+	if cfg.StartTLS, err = l.boolean("directory", "starttls", false); err != nil {
+		return cfg, err
+	}
+	if cfg.Timeout, err = l.duration("directory", "timeout", 0); err != nil {
+		return cfg, err
+	}
+	if v, ok, err := l.one("directory", "pool_size"); err != nil {
+		return cfg, err
+	} else if ok {
+		if cfg.PoolSize, err = strconv.Atoi(v); err != nil || cfg.PoolSize < 1 {
+			return cfg, l.errf("directory.pool_size", "%q is not a positive number", v)
+		}
+	}
+	return cfg, nil
+}
+
+// loadNTAuthLDAP reads the NTAuth CAs from AD's NTAuthCertificates object
+// when ntauth = true.
+func (l *loader) loadNTAuthLDAP(c *Config, cfg ldap.Config) error {
 	fromLDAP, err := l.boolean("directory", "ntauth", false)
 	if err != nil {
 		return err

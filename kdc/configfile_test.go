@@ -3,6 +3,7 @@ package kdc_test
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sclogon/sclogon/card/cardkey"
 	"github.com/sclogon/sclogon/card/vcard"
 	"github.com/sclogon/sclogon/certs/pki"
 	"github.com/sclogon/sclogon/integration/harness"
@@ -225,9 +227,11 @@ func TestLoadConfigRefuses(t *testing.T) {
 }
 
 // TestCardKey: the KDC's key in slot 9a of a software PIV card (key =
-// vcard:PATH#9a, its certificate read from the slot, its PIN from a file)
-// signs the replies through GENERAL AUTHENTICATE, for an RSA and an ECDSA
-// key; a wrong PIN stops the KDC at start-up.
+// vcard:PATH#9a, its certificate read from the slot, its PIN from a file),
+// handed in through the card seam (card/cardkey), signs the replies through
+// GENERAL AUTHENTICATE, for an RSA and an ECDSA key whose PIN policy is
+// "always"; a wrong PIN stops the KDC at start-up having cost one try, and
+// without a card opener a card key is refused by name.
 func TestCardKey(t *testing.T) {
 	f := getFixture(t)
 	for _, kt := range []pki.KeyType{pki.RSA2048, pki.P256} {
@@ -266,17 +270,24 @@ func TestCardKey(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, err := kdc.LoadConfig(path); err == nil || !strings.Contains(err.Error(), "wrong PIN") {
+			if _, err := kdc.LoadConfig(path); err == nil || !strings.Contains(err.Error(), "a key on a card") {
+				t.Fatalf("card key without an opener: %v", err)
+			}
+			opts := kdc.LoadOptions{OpenKey: cardkey.OpenWithPINFile}
+			if _, err := kdc.LoadConfigWith(path, opts); err == nil || !errors.Is(err, cardkey.ErrPINRefused) {
 				t.Fatalf("wrong PIN: %v", err)
+			}
+			if st, err := vcard.Load(filepath.Join(dir, "kdc-card.json")); err != nil || st.PINTriesLeft() != 2 {
+				t.Fatalf("after one wrong PIN the card has %v tries left (%v), want 2", st, err)
 			}
 			if err := os.WriteFile(filepath.Join(dir, "kdc.pin"), []byte(vcard.DefaultPIN+"\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			fc, err := kdc.LoadConfig(path)
+			fc, err := kdc.LoadConfigWith(path, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, ok := fc.Key.(*kdc.CardKey); !ok || !fc.Certificate[0].Equal(cert) {
+			if _, ok := fc.Key.(*cardkey.Signer); !ok || !fc.Certificate[0].Equal(cert) {
 				t.Fatalf("key %T, certificate %s", fc.Key, fc.Certificate[0].Subject)
 			}
 			fc.Certificate = append(fc.Certificate, f.ca.Issuer())

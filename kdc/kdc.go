@@ -160,6 +160,8 @@ type KDC struct {
 
 	dhMu   sync.Mutex
 	dhKeys map[dhKeyKind]*cachedDHKey
+
+	errLog *sourceLimiter // ERROR log lines per source
 }
 
 // New makes a KDC, creating the key store's keys on first use.
@@ -174,6 +176,10 @@ func New(cfg Config, opts Options) (*KDC, error) {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	chain, err := cfg.ownChain(opts.Now(), opts.Log)
+	if err != nil {
 		return nil, err
 	}
 	keys, err := OpenKeyStore(cfg.StateDir, opts.Rand, opts.Now)
@@ -195,10 +201,11 @@ func New(cfg Config, opts Options) (*KDC, error) {
 		renewLife:  orDefault(cfg.RenewLifetime, 7*24*time.Hour),
 		ntauth:     map[string]bool{},
 		dhKeys:     map[dhKeyKind]*cachedDHKey{},
+		errLog:     newSourceLimiter(1, 5, limitedSources),
 		signer: pkinit.KDCSigner{
 			Signer:      cfg.Key,
 			Certificate: cfg.Certificate[0],
-			Options:     pkinit.SignOptions{Chain: cfg.Certificate[1:], Rand: opts.Rand},
+			Options:     pkinit.SignOptions{Chain: chain, Rand: opts.Rand},
 		},
 	}
 	for _, p := range append([]string{k.krbtgt}, cfg.Services...) {
@@ -296,7 +303,9 @@ func (k *KDC) ServeKerberos(ctx context.Context, msg []byte, from netip.AddrPort
 	if err != nil {
 		r := asRejection(err)
 		rec.Result, rec.Code, rec.Reason = r.code.Name(), r.code, r.Error()
-		if r.code == krberror.Generic {
+		if r.code == krberror.Generic && k.errLog.allow(from.Addr(), start) {
+			// Rate-limited per source: a client that provokes internal
+			// errors must not flood the log.
 			k.log.Error("kdc: request failed", "type", rec.Type, "client", rec.Client, "err", err)
 		}
 		k.audit.write(rec)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sclogon/sclogon/card/cardkey"
 	"github.com/sclogon/sclogon/kdc"
 )
 
@@ -64,7 +65,7 @@ func runKDC(ctx context.Context, s stdio, args []string) int {
 		fmt.Fprintln(s.errOut, "sclogon: error: usage: sclogon kdc --config FILE")
 		return exitUsage
 	}
-	fc, err := kdc.LoadConfig(*configPath)
+	fc, err := kdc.LoadConfigWith(*configPath, kdc.LoadOptions{OpenKey: cardkey.OpenWithPINFile})
 	if err != nil {
 		fmt.Fprintf(s.errOut, "sclogon: error: %v\n", err)
 		return exitFail
@@ -128,7 +129,7 @@ func runKDCKeytab(s stdio, args []string) int {
 		fmt.Fprintln(s.errOut, "sclogon: error: usage: sclogon kdc keytab --config FILE --principal host/NAME -o FILE")
 		return exitUsage
 	}
-	fc, err := kdc.LoadConfig(*configPath)
+	fc, err := kdc.LoadConfigWith(*configPath, kdc.LoadOptions{OpenKey: cardkey.OpenWithPINFile})
 	if err != nil {
 		fmt.Fprintf(s.errOut, "sclogon: error: %v\n", err)
 		return exitFail
