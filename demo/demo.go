@@ -254,14 +254,15 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		detail("%-36s valid until %s", cr.Server.String(), cr.EndTime.Local().Format("2006-01-02 15:04:05"))
 	}
 	if opt.CCache != "" {
-		path, err := ccache.Locate(opt.CCache, os.Getuid())
+		// Any cache type MIT names: FILE, DIR, KEYRING, KCM.
+		c, err := ccache.Open(opt.CCache, ccache.Environment(nil))
 		if err != nil {
 			return nil, err
 		}
-		if err := ccache.WriteFile(path, cc); err != nil {
+		if err := c.Store(cc); err != nil {
 			return nil, err
 		}
-		say("Credential cache written to %s: MIT klist, kvno and ssh (GSSAPI) use it", path)
+		say("Credential cache written to %s: MIT klist, kvno and ssh (GSSAPI) use it", c.Name())
 	} else {
 		say("Set KRB5CCNAME to keep the tickets in a ccache that MIT klist reads")
 	}

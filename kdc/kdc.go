@@ -20,10 +20,29 @@
 // replying by DH, ECDH or RSA key transport, signed with the KDC's key. Each
 // refusal carries the RFC 4556 / RFC 4120 code and e-data a client acts on.
 //
+// Both exchanges run as small named stages over one per-request state
+// (asExchange, tgsExchange), and one pure policy decides every ticket's flags
+// and times (decideGrant, RFC 4120 §3.1.3, §3.3.3).
+//
 // # The TGS exchange
 //
 // Service tickets for the principals in the key store, with the TGT's PAC
 // carried over and re-signed; renewals of renewable tickets.
+//
+// # Hostile input
+//
+// A message that is not an AS-REQ or TGS-REQ gets no reply, nor does one
+// from the KDC's own addresses; a KDC-REQ is checked field by field before
+// gokrb5 decodes it, so none can panic it; error replies and error log lines
+// are rate-limited per source; TCP connections are bounded in number, per
+// source, and in time ([Server]).
+//
+// # The KDC's own identity
+//
+// Its key arrives as a crypto.Signer (a PEM key, or a card through package
+// card/cardkey, handed in by [LoadConfigWith]'s [KeyOpener]): the KDC knows
+// no card. [New] checks its certificate as a client will and sends the path
+// to the anchors with every reply.
 package kdc
 
 import (

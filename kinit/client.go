@@ -13,7 +13,6 @@ import (
 	"slices"
 	"time"
 
-	krbcrypto "github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 
@@ -71,11 +70,24 @@ type Request struct {
 	Client      ccache.Principal // see [ClientName]
 	Identity    Identity
 	KeyExchange KeyExchange
-	Lifetime    time.Duration // requested ticket lifetime; default 10h
-	// Services are fetched with the TGT (kinit -S / kvno) and stored beside it.
+	// Server is the service of the initial ticket (MIT kinit -S); the zero
+	// value is krbtgt/REALM, a TGT.
+	Server ccache.Principal
+	// Options are the initial ticket's lifetime and flags.
+	Options TicketOptions
+	// Services are fetched with the TGT (kvno, sclogon kinit
+	// --service-ticket) and stored beside it.
 	Services []ccache.Principal
 	Policy   Policy
 	KDCs     []transport.KDC // see [transport.Locate]
+}
+
+// server is the initial ticket's service.
+func (r *Request) server() ccache.Principal {
+	if len(r.Server.Components) == 0 {
+		return krbtgt(r.Client.Realm)
+	}
+	return r.Server
 }
 
 // Client runs the PKINIT AS exchange (and TGS exchanges for services). The
@@ -90,8 +102,8 @@ type Client struct {
 
 // Result is what a kinit obtained.
 type Result struct {
-	Client         ccache.Principal // as the KDC named the client
-	TGT            ccache.Credential
+	Client         ccache.Principal  // as the KDC named the client
+	TGT            ccache.Credential // the initial ticket: a TGT unless Request.Server names a service
 	Services       []ccache.Credential
 	KDC            string // the KDC that answered, "tcp/host:port"
 	KDCCertificate *x509.Certificate
@@ -106,8 +118,6 @@ func (r *Result) CCache() *ccache.CCache {
 // offeredETypes are the enctypes the client accepts for the reply and session
 // keys, in preference order: the AES families of RFC 3962 and RFC 8009.
 var offeredETypes = []int32{18, 17, 20, 19}
-
-const defaultLifetime = 10 * time.Hour
 
 func (c *Client) now() time.Time {
 	if c.Now != nil {
@@ -153,8 +163,53 @@ type asState struct {
 	key   *pkinit.DHKey // nil for RSA key transport
 }
 
-// Run obtains a TGT for req.Client with req.Identity, then any services.
+// asExchange is what one Run works with: the request, its policy with
+// defaults filled in, and the key exchange of the next AS-REQ.
+type asExchange struct {
+	req    Request
+	id     Identity
+	pol    Policy
+	kx     KeyExchange
+	server ccache.Principal
+}
+
+func (x *asExchange) realm() string { return x.req.Client.Realm }
+
+// Run obtains the initial ticket (a TGT unless req.Server says otherwise)
+// for req.Client with req.Identity, then any services.
 func (c *Client) Run(ctx context.Context, req Request) (*Result, error) {
+	x, err := c.prepare(req)
+	if err != nil {
+		return nil, err
+	}
+	c.trace("getting initial credentials for %s (service %s)", req.Client, x.server)
+	freshness, err := c.probe(ctx, x)
+	if err != nil {
+		return nil, err
+	}
+	reply, kdc, st, err := c.pkinitExchange(ctx, x, freshness)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.readASRep(ctx, reply, st, x)
+	if err != nil {
+		return nil, err
+	}
+	res.KDC = kdc.String()
+	res.KeyExchange = x.kx
+	c.trace("initial ticket for %s, service %s, from %s, valid until %s", res.Client, x.server, kdc, res.TGT.EndTime.Format(time.RFC3339))
+	for _, svc := range req.Services {
+		cred, err := c.serviceTicket(ctx, req.KDCs, res, svc)
+		if err != nil {
+			return nil, err
+		}
+		res.Services = append(res.Services, cred)
+	}
+	return res, nil
+}
+
+// prepare checks the request and fills in the policy's defaults.
+func (c *Client) prepare(req Request) (*asExchange, error) {
 	if c.Transport == nil {
 		return nil, errors.New("kinit: Client.Transport is not set")
 	}
@@ -181,15 +236,15 @@ func (c *Client) Run(ctx context.Context, req Request) (*Result, error) {
 			return nil, fmt.Errorf("%w: RSA key transport needs an RSA key that can decrypt; %s cannot", ErrPolicy, id.Label())
 		}
 	}
-	realm := req.Client.Realm
-	lifetime := req.Lifetime
-	if lifetime <= 0 {
-		lifetime = defaultLifetime
-	}
+	return &asExchange{req: req, id: id, pol: pol, kx: kx, server: req.server()}, nil
+}
 
-	// First AS-REQ: no pre-authentication, asking for a freshness token (RFC 8070).
-	c.trace("AS-REQ for %s without pre-authentication, to learn what the KDC wants", req.Client)
-	body, _, err := c.asBody(req.Client, realm, lifetime)
+// probe sends the first AS-REQ, without pre-authentication, asking for a
+// freshness token (RFC 8070); the KDC must answer PREAUTH_REQUIRED and
+// offer PKINIT.
+func (c *Client) probe(ctx context.Context, x *asExchange) (freshness []byte, err error) {
+	c.trace("AS-REQ for %s without pre-authentication, to learn what the KDC wants", x.req.Client)
+	body, _, err := c.asBody(x)
 	if err != nil {
 		return nil, err
 	}
@@ -197,95 +252,91 @@ func (c *Client) Run(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	reply, kdc, err := c.Transport.Exchange(ctx, req.KDCs, first)
+	reply, kdc, err := c.Transport.Exchange(ctx, x.req.KDCs, first)
 	if err != nil {
 		return nil, fmt.Errorf("kinit: %w", err)
 	}
-	var freshness []byte
 	switch messageType(reply) {
 	case appASRep:
-		return nil, fmt.Errorf("%w: the KDC issued a ticket for %s without pre-authentication (the principal does not require it; sclogon only logs on with PKINIT)", ErrNoPKINIT, req.Client)
+		return nil, fmt.Errorf("%w: the KDC issued a ticket for %s without pre-authentication (the principal does not require it; sclogon only logs on with PKINIT)", ErrNoPKINIT, x.req.Client)
 	case appKRBError:
-		kerr, err := parseKRBError(reply, kdc, realm)
-		if err != nil {
-			return nil, err
-		}
-		if kerr.Code != krberror.PreauthRequired {
-			return nil, kerr
-		}
-		var offersPKINIT bool
-		freshness, offersPKINIT = readMethodData(kerr.EData)
-		if !offersPKINIT {
-			return nil, fmt.Errorf("%w: the KDC %s does not offer PKINIT for %s", ErrNoPKINIT, kdc, req.Client)
-		}
-		c.trace("KDC %s: pre-authentication required; PKINIT offered; freshness token: %t", kdc, freshness != nil)
 	default:
 		return nil, fmt.Errorf("%w: unexpected message type from %s", ErrMalformed, kdc)
 	}
-
-	var st *asState
-	for attempt := 0; ; attempt++ {
-		st, err = c.pkinitRequest(req, id, kx, freshness, lifetime)
-		if err != nil {
-			return nil, err
-		}
-		c.trace("AS-REQ with PA-PK-AS-REQ (%s, signed by %q), %d bytes", kx, id.Certificate().Subject.String(), len(st.asReq))
-		reply, kdc, err = c.Transport.Exchange(ctx, req.KDCs, st.asReq)
-		if err != nil {
-			return nil, fmt.Errorf("kinit: %w", err)
-		}
-		if messageType(reply) != appKRBError {
-			break
-		}
-		kerr, err := parseKRBError(reply, kdc, realm)
-		if err != nil {
-			return nil, err
-		}
-		offered := kx
-		kerr.KeyExchange = &offered
-		if attempt > 0 {
-			return nil, kerr
-		}
-		switch kerr.Code {
-		case krberror.DHKeyParametersNotAccepted:
-			next, ok, err := groupFromEData(kerr.EData, pol.DHMinBits)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return nil, kerr
-			}
-			c.trace("KDC %s refused %s and asks for %s: retrying once", kdc, kx, next)
-			kx = next
-		case krberror.PreauthExpired:
-			if tok, _ := readMethodData(kerr.EData); tok != nil {
-				c.trace("KDC %s: freshness token expired; retrying once with a new one", kdc)
-				freshness = tok
-				continue
-			}
-			return nil, kerr
-		default:
-			return nil, kerr
-		}
-	}
-	if messageType(reply) != appASRep {
-		return nil, fmt.Errorf("%w: unexpected message type from %s", ErrMalformed, kdc)
-	}
-	res, err := c.readASRep(ctx, reply, st, req, pol, id)
+	kerr, err := parseKRBError(reply, kdc, x.realm())
 	if err != nil {
 		return nil, err
 	}
-	res.KDC = kdc.String()
-	res.KeyExchange = kx
-	c.trace("TGT for %s from %s, valid until %s", res.Client, kdc, res.TGT.EndTime.Format(time.RFC3339))
-	for _, svc := range req.Services {
-		cred, err := c.serviceTicket(ctx, req.KDCs, res, svc)
+	if kerr.Code != krberror.PreauthRequired {
+		return nil, kerr
+	}
+	freshness, offersPKINIT := readMethodData(kerr.EData)
+	if !offersPKINIT {
+		return nil, fmt.Errorf("%w: the KDC %s does not offer PKINIT for %s", ErrNoPKINIT, kdc, x.req.Client)
+	}
+	c.trace("KDC %s: pre-authentication required; PKINIT offered; freshness token: %t", kdc, freshness != nil)
+	return freshness, nil
+}
+
+// pkinitExchange sends the AS-REQ with PA-PK-AS-REQ and returns the KDC's
+// AS-REP. A KDC that asks for another DH group, or whose freshness token
+// expired, gets one more request.
+func (c *Client) pkinitExchange(ctx context.Context, x *asExchange, freshness []byte) ([]byte, transport.KDC, *asState, error) {
+	for attempt := 0; ; attempt++ {
+		st, err := c.pkinitRequest(x, freshness)
+		if err != nil {
+			return nil, transport.KDC{}, nil, err
+		}
+		c.trace("AS-REQ with PA-PK-AS-REQ (%s, signed by %q), %d bytes", x.kx, x.id.Certificate().Subject.String(), len(st.asReq))
+		reply, kdc, err := c.Transport.Exchange(ctx, x.req.KDCs, st.asReq)
+		if err != nil {
+			return nil, kdc, nil, fmt.Errorf("kinit: %w", err)
+		}
+		switch messageType(reply) {
+		case appASRep:
+			return reply, kdc, st, nil
+		case appKRBError:
+		default:
+			return nil, kdc, nil, fmt.Errorf("%w: unexpected message type from %s", ErrMalformed, kdc)
+		}
+		kerr, err := parseKRBError(reply, kdc, x.realm())
+		if err != nil {
+			return nil, kdc, nil, err
+		}
+		offered := x.kx
+		kerr.KeyExchange = &offered
+		if attempt > 0 {
+			return nil, kdc, nil, kerr
+		}
+		if freshness, err = c.retryAfter(kerr, x, freshness); err != nil {
+			return nil, kdc, nil, err
+		}
+	}
+}
+
+// retryAfter decides whether a refused PKINIT request is worth one more:
+// it returns the freshness token to send with it, having changed x's key
+// exchange if the KDC asked for another group, or the refusal.
+func (c *Client) retryAfter(kerr *KDCError, x *asExchange, freshness []byte) ([]byte, error) {
+	switch kerr.Code {
+	case krberror.DHKeyParametersNotAccepted:
+		next, ok, err := groupFromEData(kerr.EData, x.pol.DHMinBits)
 		if err != nil {
 			return nil, err
 		}
-		res.Services = append(res.Services, cred)
+		if !ok {
+			return nil, kerr
+		}
+		c.trace("KDC %s refused %s and asks for %s: retrying once", kerr.KDC, x.kx, next)
+		x.kx = next
+		return freshness, nil
+	case krberror.PreauthExpired:
+		if tok, _ := readMethodData(kerr.EData); tok != nil {
+			c.trace("KDC %s: freshness token expired; retrying once with a new one", kerr.KDC)
+			return tok, nil
+		}
 	}
-	return res, nil
+	return nil, kerr
 }
 
 func initialKeyExchange(kx KeyExchange, minBits int) (KeyExchange, error) {
@@ -309,22 +360,23 @@ func initialKeyExchange(kx KeyExchange, minBits int) (KeyExchange, error) {
 	return kx, nil
 }
 
-func (c *Client) asBody(client ccache.Principal, realm string, lifetime time.Duration) ([]byte, uint32, error) {
+// asBody is the KDC-REQ-BODY of an AS-REQ, with a new nonce: the options
+// and times of x.req.Options, no addresses.
+func (c *Client) asBody(x *asExchange) ([]byte, uint32, error) {
 	n, err := c.nonce()
 	if err != nil {
 		return nil, 0, err
 	}
-	opts := types.NewKrbFlags()
-	types.SetFlag(&opts, 1) // forwardable
-	if client.NameType == NameTypeEnterprise {
-		types.SetFlag(&opts, 15) // canonicalize, RFC 6806
-	}
+	o := x.req.Options
+	from, till, rtime := o.times(c.now())
 	b := messages.KDCReqBody{
-		KDCOptions: opts,
-		CName:      principalName(client),
-		Realm:      realm,
-		SName:      principalName(krbtgt(realm)),
-		Till:       c.now().Add(lifetime).UTC().Truncate(time.Second),
+		KDCOptions: o.kdcOptions(x.req.Client.NameType == NameTypeEnterprise),
+		CName:      principalName(x.req.Client),
+		Realm:      x.realm(),
+		SName:      principalName(x.server),
+		From:       from,
+		Till:       till,
+		RTime:      rtime,
 		Nonce:      int(n),
 		EType:      offeredETypes,
 	}
@@ -337,9 +389,8 @@ func (c *Client) asBody(client ccache.Principal, realm string, lifetime time.Dur
 
 // pkinitRequest builds the AS-REQ with PA-PK-AS-REQ: a fresh body, an
 // AuthPack over it, signed with the identity's key.
-func (c *Client) pkinitRequest(req Request, id Identity, kx KeyExchange, freshness []byte, lifetime time.Duration) (*asState, error) {
-	realm := req.Client.Realm
-	body, nonce, err := c.asBody(req.Client, realm, lifetime)
+func (c *Client) pkinitRequest(x *asExchange, freshness []byte) (*asState, error) {
+	body, nonce, err := c.asBody(x)
 	if err != nil {
 		return nil, err
 	}
@@ -354,14 +405,14 @@ func (c *Client) pkinitRequest(req Request, id Identity, kx KeyExchange, freshne
 		},
 		SupportedKDFs: []pkinit.KDF{pkinit.KDFSHA256, pkinit.KDFSHA1, pkinit.KDFSHA512},
 		// So that a KDC which reads it (Heimdal, Samba) signs with SHA-2.
-		SupportedCMSTypes: pkinit.SupportedCMSTypes(req.Policy.AllowSHA1),
+		SupportedCMSTypes: pkinit.SupportedCMSTypes(x.pol.AllowSHA1),
 	}
 	st := &asState{nonce: nonce}
-	if !kx.RSA {
-		if kx.Curve != 0 {
-			st.key, err = pkinit.NewECDHKey(kx.Curve, c.rand())
+	if !x.kx.RSA {
+		if x.kx.Curve != 0 {
+			st.key, err = pkinit.NewECDHKey(x.kx.Curve, c.rand())
 		} else {
-			st.key, err = pkinit.NewDHKey(kx.Group, c.rand())
+			st.key, err = pkinit.NewDHKey(x.kx.Group, c.rand())
 		}
 		if err != nil {
 			return nil, err
@@ -370,8 +421,9 @@ func (c *Client) pkinitRequest(req Request, id Identity, kx KeyExchange, freshne
 			return nil, err
 		}
 	}
+	id := x.id
 	chain := id.Chain()
-	for _, ca := range req.Policy.issuerChain(id.Certificate(), now) {
+	for _, ca := range x.pol.issuerChain(id.Certificate(), now) {
 		if !slices.ContainsFunc(chain, func(c *x509.Certificate) bool { return c.Equal(ca) }) {
 			chain = append(chain, ca)
 		}
@@ -386,10 +438,45 @@ func (c *Client) pkinitRequest(req Request, id Identity, kx KeyExchange, freshne
 
 // readASRep verifies the KDC's reply: its PA-PK-AS-REP (signature, nonce or
 // asChecksum, the KDC certificate), then the enc-part with the reply key.
-func (c *Client) readASRep(ctx context.Context, raw []byte, st *asState, req Request, pol Policy, id Identity) (*Result, error) {
+func (c *Client) readASRep(ctx context.Context, raw []byte, st *asState, x *asExchange) (*Result, error) {
+	rep, pkASRep, err := parseASRep(raw)
+	if err != nil {
+		return nil, err
+	}
+	replyKey, sc, signedRaw, err := c.replyKey(rep, pkASRep, st, x)
+	if err != nil {
+		return nil, fmt.Errorf("kinit: the KDC's PKINIT reply: %w", err)
+	}
+	c.trace("KDC signature verified: signer %q, digest %v", sc.Signer.Subject.String(), sc.Hash)
+	now := c.now()
+	if err := x.pol.checkKDC(ctx, kdcCheck{signed: sc, raw: signedRaw, realm: x.realm(), now: now}); err != nil {
+		return nil, err
+	}
+	c.trace("KDC certificate trusted: path to an anchor, EKU and name checked")
+	enc, err := decryptRepPart(rep.EncPart, types.EncryptionKey{KeyType: replyKey.KeyType, KeyValue: replyKey.KeyValue}, usageASRepEncPart, "AS-REP", "the PKINIT reply key")
+	if err != nil {
+		return nil, err
+	}
+	client := ccache.Principal{NameType: rep.CName.NameType, Components: rep.CName.NameString, Realm: rep.CRealm}
+	if err := x.checkEncASRepPart(enc, st, client, now); err != nil {
+		return nil, err
+	}
+	tkt, err := rawTicket(raw, appASRep)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{
+		Client:         client,
+		TGT:            credential(client, x.server, enc, tkt),
+		KDCCertificate: sc.Signer,
+	}, nil
+}
+
+// parseASRep decodes the AS-REP and finds its PA-PK-AS-REP.
+func parseASRep(raw []byte) (*messages.ASRep, []byte, error) {
 	var rep messages.ASRep
 	if err := rep.Unmarshal(raw); err != nil {
-		return nil, fmt.Errorf("%w: AS-REP: %v", ErrMalformed, err)
+		return nil, nil, fmt.Errorf("%w: AS-REP: %v", ErrMalformed, err)
 	}
 	var pkASRep []byte
 	for _, pa := range rep.PAData {
@@ -398,85 +485,62 @@ func (c *Client) readASRep(ctx context.Context, raw []byte, st *asState, req Req
 		}
 	}
 	if pkASRep == nil {
-		return nil, fmt.Errorf("%w: the AS-REP has no PA-PK-AS-REP", ErrNoPKINIT)
+		return nil, nil, fmt.Errorf("%w: the AS-REP has no PA-PK-AS-REP", ErrNoPKINIT)
 	}
 	if !slices.Contains(offeredETypes, rep.EncPart.EType) {
-		return nil, fmt.Errorf("%w: the AS-REP is encrypted with enctype %d, which was not offered", ErrReplyMismatch, rep.EncPart.EType)
+		return nil, nil, fmt.Errorf("%w: the AS-REP is encrypted with enctype %d, which was not offered", ErrReplyMismatch, rep.EncPart.EType)
 	}
-	realm := req.Client.Realm
+	return &rep, pkASRep, nil
+}
+
+// replyKey derives (key agreement) or opens (key transport) the AS reply
+// key, and returns the KDC's verified signature with the bytes it covers.
+func (c *Client) replyKey(rep *messages.ASRep, pkASRep []byte, st *asState, x *asExchange) (pkinit.EncryptionKey, *pkinit.SignedContent, []byte, error) {
 	parsed, err := pkinit.ParsePKASRep(pkASRep)
 	if err != nil {
-		return nil, fmt.Errorf("kinit: %w", err)
+		return pkinit.EncryptionKey{}, nil, nil, err
 	}
-	var replyKey pkinit.EncryptionKey
-	var sc *pkinit.SignedContent
-	var signedRaw []byte
-	if st.key != nil {
-		if parsed.DHInfo == nil {
-			return nil, fmt.Errorf("%w: the KDC answered a key-agreement request with key transport", ErrReplyMismatch)
-		}
-		signedRaw = parsed.DHInfo.DHSignedData
-		replyKey, sc, err = pkinit.ClientReplyKey(pkASRep, pkinit.ClientReplyParams{
-			Key:   st.key,
-			Nonce: st.nonce,
-			EType: rep.EncPart.EType,
-			KDFInputs: pkinit.KDFInputs{
-				Client: pkinit.KRB5PrincipalName{NameType: req.Client.NameType, Name: req.Client.Components, Realm: realm},
-				KDC:    pkinit.KRB5PrincipalName{NameType: NameTypeSrvInst, Name: []string{"krbtgt", realm}, Realm: realm},
-				ASReq:  st.asReq,
-			},
-			Verify: pkinit.VerifyOptions{AllowSHA1: pol.AllowSHA1},
-		})
-	} else {
-		replyKey, sc, signedRaw, err = keyTransportReply(parsed, st, rep.EncPart.EType, id, pol.AllowSHA1, c.rand())
+	if st.key == nil {
+		return keyTransportReply(parsed, st, rep.EncPart.EType, x.id, x.pol.AllowSHA1, c.rand())
 	}
-	if err != nil {
-		return nil, fmt.Errorf("kinit: the KDC's PKINIT reply: %w", err)
+	if parsed.DHInfo == nil {
+		return pkinit.EncryptionKey{}, nil, nil, fmt.Errorf("%w: the KDC answered a key-agreement request with key transport", ErrReplyMismatch)
 	}
-	c.trace("KDC signature verified: signer %q, digest %v", sc.Signer.Subject.String(), sc.Hash)
-	now := c.now()
-	if err := pol.checkKDC(ctx, kdcCheck{signed: sc, raw: signedRaw, realm: realm, now: now}); err != nil {
-		return nil, err
-	}
-	c.trace("KDC certificate trusted: path to an anchor, EKU and name checked")
+	client, server := x.req.Client, x.server
+	key, sc, err := pkinit.ClientReplyKey(pkASRep, pkinit.ClientReplyParams{
+		Key:   st.key,
+		Nonce: st.nonce,
+		EType: rep.EncPart.EType,
+		KDFInputs: pkinit.KDFInputs{
+			Client: pkinit.KRB5PrincipalName{NameType: client.NameType, Name: client.Components, Realm: client.Realm},
+			KDC:    pkinit.KRB5PrincipalName{NameType: server.NameType, Name: server.Components, Realm: server.Realm},
+			ASReq:  st.asReq,
+		},
+		Verify: pkinit.VerifyOptions{AllowSHA1: x.pol.AllowSHA1},
+	})
+	return key, sc, parsed.DHInfo.DHSignedData, err
+}
 
-	plain, err := krbcrypto.DecryptEncPart(rep.EncPart, types.EncryptionKey{KeyType: replyKey.KeyType, KeyValue: replyKey.KeyValue}, usageASRepEncPart)
-	if err != nil {
-		return nil, fmt.Errorf("%w: the AS-REP enc-part does not decrypt with the PKINIT reply key: %v", ErrReplyMismatch, err)
-	}
-	var enc messages.EncKDCRepPart
-	if err := enc.Unmarshal(plain); err != nil {
-		return nil, fmt.Errorf("%w: EncASRepPart: %v", ErrMalformed, err)
-	}
-	// The decoder keeps BIT STRINGs as slices of its input: copy the flags
-	// out before the plaintext (with the session key) is wiped.
-	enc.Flags.Bytes = append([]byte(nil), enc.Flags.Bytes...)
-	wipe(plain)
+// checkEncASRepPart checks that the reply answers this request: nonce,
+// service, client, and times.
+func (x *asExchange) checkEncASRepPart(enc messages.EncKDCRepPart, st *asState, client ccache.Principal, now time.Time) error {
 	if uint32(enc.Nonce) != st.nonce {
-		return nil, fmt.Errorf("%w: EncASRepPart nonce %d, sent %d", ErrReplyMismatch, enc.Nonce, st.nonce)
+		return fmt.Errorf("%w: EncASRepPart nonce %d, sent %d", ErrReplyMismatch, enc.Nonce, st.nonce)
 	}
-	if enc.SRealm != realm || !slices.Equal(enc.SName.NameString, []string{"krbtgt", realm}) {
-		return nil, fmt.Errorf("%w: the ticket is for %v@%s, not krbtgt/%s", ErrReplyMismatch, enc.SName.NameString, enc.SRealm, realm)
+	if enc.SRealm != x.server.Realm || !slices.Equal(enc.SName.NameString, x.server.Components) {
+		return fmt.Errorf("%w: the ticket is for %v@%s, not %s", ErrReplyMismatch, enc.SName.NameString, enc.SRealm, x.server)
 	}
-	client := ccache.Principal{NameType: rep.CName.NameType, Components: rep.CName.NameString, Realm: rep.CRealm}
-	if req.Client.NameType != NameTypeEnterprise && (client.Realm != realm || !slices.Equal(client.Components, req.Client.Components)) {
-		return nil, fmt.Errorf("%w: the ticket is for %s, asked for %s", ErrReplyMismatch, client, req.Client)
+	want := x.req.Client
+	if want.NameType != NameTypeEnterprise && !x.req.Options.Canonicalize && (client.Realm != want.Realm || !slices.Equal(client.Components, want.Components)) {
+		return fmt.Errorf("%w: the ticket is for %s, asked for %s", ErrReplyMismatch, client, want)
 	}
-	if d := enc.AuthTime.Sub(now); d > pol.MaxSkew || -d > pol.MaxSkew {
-		return nil, fmt.Errorf("%w: the KDC's time is %s, ours %s (allowed: %s)", ErrSkew, enc.AuthTime.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), pol.MaxSkew)
+	if d := enc.AuthTime.Sub(now); d > x.pol.MaxSkew || -d > x.pol.MaxSkew {
+		return fmt.Errorf("%w: the KDC's time is %s, ours %s (allowed: %s)", ErrSkew, enc.AuthTime.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), x.pol.MaxSkew)
 	}
 	if !enc.EndTime.After(now) {
-		return nil, fmt.Errorf("%w: the ticket expired at %s", ErrReplyMismatch, enc.EndTime.UTC().Format(time.RFC3339))
+		return fmt.Errorf("%w: the ticket expired at %s", ErrReplyMismatch, enc.EndTime.UTC().Format(time.RFC3339))
 	}
-	tkt, err := rawTicket(raw, appASRep)
-	if err != nil {
-		return nil, err
-	}
-	return &Result{
-		Client:         client,
-		TGT:            credential(client, krbtgt(realm), enc, tkt),
-		KDCCertificate: sc.Signer,
-	}, nil
+	return nil
 }
 
 // keyTransportReply opens the KDC's encKeyPack with the identity's key,

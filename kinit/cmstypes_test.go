@@ -63,7 +63,8 @@ func TestAuthPackSupportedCMSTypes(t *testing.T) {
 			Client: ccache.Principal{NameType: NameTypePrincipal, Components: []string{"alice"}, Realm: "EXAMPLE.COM"},
 			Policy: Policy{AllowSHA1: allowSHA1},
 		}
-		st, err := c.pkinitRequest(req, keyIdentity{cert, key}, KeyExchange{Curve: pkinit.CurveP256}, nil, time.Hour)
+		x := &asExchange{req: req, id: keyIdentity{cert, key}, pol: req.Policy, kx: KeyExchange{Curve: pkinit.CurveP256}, server: req.server()}
+		st, err := c.pkinitRequest(x, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,11 @@
 // with [PolicyFromConfig], find the KDCs with transport.Locate, then call
 // [Client.Run] with a [Request] holding an [Identity]: a software key from
 // package [github.com/sclogon/sclogon/kinit/identity], or a card adapter.
-// [Result.CCache] is ready for ccache.WriteFile.
+// [Result.CCache] is ready for ccache.WriteFile. [Request.Options] carry MIT
+// kinit's lifetime and flags ([TicketOptionsFromConfig] reads krb5.conf's
+// defaults, [ParseDuration] MIT's durations); [Client.Renew] and
+// [Client.Validate] take a ticket back to the KDC (kinit -R, -v) without the
+// identity.
 //
 // # The exchange
 //

@@ -123,7 +123,7 @@ func (l *Logon) Run(ctx context.Context, req Request) (*Result, error) {
 	l.trace("identity %s for %s", id.Label(), client)
 	c := &kinit.Client{Transport: tr, Now: l.Now, Trace: l.Trace}
 	res, err := c.Run(ctx, kinit.Request{
-		Client: client, Identity: id, Lifetime: cfg.Lifetime,
+		Client: client, Identity: id, Options: kinit.TicketOptions{Lifetime: cfg.Lifetime},
 		Services: []ccache.Principal{cfg.HostPrincipal}, Policy: pol, KDCs: kdcs,
 	})
 	if err != nil {

@@ -19,7 +19,6 @@ import (
 	"github.com/sclogon/sclogon/card"
 	"github.com/sclogon/sclogon/certs/logon"
 	"github.com/sclogon/sclogon/kinit"
-	"github.com/sclogon/sclogon/kinit/ccache"
 	"github.com/sclogon/sclogon/kinit/identity"
 	"github.com/sclogon/sclogon/kinit/transport"
 	"github.com/sclogon/sclogon/krb5conf"
@@ -38,7 +37,8 @@ comes from the certificate: its id-pkinit-san, else its UPN (sent as an
 enterprise name when the UPN's suffix is not the realm).
 
 Settings come from krb5.conf (KRB5_CONFIG, else /etc/krb5.conf), as MIT kinit
-reads them: [realms] kdc, [domain_realm], dns_lookup_kdc, and the PKINIT
+reads them: [realms] kdc, [domain_realm], dns_lookup_kdc, [libdefaults]
+ticket_lifetime, renew_lifetime, forwardable and proxiable, and the PKINIT
 options pkinit_anchors, pkinit_pool, pkinit_eku_checking, pkinit_kdc_hostname,
 pkinit_dh_min_bits and pkinit_cert_match. Flags override them.
 
@@ -52,8 +52,7 @@ identity (default: the smart card):
                        piv-go (YubiKeys only); krb5.conf sclogon_card_backend
   --no-cert-cache      read every certificate from the card, not from the cache
   --identity ID        a software identity instead: FILE:cert.pem[,key.pem] or PKCS12:file.p12
-  -X X509_user_identity=ID   the same, in MIT's syntax; also -X X509_anchors=FILE:ca.pem
-                       and -X flag_RSA_PROTOCOL=yes
+  -X X509_user_identity=ID   the same, in MIT's syntax
   --pin-stdin          read the card PIN (or the PKCS #12 password) from the first
                        line of stdin instead of asking on the terminal
 
@@ -89,21 +88,54 @@ the KDC:
                        default false), from an old KDC that ignores the
                        supportedCMSTypes sclogon sends
 
-output:
+MIT kinit's options, with MIT's meanings (flags may follow the principal; give
+each letter on its own: -f -p, not -fp):
+  -l LIFETIME          ticket lifetime (krb5.conf ticket_lifetime; MIT's default 1d);
+                       the KDC grants at most the realm's maximum
+  -r RENEW_LIFE        a renewable ticket, renewable for this long (renew_lifetime;
+                       default: not renewable)
+  -R                   renew the ticket in the cache through the KDC (no card
+                       needed); the cache then holds the renewed ticket only
+  -v                   validate the postdated ticket in the cache (one obtained with
+                       -s) once its start time has come
+  -f / -F              forwardable / not forwardable (krb5.conf forwardable; default not)
+  -p / -P              proxiable / not proxiable (krb5.conf proxiable; default not)
+  -s START             a postdated ticket, valid from START: a duration from now, or a
+                       time (2006-01-02T15:04:05)
+  -E                   the principal is an enterprise name (alice@example.com, sent as
+                       NT-ENTERPRISE to the default realm; name@REALM after it picks
+                       another realm)
+  -C                   ask the KDC to canonicalize the principal name
+  -S SERVICE           get the initial ticket for SERVICE (e.g. kadmin/admin) instead
+                       of a TGT, krbtgt/REALM
   -c CCACHE            credential cache (default KRB5CCNAME, else /tmp/krb5cc_UID)
-  -S SERVICE           also obtain a ticket for SERVICE, e.g. host/server.example.com (repeatable)
-  -l DURATION          requested lifetime (default 10h)
-  --json               print what was obtained as JSON on stdout
   -V                   trace each step on stderr
+  -X ATTR=VALUE        X509_user_identity=ID, X509_anchors=FILE:ca.pem,
+                       flag_RSA_PROTOCOL=yes (see identity, above)
+  Durations are MIT's: 10h, 7d, 1d2h30m, 90s, 1:30 (h:m[:s]) or a number of seconds.
+  Addresses are never put in tickets (MIT's default, noaddresses = true).
+  krb5.conf's ticket_lifetime, renew_lifetime, forwardable and proxiable are read
+  from [libdefaults] REALM = { … }, then [libdefaults], as MIT reads them; the flags
+  override them.
+
+output:
+  --service-ticket SERVICE  with the TGT, also obtain a ticket for SERVICE, e.g.
+                       host/server.example.com (repeatable), as kvno would
+  --json               print what was obtained as JSON on stdout
+  KRB5_TRACE=FILE      also write the trace to FILE (or /dev/stderr) in MIT's form,
+                       "[pid] seconds.microseconds: message"
 
 examples:
   sclogon kinit
-  sclogon kinit --cert 9a -S host/db.example.com
+  sclogon kinit -r 7d -f -l 2h
+  sclogon kinit -R
+  sclogon kinit --cert 9a --service-ticket host/db.example.com
   sclogon kinit --identity FILE:alice.pem,alice.key alice@EXAMPLE.COM
-  sclogon kinit -X X509_user_identity=PKCS12:alice.p12 -S host/db.example.com
+  sclogon kinit -X X509_user_identity=PKCS12:alice.p12 -E alice@example.com
   sclogon kinit --identity FILE:alice.pem,alice.key --dh 4096 --json
 
-Exit codes: 0 the ticket is stored, 1 it could not be obtained, 2 usage error.
+Exit codes: 0 the ticket is stored (or renewed, validated), 1 it could not be
+obtained, 2 usage error.
 `
 
 func init() {
@@ -124,9 +156,10 @@ type kinitFlags struct {
 	identity, ccache, ecdh, kdcEKU, kdcOCSP        string
 	dh, dhMinBits                                  int
 	rsa, pinStdin, json, verbose, allowSHA1        bool
-	lifetime, timeout                              time.Duration
+	timeout                                        time.Duration
 	x, services, kdcs, anchors, kdcHostnames, args listFlag
 	card                                           cardFlags
+	mit                                            mitFlags
 }
 
 func parseKinitFlags(args []string) (*kinitFlags, error) {
@@ -157,8 +190,8 @@ func parseKinitFlags(args []string) (*kinitFlags, error) {
 	fs.StringVar(&f.kdcOCSP, "kdc-ocsp", "", "")
 	fs.BoolVar(&f.allowSHA1, "allow-sha1", false, "")
 	fs.StringVar(&f.ccache, "c", "", "")
-	fs.Var(&f.services, "S", "")
-	fs.DurationVar(&f.lifetime, "l", 0, "")
+	fs.Var(&f.services, "service-ticket", "")
+	f.mit.register(fs)
 	fs.BoolVar(&f.json, "json", false, "")
 	fs.BoolVar(&f.verbose, "V", false, "")
 	// Flags may follow the principal, as with MIT kinit.
@@ -201,7 +234,7 @@ func parseKinitFlags(args []string) (*kinitFlags, error) {
 	if n > 1 {
 		return nil, errors.New("choose one of --dh, --ecdh and --rsa-key-transport")
 	}
-	return f, nil
+	return f, f.mit.check()
 }
 
 func (f *kinitFlags) keyExchange() (kinit.KeyExchange, error) {
@@ -250,57 +283,115 @@ func runKinit(ctx context.Context, s stdio, args []string) int {
 }
 
 func kinitMain(ctx context.Context, s stdio, f *kinitFlags) error {
-	var trace func(string, ...any)
-	if f.verbose {
-		trace = func(format string, a ...any) { fmt.Fprintf(s.errOut, "sclogon: "+format+"\n", a...) }
+	trace, closeTrace, err := kinitTrace(s, f.verbose)
+	if err != nil {
+		return err
 	}
+	defer closeTrace()
 	conf, err := loadKrb5Conf()
 	if err != nil {
 		return err
+	}
+	if f.mit.renew || f.mit.validate {
+		return refreshMain(ctx, s, f, conf, trace)
 	}
 	stdin := bufio.NewReader(s.in)
 	principal := ""
 	if len(f.args) > 0 {
 		principal = f.args[0]
 	}
-	var id kinit.Identity
-	if f.identity == "" {
-		cid, done, err := cardIdentity(s, f, conf, principal, stdin, trace)
-		if err != nil {
-			return err
-		}
-		defer done()
-		id = cid
-	} else {
-		if id, err = identity.Parse(f.identity, identity.Options{Password: func(prompt string) ([]byte, error) {
-			if f.pinStdin {
-				return readSecretLine(stdin)
-			}
-			return promptTerminal(prompt)
-		}}); err != nil {
-			return err
-		}
+	id, done, err := kinitIdentity(s, f, conf, principal, stdin, trace)
+	if err != nil {
+		return err
 	}
+	defer done()
 	if trace != nil {
 		trace("identity %s: %q", id.Label(), id.Certificate().Subject.String())
 	}
-	client, err := kinit.ClientName(principal, id.Certificate(), conf)
+	req, err := f.request(ctx, conf, principal, id, trace)
 	if err != nil {
 		return err
 	}
-	realm := client.Realm
-	pol, err := kinit.PolicyFromConfig(conf, realm)
+	cache, err := openCCache(f, conf)
 	if err != nil {
 		return err
+	}
+	path := cache.Name()
+	c := &kinit.Client{Transport: f.transport(conf, trace), Trace: trace}
+	stop := startSpinner(s.errOut, !f.verbose, "obtaining a ticket for "+req.Client.String())
+	res, err := c.Run(ctx, req)
+	stop()
+	if err != nil {
+		return err
+	}
+	if err := cache.Store(res.CCache()); err != nil {
+		return err
+	}
+	if f.json {
+		return printKinitJSON(s.out, path, res)
+	}
+	fmt.Fprintf(s.errOut, "sclogon: ticket for %s stored in %s (valid until %s%s)\n", res.Client, path, res.TGT.EndTime.Local().Format(time.DateTime), renewUntil(res.TGT))
+	return nil
+}
+
+// kinitIdentity is the card's logon certificate, or --identity's software
+// one; done releases it.
+func kinitIdentity(s stdio, f *kinitFlags, conf *krb5conf.Config, principal string, stdin *bufio.Reader, trace func(string, ...any)) (kinit.Identity, func(), error) {
+	if f.identity == "" {
+		return cardIdentity(s, f, conf, principal, stdin, trace)
+	}
+	id, err := identity.Parse(f.identity, identity.Options{Password: func(prompt string) ([]byte, error) {
+		if f.pinStdin {
+			return readSecretLine(stdin)
+		}
+		return promptTerminal(prompt)
+	}})
+	return id, func() {}, err
+}
+
+// request is the kinit.Request the flags and krb5.conf describe.
+func (f *kinitFlags) request(ctx context.Context, conf *krb5conf.Config, principal string, id kinit.Identity, trace func(string, ...any)) (kinit.Request, error) {
+	client, err := f.mit.clientName(principal, id, conf)
+	if err != nil {
+		return kinit.Request{}, err
+	}
+	realm := client.Realm
+	req := kinit.Request{Client: client, Identity: id}
+	if req.Policy, err = f.policy(conf, realm); err != nil {
+		return req, err
+	}
+	req.KeyExchange, _ = f.keyExchange()
+	if req.Server, err = f.mit.server(realm); err != nil {
+		return req, err
+	}
+	if req.Options, err = f.mit.ticketOptions(conf, realm); err != nil {
+		return req, err
+	}
+	for _, sv := range f.services {
+		p, err := kinit.ServiceName(sv, realm)
+		if err != nil {
+			return req, err
+		}
+		req.Services = append(req.Services, p)
+	}
+	req.KDCs, err = f.kdcsFor(ctx, conf, realm)
+	return req, err
+}
+
+// policy is the realm's PKINIT policy from krb5.conf, overridden by flags.
+func (f *kinitFlags) policy(conf *krb5conf.Config, realm string) (kinit.Policy, error) {
+	pol, err := kinit.PolicyFromConfig(conf, realm)
+	if err != nil {
+		return pol, err
 	}
 	if len(f.anchors) > 0 {
 		if pol.Anchors, err = kinit.LoadCertPool(f.anchors); err != nil {
-			return err
+			return pol, err
 		}
 	}
 	if f.kdcEKU != "" {
 		if pol.EKU, err = kinit.ParseEKUCheck(f.kdcEKU); err != nil {
-			return usageError{err}
+			return pol, usageError{err}
 		}
 	}
 	pol.KDCHostnames = append(pol.KDCHostnames, f.kdcHostnames...)
@@ -308,18 +399,14 @@ func kinitMain(ctx context.Context, s stdio, f *kinitFlags) error {
 		pol.DHMinBits = f.dhMinBits
 	}
 	if pol.OCSP, err = kinit.ParseOCSPMode(f.kdcOCSP); err != nil {
-		return usageError{err}
+		return pol, usageError{err}
 	}
 	pol.AllowSHA1 = pol.AllowSHA1 || f.allowSHA1
-	kx, _ := f.keyExchange()
-	var services []ccache.Principal
-	for _, sv := range f.services {
-		p, err := kinit.ServiceName(sv, realm)
-		if err != nil {
-			return err
-		}
-		services = append(services, p)
-	}
+	return pol, nil
+}
+
+// kdcsFor is --kdc, else the realm's KDCs from krb5.conf or DNS.
+func (f *kinitFlags) kdcsFor(ctx context.Context, conf *krb5conf.Config, realm string) ([]transport.KDC, error) {
 	var kdcs []transport.KDC
 	for _, k := range f.kdcs {
 		if _, _, err := net.SplitHostPort(k); err != nil {
@@ -327,46 +414,20 @@ func kinitMain(ctx context.Context, s stdio, f *kinitFlags) error {
 		}
 		kdcs = append(kdcs, transport.KDC{Addr: k})
 	}
-	if len(kdcs) == 0 {
-		if kdcs, err = transport.Locate(ctx, conf, realm, net.DefaultResolver); err != nil {
-			return err
-		}
+	if len(kdcs) > 0 {
+		return kdcs, nil
 	}
+	return transport.Locate(ctx, conf, realm, net.DefaultResolver)
+}
+
+func (f *kinitFlags) transport(conf *krb5conf.Config, trace func(string, ...any)) *transport.Client {
 	tr := &transport.Client{Timeout: f.timeout, Trace: trace}
 	if v, ok := conf.Value("libdefaults", "udp_preference_limit"); ok {
 		if n, err := strconv.Atoi(v); err == nil {
 			tr.UDPPreferenceLimit = n
 		}
 	}
-	path, err := ccache.Locate(firstNonEmpty(f.ccache, os.Getenv("KRB5CCNAME")), os.Getuid())
-	if err != nil {
-		return err
-	}
-	c := &kinit.Client{Transport: tr, Trace: trace}
-	stop := startSpinner(s.errOut, !f.verbose, "obtaining a ticket for "+client.String())
-	res, err := c.Run(ctx, kinit.Request{
-		Client: client, Identity: id, KeyExchange: kx, Lifetime: f.lifetime,
-		Services: services, Policy: pol, KDCs: kdcs,
-	})
-	stop()
-	if err != nil {
-		return err
-	}
-	if err := ccache.WriteFile(path, res.CCache()); err != nil {
-		return err
-	}
-	if f.json {
-		return printKinitJSON(s.out, path, res)
-	}
-	fmt.Fprintf(s.errOut, "sclogon: ticket for %s stored in %s (valid until %s)\n", res.Client, path, res.TGT.EndTime.Local().Format(time.DateTime))
-	return nil
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+	return tr
 }
 
 func loadKrb5Conf() (*krb5conf.Config, error) {
@@ -532,6 +593,14 @@ func explainKinit(err error) (msg, hint string) {
 		return trimPkg(err), "run the command again and type the PKCS #12 file's password"
 	case errors.Is(err, identity.ErrSyntax), errors.Is(err, identity.ErrUnsupportedFile), errors.Is(err, identity.ErrKeyMismatch):
 		return trimPkg(err), "--identity takes FILE:cert.pem,key.pem (PEM or DER) or PKCS12:file.p12"
+	case errors.Is(err, kinit.ErrNotRenewable):
+		return trimPkg(err), "get a renewable ticket with 'sclogon kinit -r 7d' (or renew_lifetime in krb5.conf's [libdefaults]); the KDC caps it at the realm's maximum renewable life"
+	case errors.Is(err, kinit.ErrNotPostdated):
+		return trimPkg(err), "-v validates a ticket obtained with -s (postdated); this one can be used as it is"
+	case errors.Is(err, errNoCache):
+		return trimPkg(err), "obtain a ticket first with 'sclogon kinit', or name the cache that holds it with -c or KRB5CCNAME"
+	case errors.Is(err, kinit.ErrDuration):
+		return trimPkg(err), "write durations as MIT does: 10h, 7d, 1d2h30m, 90s, 1:30 or a number of seconds"
 	case errors.Is(err, context.Canceled):
 		return "interrupted", ""
 	}
@@ -577,7 +646,7 @@ func explainKDCError(e *kinit.KDCError) (string, string) {
 	case krberror.CPrincipalUnknown:
 		return "the KDC has no account for this principal" + text, "check the principal's spelling and realm"
 	case krberror.SPrincipalUnknown:
-		return "the KDC knows no such service" + text, "check the -S service name (service/host.domain)"
+		return "the KDC knows no such service" + text, "check the service name given to -S or --service-ticket (service/host.domain)"
 	case krberror.APSkew:
 		return "your clock and the KDC's differ too much" + text, "set this computer's clock (NTP); Kerberos allows 5 minutes"
 	case krberror.WrongRealm:

@@ -101,7 +101,7 @@ func TestKinitFileIdentityMIT(t *testing.T) {
 }
 
 // TestKinitPKCS12ServiceJSON: a PKCS #12 identity with its password on stdin
-// (-X syntax), -S, -c and --json.
+// (-X syntax), --service-ticket, -c and --json.
 func TestKinitPKCS12ServiceJSON(t *testing.T) {
 	e := newKinitEnv(t)
 	openssl := harness.Require(t, "openssl", "openssl")
@@ -111,7 +111,7 @@ func TestKinitPKCS12ServiceJSON(t *testing.T) {
 	harness.Run(t, cmd)
 	cc := filepath.Join(e.dir, "cc")
 	code, stdout, stderr := runKinitCmd(t, "s3cret\n", "-X", "X509_user_identity=PKCS12:"+p12, "--pin-stdin",
-		"-c", "FILE:"+cc, "-S", "host/svc.example.com", "--json", "--dh", "4096", "alice")
+		"-c", "FILE:"+cc, "--service-ticket", "host/svc.example.com", "--json", "--dh", "4096", "alice")
 	if code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
@@ -168,6 +168,13 @@ func TestKinitUsageErrors(t *testing.T) {
 		{"-X", "X509_bogus=1"},
 		{"a", "b"},
 		{"--no-such-flag"},
+		{"-f", "-F"},
+		{"-p", "-P"},
+		{"-R", "-v"},
+		{"-l", "0"},
+		{"-l", "1w"},
+		{"-r", "-1h"},
+		{"-s", "yesterday"},
 	} {
 		code, _, stderr := runKinitCmd(t, "", args...)
 		if code != exitUsage || !strings.Contains(stderr, "usage: sclogon kinit") {

@@ -13,6 +13,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -23,6 +25,9 @@ type command struct {
 	name    string
 	summary string // one line for `sclogon help`
 	help    string // the full text for `sclogon help NAME`, with examples
+	// subHelp: its subcommands print their own pages ('sclogon pki enroll
+	// -h'), so only a -h right after the command name asks for help.
+	subHelp bool
 	run     func(ctx context.Context, io stdio, args []string) int
 }
 
@@ -55,6 +60,9 @@ func run(ctx context.Context, s stdio, args []string) int {
 		return exitUsage
 	}
 	switch args[0] {
+	case "--version", "-version":
+		fmt.Fprintln(s.out, versionLine())
+		return exitOK
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
 			c, ok := commands[args[1]]
@@ -75,7 +83,53 @@ func run(ctx context.Context, s stdio, args []string) int {
 		usage(s.errOut)
 		return exitUsage
 	}
+	if asksHelp(args[1:], c.subHelp) {
+		fmt.Fprint(s.out, strings.TrimLeft(c.help, "\n"))
+		return exitOK
+	}
 	return c.run(ctx, s, args[1:])
+}
+
+// asksHelp reports whether a command's arguments ask for its help page
+// (-h, -help or --help before any "--"; only first, for a command whose
+// subcommands have their own), which every command then prints as
+// 'sclogon help CMD' does.
+func asksHelp(args []string, firstOnly bool) bool {
+	if firstOnly && len(args) > 1 {
+		args = args[:1]
+	}
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// version is set at link time: go build -ldflags "-X main.version=v1.2.3".
+var version string
+
+// versionLine is "sclogon VERSION (REVISION, GO-VERSION OS/ARCH)": the
+// link-time version, else the module version the build recorded.
+func versionLine() string {
+	v, rev := version, ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v == "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				rev = s.Value[:12] + ", "
+			}
+		}
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	return fmt.Sprintf("sclogon %s (%s%s %s/%s)", v, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 func usage(w io.Writer) {
@@ -89,5 +143,6 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\n'sclogon help COMMAND' explains one. Exit codes: 0 success, 1 failure, 2 usage.")
+	fmt.Fprintln(w, "\n'sclogon help COMMAND' (or 'sclogon COMMAND --help') explains one; 'sclogon --version'")
+	fmt.Fprintln(w, "prints the version. Exit codes: 0 success, 1 failure, 2 usage.")
 }

@@ -28,6 +28,7 @@ Examples:
   sclogon pki ocsp --dir ca --listen 127.0.0.1:8080
   sclogon pki enroll --dir ca --upn alice@example.com --sid S-1-5-21-1-2-3-1104
 `,
+		subHelp: true,
 		run: func(ctx context.Context, s stdio, args []string) int {
 			if len(args) > 0 && args[0] == "enroll" {
 				return runEnroll(ctx, s, args[1:]) // card/enroll: certs/pki knows no cards

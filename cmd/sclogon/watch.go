@@ -78,9 +78,9 @@ func runWatch(ctx context.Context, s stdio, args []string) int {
 		fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon watch [--on-remove CMD] [--destroy-ccache] [-c CCACHE] [--reader NAME] [--once]\n", err)
 		return exitUsage
 	}
-	path := ""
+	var cache ccache.Cache
 	if *destroy {
-		if path, err = ccache.Locate(firstNonEmpty(*ccName, os.Getenv("KRB5CCNAME")), os.Getuid()); err != nil {
+		if cache, err = watchedCache(*ccName); err != nil {
 			fmt.Fprintf(s.errOut, "sclogon: error: %s\n", trimPkg(err))
 			return exitUsage
 		}
@@ -94,11 +94,11 @@ func runWatch(ctx context.Context, s stdio, args []string) int {
 		Log:      func(format string, a ...any) { fmt.Fprintf(s.errOut, "sclogon watch: "+format+"\n", a...) },
 		OnRemove: func(ctx context.Context, r string) error {
 			var errs []error
-			if path != "" {
-				if err := pam.DestroyCCache(path); err != nil {
+			if cache != nil {
+				if err := destroyCache(cache); err != nil {
 					errs = append(errs, err)
 				} else {
-					fmt.Fprintf(s.errOut, "sclogon watch: destroyed %s\n", path)
+					fmt.Fprintf(s.errOut, "sclogon watch: destroyed %s\n", cache.Name())
 				}
 			}
 			if *onRemove != "" {
@@ -131,4 +131,29 @@ func runRemoveCommand(ctx context.Context, command, reader string, s stdio) erro
 		return fmt.Errorf("--on-remove %q: %w", command, err)
 	}
 	return nil
+}
+
+// watchedCache is the cache --destroy-ccache removes: -c, else the default
+// cache MIT's tools use (KRB5CCNAME, default_ccache_name, FILE:/tmp/krb5cc_UID).
+func watchedCache(name string) (ccache.Cache, error) {
+	conf, err := loadKrb5Conf()
+	if err != nil {
+		return nil, err
+	}
+	env := ccache.Environment(conf)
+	if name == "" {
+		if name, err = ccache.DefaultName(env); err != nil {
+			return nil, err
+		}
+	}
+	return ccache.Open(name, env)
+}
+
+// destroyCache removes a cache; a FILE cache is overwritten first, as MIT's
+// kdestroy does.
+func destroyCache(c ccache.Cache) error {
+	if path, err := ccache.Locate(c.Name(), os.Getuid()); err == nil {
+		return pam.DestroyCCache(path)
+	}
+	return c.Destroy()
 }

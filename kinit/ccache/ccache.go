@@ -1,10 +1,20 @@
-// Package ccache reads and writes MIT Kerberos FILE credential caches, format
-// version 4 (0x0504), the format MIT klist, kvno and GSSAPI read.
+// Package ccache reads and writes MIT Kerberos credential caches of every
+// type MIT names: FILE, DIR, KEYRING, KCM and MEMORY.
 //
-// Build a [CCache] and call [WriteFile]: the file is written to a temporary file
-// created 0600 with O_EXCL beside the target, synced, and renamed into place, so a
-// failed write never leaves half a ccache. [Parse] reads one back; [Locate] turns
-// KRB5CCNAME into a path.
+// Call [DefaultName] with an [Environment] to find the cache MIT's tools
+// would use (KRB5CCNAME, then krb5.conf's default_ccache_name, then
+// FILE:/tmp/krb5cc_UID), [Open] it, and Store a [CCache] into it; Load reads
+// one back. Every Store replaces a cache as one step. [WriteFile],
+// [WriteFileOwned] and [ReadFile] remain for FILE caches by path.
+//
+// # Types
+//
+// FILE:path is format version 4, written to a temporary file created 0600
+// with O_EXCL beside the target, synced, and renamed into place. DIR:dir is
+// MIT's collection of tkt* FILE caches with a "primary" file; KEYRING: is
+// the Linux kernel keyring in MIT's layout (keyring_payload.go); KCM: talks
+// to sssd-kcm or Heimdal's kcm over its Unix socket (kcm_wire.go); MEMORY:
+// lives in a [Memory] the caller owns.
 //
 // # Format
 //
@@ -110,31 +120,7 @@ func (c *CCache) Marshal() ([]byte, error) {
 	}
 	b.principal(c.Principal)
 	for _, cr := range c.Credentials {
-		b.principal(cr.Client)
-		b.principal(cr.Server)
-		b.u16(uint16(cr.Key.EType))
-		b.bytes(cr.Key.Value)
-		for _, t := range []time.Time{cr.AuthTime, cr.StartTime, cr.EndTime, cr.RenewTill} {
-			b.time(t)
-		}
-		if cr.IsSKey {
-			b.buf = append(b.buf, 1)
-		} else {
-			b.buf = append(b.buf, 0)
-		}
-		b.u32(cr.Flags)
-		b.u32(uint32(len(cr.Addresses)))
-		for _, a := range cr.Addresses {
-			b.u16(uint16(a.Type))
-			b.bytes(a.Data)
-		}
-		b.u32(uint32(len(cr.AuthData)))
-		for _, a := range cr.AuthData {
-			b.u16(uint16(a.Type))
-			b.bytes(a.Data)
-		}
-		b.bytes(cr.Ticket)
-		b.bytes(cr.SecondTicket)
+		b.credential(cr)
 	}
 	if b.err != nil {
 		return nil, b.err
@@ -166,6 +152,36 @@ func (w *writer) principal(p Principal) {
 	for _, c := range p.Components {
 		w.bytes([]byte(c))
 	}
+}
+
+// credential appends one credential record, the unit KCM and KEYRING caches
+// store on their own.
+func (w *writer) credential(cr Credential) {
+	w.principal(cr.Client)
+	w.principal(cr.Server)
+	w.u16(uint16(cr.Key.EType))
+	w.bytes(cr.Key.Value)
+	for _, t := range []time.Time{cr.AuthTime, cr.StartTime, cr.EndTime, cr.RenewTill} {
+		w.time(t)
+	}
+	if cr.IsSKey {
+		w.buf = append(w.buf, 1)
+	} else {
+		w.buf = append(w.buf, 0)
+	}
+	w.u32(cr.Flags)
+	w.u32(uint32(len(cr.Addresses)))
+	for _, a := range cr.Addresses {
+		w.u16(uint16(a.Type))
+		w.bytes(a.Data)
+	}
+	w.u32(uint32(len(cr.AuthData)))
+	for _, a := range cr.AuthData {
+		w.u16(uint16(a.Type))
+		w.bytes(a.Data)
+	}
+	w.bytes(cr.Ticket)
+	w.bytes(cr.SecondTicket)
 }
 
 // time stores seconds since the epoch in 32 bits; the zero time is 0 ("unset").
@@ -225,30 +241,7 @@ func Parse(data []byte) (*CCache, error) {
 	}
 	c.Principal = r.principal()
 	for r.err == nil && len(r.buf) > 0 {
-		var cr Credential
-		cr.Client = r.principal()
-		cr.Server = r.principal()
-		cr.Key.EType = int32(int16(r.u16()))
-		if v == version3 {
-			r.u16() // the enctype again
-		}
-		cr.Key.Value = r.bytes()
-		cr.AuthTime, cr.StartTime, cr.EndTime, cr.RenewTill = r.time(), r.time(), r.time(), r.time()
-		switch b := r.take(1); {
-		case len(b) == 1 && b[0] <= 1:
-			cr.IsSKey = b[0] == 1
-		case r.err == nil:
-			return nil, errors.New("ccache: is_skey is neither 0 nor 1")
-		}
-		cr.Flags = r.u32()
-		for n := r.count(); n > 0 && r.err == nil; n-- {
-			cr.Addresses = append(cr.Addresses, Address{Type: int16(r.u16()), Data: r.bytes()})
-		}
-		for n := r.count(); n > 0 && r.err == nil; n-- {
-			cr.AuthData = append(cr.AuthData, AuthData{Type: int16(r.u16()), Data: r.bytes()})
-		}
-		cr.Ticket = r.bytes()
-		cr.SecondTicket = r.bytes()
+		cr := r.credential(v)
 		if r.err == nil {
 			c.Credentials = append(c.Credentials, cr)
 		}
@@ -257,6 +250,35 @@ func Parse(data []byte) (*CCache, error) {
 		return nil, r.err
 	}
 	return c, nil
+}
+
+// credential reads one credential record of format version v.
+func (r *reader) credential(v uint16) Credential {
+	var cr Credential
+	cr.Client = r.principal()
+	cr.Server = r.principal()
+	cr.Key.EType = int32(int16(r.u16()))
+	if v == version3 {
+		r.u16() // the enctype again
+	}
+	cr.Key.Value = r.bytes()
+	cr.AuthTime, cr.StartTime, cr.EndTime, cr.RenewTill = r.time(), r.time(), r.time(), r.time()
+	switch b := r.take(1); {
+	case len(b) == 1 && b[0] <= 1:
+		cr.IsSKey = b[0] == 1
+	case r.err == nil:
+		r.err = errors.New("ccache: is_skey is neither 0 nor 1")
+	}
+	cr.Flags = r.u32()
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		cr.Addresses = append(cr.Addresses, Address{Type: int16(r.u16()), Data: r.bytes()})
+	}
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		cr.AuthData = append(cr.AuthData, AuthData{Type: int16(r.u16()), Data: r.bytes()})
+	}
+	cr.Ticket = r.bytes()
+	cr.SecondTicket = r.bytes()
+	return cr
 }
 
 type reader struct {
@@ -355,8 +377,24 @@ func writeFile(path string, c *CCache, uid, gid int) error {
 	if err != nil {
 		return err
 	}
+	tmp, err := writeTemp(path, data, uid, gid)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("ccache: %w", err)
+	}
+	return nil
+}
+
+// writeTemp writes data to a new private file beside path, named so that
+// no reader mistakes it for a cache (a leading dot), synced, handed to
+// uid:gid when uid >= 0, and closed. The caller renames or links it into place.
+func writeTemp(path string, data []byte, uid, gid int) (string, error) {
 	dir := filepath.Dir(path)
 	var f *os.File
+	var err error
 	for i := 0; ; i++ {
 		tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d.%d.tmp", filepath.Base(path), os.Getpid(), i))
 		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -364,35 +402,34 @@ func writeFile(path string, c *CCache, uid, gid int) error {
 			break
 		}
 		if !os.IsExist(err) || i > 100 {
-			return fmt.Errorf("ccache: create temporary file in %s: %w", dir, err)
+			return "", fmt.Errorf("ccache: create temporary file in %s: %w", dir, err)
 		}
 	}
 	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
+	if err := fillTemp(f, data, uid, gid); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("ccache: close %s: %w", tmp, err)
+	}
+	return tmp, nil
+}
+
+func fillTemp(f *os.File, data []byte, uid, gid int) error {
 	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("ccache: write %s: %w", tmp, err)
+		return fmt.Errorf("ccache: write %s: %w", f.Name(), err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("ccache: sync %s: %w", tmp, err)
+		return fmt.Errorf("ccache: sync %s: %w", f.Name(), err)
 	}
 	if uid >= 0 {
 		if err := f.Chown(uid, gid); err != nil {
-			return fmt.Errorf("ccache: hand %s to %d:%d: %w", tmp, uid, gid, err)
+			return fmt.Errorf("ccache: hand %s to %d:%d: %w", f.Name(), uid, gid, err)
 		}
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("ccache: close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("ccache: %w", err)
-	}
-	ok = true
 	return nil
 }
 
