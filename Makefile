@@ -6,12 +6,37 @@ FUZZTIME ?= 10s
 FUZZPKGS ?= ./...
 BIN      := bin/sclogon
 
-.PHONY: all build demo test setup vet lint bench fuzz clean
+.PHONY: all build demo test setup vet lint bench fuzz clean install uninstall
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sclogon
+
+# Installs bin/sclogon, its man pages and its bash and zsh completions, all
+# generated from 'sclogon help' by the binary itself. PREFIX and DESTDIR as
+# usual: make install PREFIX=~/.local, or make install DESTDIR=pkgroot.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+bindir   = $(DESTDIR)$(PREFIX)/bin
+man1dir  = $(DESTDIR)$(PREFIX)/share/man/man1
+bashdir  = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+zshdir   = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+
+install: build
+	rm -rf $(BIN).doc && mkdir -p $(BIN).doc/man
+	$(BIN) gen-man $(BIN).doc/man
+	$(BIN) gen-completion bash > $(BIN).doc/sclogon.bash
+	$(BIN) gen-completion zsh > $(BIN).doc/_sclogon
+	install -d $(bindir) $(man1dir) $(bashdir) $(zshdir)
+	install -m 0755 $(BIN) $(bindir)/sclogon
+	install -m 0644 $(BIN).doc/man/*.1 $(man1dir)
+	install -m 0644 $(BIN).doc/sclogon.bash $(bashdir)/sclogon
+	install -m 0644 $(BIN).doc/_sclogon $(zshdir)/_sclogon
+
+uninstall:
+	rm -f $(bindir)/sclogon $(man1dir)/sclogon.1 $(man1dir)/sclogon-*.1 \
+	  $(bashdir)/sclogon $(zshdir)/_sclogon
 
 # The demo needs only Go: no cgo, no pcscd, no root.
 demo:
