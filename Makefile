@@ -15,7 +15,7 @@ build:
 
 # Installs bin/sclogon, its man pages and its bash and zsh completions, all
 # generated from 'sclogon help' by the binary itself. PREFIX and DESTDIR as
-# usual: make install PREFIX=~/.local, or make install DESTDIR=pkgroot.
+# usual: make install PREFIX=$HOME/.local (no root), or DESTDIR=pkgroot to package.
 PREFIX  ?= /usr/local
 DESTDIR ?=
 bindir   = $(DESTDIR)$(PREFIX)/bin

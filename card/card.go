@@ -172,7 +172,8 @@ var (
 	ErrNoCard = errors.New("card: no smart card found")
 )
 
-// PINError is a refused PIN or PUK with the tries it left.
+// PINError is a refused PIN or PUK with the tries it left; Retries may be
+// [RetriesLow] or [RetriesUncounted] for a token that does not count.
 type PINError struct {
 	PUK     bool
 	Retries int
@@ -183,11 +184,7 @@ func (e *PINError) Error() string {
 	if e.PUK {
 		what = "PUK"
 	}
-	tries := "tries"
-	if e.Retries == 1 {
-		tries = "try"
-	}
-	return fmt.Sprintf("card: the card refused the %s (%d %s left)", what, e.Retries, tries)
+	return fmt.Sprintf("card: the card refused the %s (%s)", what, TriesLeft(e.Retries))
 }
 
 // StatusError is a status word the card answered that has no meaning of

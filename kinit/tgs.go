@@ -36,12 +36,19 @@ type tgsRequest struct {
 	what    string    // for errors and traces: "service ticket for …", "renewal of …"
 }
 
-// serviceTicket asks the KDC for a ticket to svc with the TGT.
+// serviceTicket asks the KDC for a ticket to svc with the TGT, with the
+// TGT's FORWARDABLE, PROXIABLE and RENEWABLE asked for again, as MIT's
+// krb5_get_credentials does (KDC_TKT_COMMON_MASK): the service ticket is as
+// forwardable and renewable as the TGT allows.
 func (c *Client) serviceTicket(ctx context.Context, kdcs []transport.KDC, res *Result, svc ccache.Principal) (ccache.Credential, error) {
-	return c.tgs(ctx, kdcs, tgsRequest{
-		client: res.Client, ticket: res.TGT, server: svc, options: types.NewKrbFlags(),
+	r := tgsRequest{
+		client: res.Client, ticket: res.TGT, server: svc, options: inheritedOptions(res.TGT),
 		till: res.TGT.EndTime, what: "service ticket for " + svc.String(),
-	})
+	}
+	if res.TGT.Flags&ticketFlag(flagRenewable) != 0 {
+		r.rtime = res.TGT.RenewTill
+	}
+	return c.tgs(ctx, kdcs, r)
 }
 
 // Renew renews tgt, a renewable ticket of client's, through a TGS-REQ with
@@ -78,13 +85,23 @@ func (c *Client) Validate(ctx context.Context, kdcs []transport.KDC, client ccac
 // krb5_get_renewed_creds does (its KDC_TKT_COMMON_MASK); without them MIT's
 // KDC drops the flags from the new ticket.
 func refreshOptions(op int, tgt ccache.Credential) asn1.BitString {
-	bits := []int{op}
+	return kdcOptions(append(inheritedBits(tgt), op)...)
+}
+
+// inheritedOptions are the TGT's FORWARDABLE, PROXIABLE and RENEWABLE as
+// KDC options.
+func inheritedOptions(tgt ccache.Credential) asn1.BitString {
+	return kdcOptions(inheritedBits(tgt)...)
+}
+
+func inheritedBits(tgt ccache.Credential) []int {
+	var bits []int
 	for _, b := range []int{optForwardable, optProxiable, optRenewable} {
 		if tgt.Flags&ticketFlag(b) != 0 { // the option bits are the flag bits
 			bits = append(bits, b)
 		}
 	}
-	return kdcOptions(bits...)
+	return bits
 }
 
 var (

@@ -51,7 +51,10 @@ identity (default: the smart card):
   --card-backend B     generic (default: any PIV card through PC/SC; few APDUs) or
                        piv-go (YubiKeys only); krb5.conf sclogon_card_backend
   --no-cert-cache      read every certificate from the card, not from the cache
-  --identity ID        a software identity instead: FILE:cert.pem[,key.pem] or PKCS12:file.p12
+  --identity ID        a software identity instead: FILE:cert.pem[,key.pem] or PKCS12:file.p12,
+                       or a PKCS #11 token in MIT's syntax, PKCS11:ATTR=VALUE:…, with
+                       module_name=LIB.so (default p11-kit-proxy.so), slotid=N,
+                       token=LABEL, certid=HEX and certlabel=LABEL, each optional
   -X X509_user_identity=ID   the same, in MIT's syntax
   --pin-stdin          read the card PIN (or the PKCS #12 password) from the first
                        line of stdin instead of asking on the terminal
@@ -132,6 +135,7 @@ examples:
   sclogon kinit --cert 9a --service-ticket host/db.example.com
   sclogon kinit --identity FILE:alice.pem,alice.key alice@EXAMPLE.COM
   sclogon kinit -X X509_user_identity=PKCS12:alice.p12 -E alice@example.com
+  sclogon kinit -X X509_user_identity=PKCS11:token=alice-token alice@EXAMPLE.COM
   sclogon kinit --identity FILE:alice.pem,alice.key --dh 4096 --json
 
 Exit codes: 0 the ticket is stored (or renewed, validated), 1 it could not be
@@ -339,6 +343,9 @@ func kinitMain(ctx context.Context, s stdio, f *kinitFlags) error {
 func kinitIdentity(s stdio, f *kinitFlags, conf *krb5conf.Config, principal string, stdin *bufio.Reader, trace func(string, ...any)) (kinit.Identity, func(), error) {
 	if f.identity == "" {
 		return cardIdentity(s, f, conf, principal, stdin, trace)
+	}
+	if identity.IsPKCS11(f.identity) {
+		return tokenIdentity(s, f, conf, principal, stdin, trace)
 	}
 	id, err := identity.Parse(f.identity, identity.Options{Password: func(prompt string) ([]byte, error) {
 		if f.pinStdin {
@@ -561,6 +568,9 @@ func startSpinner(w io.Writer, enabled bool, what string) (stop func()) {
 func explainKinit(err error) (msg, hint string) {
 	var kerr *kinit.KDCError
 	var terr *transport.Error
+	if msg, hint, ok := explainToken(err); ok {
+		return msg, hint
+	}
 	if msg, hint, ok := explainCard(err); ok {
 		return msg, hint
 	}
@@ -592,7 +602,7 @@ func explainKinit(err error) (msg, hint string) {
 	case errors.Is(err, identity.ErrBadPassword):
 		return trimPkg(err), "run the command again and type the PKCS #12 file's password"
 	case errors.Is(err, identity.ErrSyntax), errors.Is(err, identity.ErrUnsupportedFile), errors.Is(err, identity.ErrKeyMismatch):
-		return trimPkg(err), "--identity takes FILE:cert.pem,key.pem (PEM or DER) or PKCS12:file.p12"
+		return trimPkg(err), "--identity takes FILE:cert.pem,key.pem (PEM or DER), PKCS12:file.p12 or PKCS11:module_name=LIB.so:token=LABEL"
 	case errors.Is(err, kinit.ErrNotRenewable):
 		return trimPkg(err), "get a renewable ticket with 'sclogon kinit -r 7d' (or renew_lifetime in krb5.conf's [libdefaults]); the KDC caps it at the realm's maximum renewable life"
 	case errors.Is(err, kinit.ErrNotPostdated):

@@ -258,8 +258,12 @@ func samePrincipal(a, b ccache.Principal) bool {
 // then default_ccache_name, then FILE:/tmp/krb5cc_UID; any type MIT names
 // (FILE, DIR, KEYRING, KCM).
 func openCCache(f *kinitFlags, conf *krb5conf.Config) (ccache.Cache, error) {
+	return openNamedCache(f.ccache, conf)
+}
+
+// openNamedCache opens the cache name names; "" is the one MIT's tools use.
+func openNamedCache(name string, conf *krb5conf.Config) (ccache.Cache, error) {
 	env := ccache.Environment(conf)
-	name := f.ccache
 	if name == "" {
 		var err error
 		if name, err = ccache.DefaultName(env); err != nil {

@@ -77,6 +77,9 @@ func run(ctx context.Context, s stdio, args []string) int {
 		usage(s.out)
 		return exitOK
 	}
+	if gen, ok := generators[args[0]]; ok {
+		return gen(s, args[1:])
+	}
 	c, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(s.errOut, "sclogon: error: no command %q\n", args[0])

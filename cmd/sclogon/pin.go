@@ -189,10 +189,7 @@ func cardPINPrompt(s stdio, stdin *bufio.Reader, fromStdin bool) func(label stri
 		if retries == 1 {
 			fmt.Fprintln(s.errOut, "sclogon: warning: this is the last PIN try; a wrong PIN blocks the card")
 		}
-		tries := fmt.Sprintf("%d tries left", retries)
-		if retries == 1 {
-			tries = "1 try left"
-		}
+		tries := card.TriesLeft(retries)
 		var b []byte
 		var err error
 		if fromStdin {

@@ -1,5 +1,6 @@
 // Package identity reads software PKINIT identities in MIT's
-// X509_user_identity syntax: FILE:cert.pem,key.pem and PKCS12:file.p12.
+// X509_user_identity syntax: FILE:cert.pem,key.pem and PKCS12:file.p12 (legacy
+// or OpenSSL 3's default encoding).
 //
 // Call [Parse] with the string a user gave to --identity or -X
 // X509_user_identity=; the result implements [kinit.Identity]. A PKCS #12
@@ -22,7 +23,7 @@ import (
 	"os"
 	"strings"
 
-	"golang.org/x/crypto/pkcs12"
+	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/sclogon/sclogon/certs"
 )
@@ -91,7 +92,7 @@ func Parse(spec string, o Options) (*Software, error) {
 	case "PKCS12":
 		return readPKCS12(spec, rest, o)
 	case "PKCS11":
-		return nil, fmt.Errorf("%w %q: sclogon talks to cards itself; leave out --identity to use the card", ErrSyntax, spec)
+		return nil, fmt.Errorf("%w %q: a PKCS11: identity is a token, opened with ParsePKCS11 and OpenPKCS11", ErrSyntax, spec)
 	}
 	return nil, fmt.Errorf("%w %q: the %s: type is not supported; want FILE:cert.pem,key.pem or PKCS12:file.p12", ErrSyntax, spec, typ)
 }
@@ -125,7 +126,7 @@ func readPKCS12(label, path string, o Options) (*Software, error) {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
 	// Many PKCS #12 files have an empty password: try it before asking.
-	blocks, err := pkcs12.ToPEM(data, "")
+	key, certs, err := decodePKCS12(data, nil)
 	if errors.Is(err, pkcs12.ErrIncorrectPassword) {
 		if o.Password == nil {
 			return nil, fmt.Errorf("%w: %s is protected and no password can be asked for", ErrBadPassword, path)
@@ -134,7 +135,7 @@ func readPKCS12(label, path string, o Options) (*Software, error) {
 		if perr != nil {
 			return nil, fmt.Errorf("identity: password for %s: %w", path, perr)
 		}
-		blocks, err = pkcs12.ToPEM(data, string(pw))
+		key, certs, err = decodePKCS12(data, pw)
 		wipe(pw)
 	}
 	var nie pkcs12.NotImplementedError
@@ -142,36 +143,29 @@ func readPKCS12(label, path string, o Options) (*Software, error) {
 	case errors.Is(err, pkcs12.ErrIncorrectPassword):
 		return nil, fmt.Errorf("%w for %s", ErrBadPassword, path)
 	case errors.As(err, &nie):
-		return nil, fmt.Errorf("%w: %s: %v (re-export it with 'openssl pkcs12 -export -legacy', or use FILE:cert.pem,key.pem)", ErrUnsupportedFile, path, err)
+		return nil, fmt.Errorf("%w: %s: %w (use FILE:cert.pem,key.pem instead)", ErrUnsupportedFile, path, err)
 	case err != nil:
-		return nil, fmt.Errorf("%w: %s: %v", ErrUnsupportedFile, path, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnsupportedFile, path, err)
 	}
-	var certs []*x509.Certificate
-	var key crypto.Signer
-	for _, b := range blocks {
-		switch b.Type {
-		case "CERTIFICATE":
-			c, err := x509.ParseCertificate(b.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("%w: %s: %v", ErrUnsupportedFile, path, err)
-			}
-			certs = append(certs, c)
-		case "PRIVATE KEY":
-			if key != nil {
-				return nil, fmt.Errorf("%w: %s holds more than one private key", ErrUnsupportedFile, path)
-			}
-			k, err := parseKeyDER(b.Bytes)
-			wipe(b.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("identity: %s: %w", path, err)
-			}
-			key = k
-		}
+	signer, err := signerOf(key)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %s: %w", path, err)
 	}
-	if key == nil {
-		return nil, fmt.Errorf("%w: %s holds no private key", ErrUnsupportedFile, path)
+	return assemble(label, certs, signer)
+}
+
+// decodePKCS12 reads a PKCS #12 file in any of the encodings OpenSSL
+// writes: legacy (3DES or RC2 with a SHA-1 MAC) and OpenSSL 3's default
+// (PBES2 with AES-256-CBC and PBKDF2, SHA-256 MAC). The reader takes the
+// password as a string, a copy that cannot be wiped; the caller wipes pw.
+// certs holds every certificate; assemble picks the key's own among them,
+// whatever their order in the file.
+func decodePKCS12(data, pw []byte) (key any, certs []*x509.Certificate, err error) {
+	key, leaf, chain, err := pkcs12.DecodeChain(data, string(pw))
+	if err != nil {
+		return nil, nil, err
 	}
-	return assemble(label, certs, key)
+	return key, append([]*x509.Certificate{leaf}, chain...), nil
 }
 
 // assemble picks the certificate of key among certs; the others form the chain.
@@ -219,15 +213,7 @@ func parseKey(data []byte) (crypto.Signer, error) {
 
 func parseKeyDER(der []byte) (crypto.Signer, error) {
 	if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
-		switch k := k.(type) {
-		case *rsa.PrivateKey:
-			return k, nil
-		case *ecdsa.PrivateKey:
-			return k, nil
-		case ed25519.PrivateKey:
-			return nil, fmt.Errorf("%w: Ed25519 keys cannot sign PKINIT requests", ErrUnsupportedFile)
-		}
-		return nil, fmt.Errorf("%w: private key type %T", ErrUnsupportedFile, k)
+		return signerOf(k)
 	}
 	if k, err := x509.ParsePKCS1PrivateKey(der); err == nil {
 		return k, nil
@@ -236,6 +222,19 @@ func parseKeyDER(der []byte) (crypto.Signer, error) {
 		return k, nil
 	}
 	return nil, fmt.Errorf("%w: no PKCS #8, PKCS #1 or SEC 1 private key", ErrUnsupportedFile)
+}
+
+// signerOf accepts the key types that can sign a PKINIT request.
+func signerOf(k any) (crypto.Signer, error) {
+	switch k := k.(type) {
+	case *rsa.PrivateKey:
+		return k, nil
+	case *ecdsa.PrivateKey:
+		return k, nil
+	case ed25519.PrivateKey:
+		return nil, fmt.Errorf("%w: Ed25519 keys cannot sign PKINIT requests", ErrUnsupportedFile)
+	}
+	return nil, fmt.Errorf("%w: private key type %T", ErrUnsupportedFile, k)
 }
 
 func wipe(b []byte) {

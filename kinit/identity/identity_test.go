@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sclogon/sclogon/certs/pki"
@@ -104,10 +105,38 @@ func TestPKCS12(t *testing.T) {
 	if _, err := identity.Parse("PKCS12:"+p12, identity.Options{}); !errors.Is(err, identity.ErrBadPassword) {
 		t.Fatalf("no prompt: got %v, want ErrBadPassword", err)
 	}
-	// OpenSSL 3's default (PBES2 with AES) is named, with a way out.
-	modern := filepath.Join(dir, "modern.p12")
-	harness.Run(t, exec.Command(openssl, "pkcs12", "-export", "-in", cert, "-inkey", key, "-out", modern, "-passout", "pass:pw"))
-	if _, err := identity.Parse("PKCS12:"+modern, identity.Options{Password: pw}); !errors.Is(err, identity.ErrUnsupportedFile) {
-		t.Fatalf("PBES2: got %v, want ErrUnsupportedFile", err)
+}
+
+// TestPKCS12OpenSSL3Default: a file made by OpenSSL 3's 'pkcs12 -export'
+// without legacy flags (PBES2 with AES-256-CBC and PBKDF2, SHA-256 MAC), with
+// a CA certificate with the user's, opens; the CA certificate becomes
+// the chain, and a wrong password is ErrBadPassword.
+func TestPKCS12OpenSSL3Default(t *testing.T) {
+	dir, cert, key := writePair(t, pki.RSA2048)
+	openssl := harness.Require(t, "openssl", "openssl")
+	ca := filepath.Join(dir, "ca.pem")
+	harness.Run(t, exec.Command(openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+		"-nodes", "-keyout", filepath.Join(dir, "ca.key"), "-subj", "/CN=Other CA", "-days", "1", "-out", ca))
+	p12 := filepath.Join(dir, "modern.p12")
+	harness.Run(t, exec.Command(openssl, "pkcs12", "-export", "-in", cert, "-inkey", key, "-certfile", ca,
+		"-out", p12, "-passout", "pass:pw"))
+	dump := harness.Run(t, exec.Command(openssl, "pkcs12", "-info", "-in", p12, "-passin", "pass:pw", "-noout"))
+	if !strings.Contains(dump, "AES-256-CBC") || !strings.Contains(dump, "sha256") {
+		t.Fatalf("not OpenSSL 3's default encoding:\n%s", dump)
+	}
+	pw := func(string) ([]byte, error) { return []byte("pw"), nil }
+	id, err := identity.Parse("PKCS12:"+p12, identity.Options{Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Certificate().Subject.CommonName == "Other CA" {
+		t.Fatal("the CA certificate was taken for the user's")
+	}
+	if chain := id.Chain(); len(chain) != 1 || chain[0].Subject.CommonName != "Other CA" {
+		t.Fatalf("chain: %v", chain)
+	}
+	wrong := func(string) ([]byte, error) { return []byte("nope"), nil }
+	if _, err := identity.Parse("PKCS12:"+p12, identity.Options{Password: wrong}); !errors.Is(err, identity.ErrBadPassword) {
+		t.Fatalf("got %v, want ErrBadPassword", err)
 	}
 }

@@ -1,0 +1,65 @@
+//go:build cgo
+
+package softhsm
+
+import (
+	_ "embed"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sclogon/sclogon/integration/harness"
+)
+
+//go:embed shim.c.in
+var shimSource []byte
+
+// Shim is a PKCS #11 module that forwards to the token's module, adds
+// flags to the token flags it reports, and counts C_Login calls.
+type Shim struct {
+	Module string // the shim's path, to load instead of the token's module
+	log    string
+	env    []string
+}
+
+// NewShim compiles the shim (gcc and the PKCS #11 headers of
+// github.com/miekg/pkcs11) and sets its environment for the test: t's
+// module behind it, flags added.
+func (t *Token) NewShim(tb testing.TB, flags uint) *Shim {
+	tb.Helper()
+	gcc := harness.Require(tb, "gcc", "gcc")
+	goBin := harness.Require(tb, "go", "golang")
+	headers := strings.TrimSpace(harness.Run(tb, exec.Command(goBin, "list", "-m", "-f", "{{.Dir}}", "github.com/miekg/pkcs11")))
+	dir := tb.TempDir()
+	src := filepath.Join(dir, "shim.c")
+	if err := os.WriteFile(src, shimSource, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	s := &Shim{Module: filepath.Join(dir, "shim.so"), log: filepath.Join(dir, "logins")}
+	harness.Run(tb, exec.Command(gcc, "-shared", "-fPIC", "-I", headers, "-o", s.Module, src, "-ldl"))
+	s.env = []string{"SCLOGON_SHIM_TARGET=" + t.Module, "SCLOGON_SHIM_FLAGS=" + strconv.FormatUint(uint64(flags), 16), "SCLOGON_SHIM_LOG=" + s.log}
+	for _, kv := range s.env {
+		k, v, _ := strings.Cut(kv, "=")
+		tb.Setenv(k, v)
+	}
+	return s
+}
+
+// Env is the environment a child process needs to load the shim.
+func (s *Shim) Env() []string { return s.env }
+
+// Logins counts the C_Login calls made through the shim so far.
+func (s *Shim) Logins(tb testing.TB) int {
+	tb.Helper()
+	b, err := os.ReadFile(s.log)
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return strings.Count(string(b), "C_Login")
+}
