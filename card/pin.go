@@ -60,3 +60,19 @@ func (p *PIN) Wipe() {
 // Format prints "[REDACTED]" whatever the verb, so a PIN in a log line or an
 // error message shows nothing.
 func (p PIN) Format(f fmt.State, _ rune) { fmt.Fprint(f, "[REDACTED]") }
+
+// NewTokenPIN takes ownership of b like [NewPIN] but checks the length a
+// PKCS #11 token asks for (its ulMinPinLen to ulMaxPinLen, in bytes) instead
+// of PIV's 6 to 8: a token may take a 4-digit PIN or a passphrase. A max of
+// 0 sets no upper bound. On error b is wiped.
+func NewTokenPIN(b []byte, min, max uint) (*PIN, error) {
+	n := uint(len(b))
+	if n == 0 || n < min || (max != 0 && n > max) {
+		clear(b)
+		if max == 0 {
+			return nil, fmt.Errorf("card: the token takes a PIN of at least %d characters, not %d", min, n)
+		}
+		return nil, fmt.Errorf("card: the token takes a PIN of %d to %d characters, not %d", min, max, n)
+	}
+	return &PIN{b: b}, nil
+}

@@ -74,3 +74,43 @@ func TestSlots(t *testing.T) {
 		t.Errorf("95 object %06X", tag)
 	}
 }
+
+// TestTokenPIN: a token's own bounds apply (a 4-digit PIN, a long
+// passphrase) instead of PIV's 6 to 8; out of bounds is refused and wiped.
+func TestTokenPIN(t *testing.T) {
+	for _, tc := range []struct {
+		pin      string
+		min, max uint
+		ok       bool
+	}{
+		{"1234", 4, 8, true},
+		{"correct horse battery staple", 4, 255, true},
+		{"123", 4, 8, false},
+		{"123456789", 4, 8, false},
+		{"", 0, 0, false},
+		{"a passphrase of any length", 6, 0, true},
+	} {
+		raw := []byte(tc.pin)
+		p, err := card.NewTokenPIN(raw, tc.min, tc.max)
+		if (err == nil) != tc.ok {
+			t.Errorf("%q in %d..%d: %v", tc.pin, tc.min, tc.max, err)
+			continue
+		}
+		if err != nil {
+			if tc.pin != "" && strings.Contains(err.Error(), tc.pin) {
+				t.Errorf("the error shows the PIN: %v", err)
+			}
+			if strings.Trim(string(raw), "\x00") != "" {
+				t.Errorf("%q not wiped after refusal", tc.pin)
+			}
+			continue
+		}
+		if got := fmt.Sprintf("%v", p); got != "[REDACTED]" {
+			t.Errorf("%q prints %q", tc.pin, got)
+		}
+		p.Wipe()
+		if strings.Trim(string(raw), "\x00") != "" {
+			t.Errorf("%q not wiped", tc.pin)
+		}
+	}
+}

@@ -36,7 +36,8 @@ const (
 //	    keytab = FILE:/etc/krb5.keytab
 //	    host_principal = host/ws1.example.com   # default: host/<this host's FQDN>
 //	    ccache = FILE:/tmp/krb5cc_%{uid}  # %{uid}, %{gid}, %{username}
-//	    identity = card                   # or FILE:cert.pem,key.pem / PKCS12:file.p12 (tests)
+//	    identity = card                   # or PKCS11:module_name=…:token=… (a PKCS #11 token);
+//	                                      # FILE:cert.pem,key.pem / PKCS12:file.p12 (tests)
 //	    reader = Yubico YubiKey           # card reader (substring); default: the only card
 //	    kdc = kdc1.example.com:88         # repeatable; default krb5.conf / DNS
 //	    timeout = 3s                      # per KDC

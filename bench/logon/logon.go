@@ -4,9 +4,10 @@
 //
 // Call [Start] for the [Bench] (pcscd, the card holding a realm user's key
 // and certificate), then [Bench.MITKinitOpenSC] for MIT kinit through
-// OpenSC's PKCS #11 module and [Bench.SclogonKinit] for `sclogon kinit`
-// with the card, each cold (OpenSC's file cache empty) or warm (filled by the
-// logon before).
+// OpenSC's PKCS #11 module, [Bench.SclogonKinit] for `sclogon kinit` with
+// the card and [Bench.SclogonKinitOpenSC] for `sclogon kinit` through
+// OpenSC's module, each cold (OpenSC's file cache empty) or warm (filled by
+// the logon before).
 package logon
 
 import (

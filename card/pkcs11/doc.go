@@ -33,9 +33,16 @@
 // [card.RetriesLow], 1 and 0, and an unflagged token to
 // [card.RetriesUncounted]; [card.TriesLeft] says them in words. A locked
 // token gets no C_Login; a wrong PIN is one C_Login, answered with a
-// [*card.PINError] carrying the flags read afterwards. A token with a
-// protected authentication path (a PIN pad) is refused with
-// [ErrProtectedPath]: this package does not drive one yet.
+// [*card.PINError] carrying the flags read afterwards. A token's PIN is
+// as long as its ulMinPinLen..ulMaxPinLen say ([Token.PINLength],
+// [card.NewTokenPIN]), not PIV's 6 to 8.
+//
+// A token with a protected authentication path (a PIN pad, a fingerprint
+// reader: [Token.ProtectedPath]) is logged in with a NULL PIN
+// ([Token.VerifyPIN] with nil): the person enters the PIN on the device, and
+// the caller tells them so. A key with CKA_ALWAYS_AUTHENTICATE gets a
+// context-specific login (CKU_CONTEXT_SPECIFIC) before each signature or
+// decryption, with the PIN [Token.ContextPIN] supplies.
 //
 // C_Login takes the PIN as a Go string: the string shares the [card.PIN]'s
 // bytes for the length of the call and so is wiped with it, but the binding

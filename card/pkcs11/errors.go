@@ -17,9 +17,6 @@ var (
 	ErrModule = errors.New("pkcs11: cannot load the module")
 	// ErrNoToken: no slot holds a token that fits the [Config].
 	ErrNoToken = errors.New("pkcs11: no token found")
-	// ErrProtectedPath: the token takes its PIN on a PIN pad or another
-	// protected authentication path, which this package does not drive.
-	ErrProtectedPath = errors.New("pkcs11: the token takes its PIN on the device (protected authentication path), which sclogon does not drive yet")
 )
 
 // Error is a PKCS #11 return value with no meaning of its own here.

@@ -42,6 +42,15 @@ func (*Token) Certificate(card.Slot) (*x509.Certificate, error) { return nil, Er
 // PINRetries reports [ErrUnavailable].
 func (*Token) PINRetries() (int, error) { return 0, ErrUnavailable }
 
+// ProtectedPath is false.
+func (*Token) ProtectedPath() bool { return false }
+
+// PINLength is 0, 0.
+func (*Token) PINLength() (min, max uint) { return 0, 0 }
+
+// ContextPIN does nothing.
+func (*Token) ContextPIN(func() (*card.PIN, error)) {}
+
 // VerifyPIN reports [ErrUnavailable].
 func (*Token) VerifyPIN(*card.PIN) error { return ErrUnavailable }
 

@@ -149,8 +149,8 @@ func TestWrongPIN(t *testing.T) {
 	}
 }
 
-// TestFlags: through the shim, the token flags final try, locked and a PIN
-// pad; a locked token gets no C_Login.
+// TestFlags: through the shim, the token flags low, final try and locked;
+// a locked token gets no C_Login.
 func TestFlags(t *testing.T) {
 	f := newToken(t)
 	for _, tc := range []struct {
@@ -162,7 +162,6 @@ func TestFlags(t *testing.T) {
 		{"low", p11.CKF_USER_PIN_COUNT_LOW, card.RetriesLow, nil},
 		{"final try", p11.CKF_USER_PIN_FINAL_TRY, 1, nil},
 		{"locked", p11.CKF_USER_PIN_LOCKED, 0, nil},
-		{"pin pad", p11.CKF_PROTECTED_AUTHENTICATION_PATH, 0, pkcs11.ErrProtectedPath},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			shim := f.tok.NewShim(t, tc.flags)
@@ -234,5 +233,114 @@ func TestChoosing(t *testing.T) {
 	proxy := open(t, pkcs11.Config{Token: "alice-token"})
 	if objs, err := proxy.Objects(); err != nil || len(objs) != 2 {
 		t.Fatalf("through p11-kit-proxy: %d objects, %v", len(objs), err)
+	}
+}
+
+// TestProtectedPath: a token with a PIN pad logs in with one C_Login and a
+// NULL PIN (the shim types the PIN on its pad); a wrong PIN typed there is
+// a *card.PINError; a nil PIN on a token without a pad sends nothing.
+func TestProtectedPath(t *testing.T) {
+	f := newToken(t)
+	shim := f.tok.NewShim(t, p11.CKF_PROTECTED_AUTHENTICATION_PATH)
+	shim.PINPad(t, f.tok.PIN)
+	tok := open(t, pkcs11.Config{Module: shim.Module, Token: "alice-token"})
+	if !tok.ProtectedPath() {
+		t.Fatal("no protected path")
+	}
+	if n, err := tok.PINRetries(); err != nil || n != card.RetriesUncounted {
+		t.Fatalf("PINRetries %d %v", n, err)
+	}
+	if err := tok.VerifyPIN(nil); err != nil {
+		t.Fatal(err)
+	}
+	if log := shim.LoginLog(t); len(log) != 1 || log[0] != "C_Login 1 null" {
+		t.Fatalf("logins %q", log)
+	}
+	digest := sha256.Sum256([]byte("authpack"))
+	if _, err := tok.Sign(2, f.ecCrt.PublicKey, digest[:], crypto.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	tok.Close()
+
+	shim.PINPad(t, "999999")
+	tok = open(t, pkcs11.Config{Module: shim.Module, Token: "alice-token"})
+	var pe *card.PINError
+	if err := tok.VerifyPIN(nil); !errors.As(err, &pe) {
+		t.Fatalf("wrong PIN on the pad: %v", err)
+	}
+	tok.Close()
+
+	plain := open(t, pkcs11.Config{Module: softhsm.Module, Token: "alice-token"})
+	if plain.ProtectedPath() {
+		t.Fatal("SoftHSM has a protected path")
+	}
+	if err := plain.VerifyPIN(nil); err == nil {
+		t.Fatal("a nil PIN logged in without a PIN pad")
+	}
+}
+
+// TestAlwaysAuthenticate: a key with CKA_ALWAYS_AUTHENTICATE gets one
+// context-specific C_Login before each signature and decryption, with the
+// PIN ContextPIN gives; without one it fails; a wrong PIN is one C_Login.
+func TestAlwaysAuthenticate(t *testing.T) {
+	ca := cardtest.NewPKI(t)
+	tokDef := softhsm.New(t, "alice-token")
+	key := cardtest.Key(t, pki.RSA2048)
+	cert := ca.Issue(t, key, cardtest.LogonProfile("alice", "EXAMPLE.COM"))
+	tokDef.Import(t, []byte{1}, "alice rsa", key, cert, p11.NewAttribute(p11.CKA_ALWAYS_AUTHENTICATE, true))
+	shim := tokDef.NewShim(t, 0)
+	tok := open(t, pkcs11.Config{Module: shim.Module, Token: "alice-token"})
+	if err := tok.VerifyPIN(pin(t, tokDef.PIN)); err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("authpack"))
+	if _, err := tok.Sign(1, cert.PublicKey, digest[:], crypto.SHA256); !errors.Is(err, card.ErrSecurityStatus) {
+		t.Fatalf("sign without a context PIN: %v", err)
+	}
+	tok.Close()
+
+	tok = open(t, pkcs11.Config{Module: shim.Module, Token: "alice-token"})
+	asked := 0
+	p := pin(t, tokDef.PIN)
+	tok.ContextPIN(func() (*card.PIN, error) { asked++; return p, nil })
+	if err := tok.VerifyPIN(pin(t, tokDef.PIN)); err != nil {
+		t.Fatal(err)
+	}
+	before := shim.Logins(t)
+	for range 2 {
+		sig, err := tok.Sign(1, cert.PublicKey, digest[:], crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, digest[:], sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	//lint:ignore SA1019 RFC 4556 §3.2.3.2 key transport is PKCS #1 v1.5
+	ct, err := rsa.EncryptPKCS1v15(rand.Reader, cert.PublicKey.(*rsa.PublicKey), []byte("reply key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := tok.Decrypt(1, cert.PublicKey, ct); err != nil || string(pt) != "reply key" {
+		t.Fatalf("decrypt %q %v", pt, err)
+	}
+	log := shim.LoginLog(t)[before:]
+	if len(log) != 3 || asked != 3 || log[0] != "C_Login 2 pin" || log[2] != "C_Login 2 pin" {
+		t.Fatalf("context logins %q, asked %d", log, asked)
+	}
+	tok.Close()
+
+	tok = open(t, pkcs11.Config{Module: shim.Module, Token: "alice-token"})
+	tok.ContextPIN(func() (*card.PIN, error) { return pin(t, "999999"), nil })
+	if err := tok.VerifyPIN(pin(t, tokDef.PIN)); err != nil {
+		t.Fatal(err)
+	}
+	before = shim.Logins(t)
+	var pe *card.PINError
+	if _, err := tok.Sign(1, cert.PublicKey, digest[:], crypto.SHA256); !errors.As(err, &pe) {
+		t.Fatalf("wrong context PIN: %v", err)
+	}
+	if n := shim.Logins(t) - before; n != 1 {
+		t.Fatalf("%d C_Login calls for a wrong context PIN", n)
 	}
 }

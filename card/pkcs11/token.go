@@ -36,7 +36,10 @@ type Token struct {
 	loggedIn bool
 	objects  []Object
 	keys     map[card.Slot]p11.ObjectHandle
+	always   map[p11.ObjectHandle]bool // CKA_ALWAYS_AUTHENTICATE of each key
 	calls    int
+
+	contextPIN func() (*card.PIN, error)
 }
 
 var _ card.Card = (*Token)(nil)
@@ -273,8 +276,7 @@ func (t *Token) lookup(slot card.Slot) (Object, error) {
 
 // PINRetries reads the token's flags (see the package doc): 0 when locked,
 // -1 when logged in or when the token needs no login, else 1,
-// [card.RetriesLow] or [card.RetriesUncounted]. A token with a PIN pad is
-// [ErrProtectedPath].
+// [card.RetriesLow] or [card.RetriesUncounted].
 func (t *Token) PINRetries() (int, error) {
 	flags, err := t.flags()
 	if err != nil {
@@ -285,11 +287,20 @@ func (t *Token) PINRetries() (int, error) {
 		return 0, nil
 	case t.loggedIn, flags&p11.CKF_LOGIN_REQUIRED == 0:
 		return -1, nil
-	case flags&p11.CKF_PROTECTED_AUTHENTICATION_PATH != 0:
-		return 0, fmt.Errorf("%w (token %q)", ErrProtectedPath, t.info.Label)
 	}
 	return userRetries(flags), nil
 }
+
+// ProtectedPath reports whether the token takes its PIN itself, on a PIN
+// pad or a fingerprint reader (CKF_PROTECTED_AUTHENTICATION_PATH): then
+// [Token.VerifyPIN] takes a nil PIN and the person enters it on the device.
+func (t *Token) ProtectedPath() bool {
+	return t.info.Flags&p11.CKF_PROTECTED_AUTHENTICATION_PATH != 0
+}
+
+// PINLength is the token's ulMinPinLen and ulMaxPinLen, for
+// [card.NewTokenPIN].
+func (t *Token) PINLength() (min, max uint) { return t.info.MinPinLen, t.info.MaxPinLen }
 
 // userRetries maps the user PIN's flags to a tries-left value.
 func userRetries(flags uint) int {
@@ -328,7 +339,9 @@ func (t *Token) flags() (uint, error) {
 
 // VerifyPIN logs the user in with one C_Login. A locked token gets none
 // ([card.ErrPINBlocked]); a wrong PIN is a [*card.PINError] with the tries
-// the token's flags say are left.
+// the token's flags say are left. On a token with a protected
+// authentication path a nil pin logs in with a NULL PIN, which the person
+// enters on the device while C_Login waits.
 func (t *Token) VerifyPIN(pin *card.PIN) error {
 	flags, err := t.flags()
 	if err != nil {
@@ -336,6 +349,9 @@ func (t *Token) VerifyPIN(pin *card.PIN) error {
 	}
 	if flags&p11.CKF_USER_PIN_LOCKED != 0 {
 		return card.ErrPINBlocked
+	}
+	if pin == nil && flags&p11.CKF_PROTECTED_AUTHENTICATION_PATH == 0 {
+		return fmt.Errorf("pkcs11: token %q has no PIN pad: it needs a PIN", t.info.Label)
 	}
 	err = t.login(t.session, p11.CKU_USER, pin)
 	switch code(err) {
@@ -346,9 +362,13 @@ func (t *Token) VerifyPIN(pin *card.PIN) error {
 	return t.pinFailure("C_Login", err, false)
 }
 
-// login calls C_Login with the PIN's own bytes (see the package doc).
+// login calls C_Login with the PIN's own bytes (see the package doc); a
+// nil pin is a NULL PIN, for a protected authentication path.
 func (t *Token) login(s p11.SessionHandle, user uint, pin *card.PIN) error {
 	t.calls++
+	if pin == nil {
+		return t.ctx.Login(s, user, "") // the binding passes "" as NULL
+	}
 	return pin.Use(func(b []byte) error {
 		return t.ctx.Login(s, user, unsafe.String(unsafe.SliceData(b), len(b)))
 	})
@@ -525,12 +545,65 @@ func (t *Token) run(slot card.Slot, mech uint, data []byte, initName, opName str
 	if err := init(t.session, []*p11.Mechanism{p11.NewMechanism(mech, nil)}, key); err != nil {
 		return nil, t.opFailure(initName, err)
 	}
+	if err := t.contextLogin(key); err != nil {
+		return nil, err
+	}
 	t.calls++
 	out, err := op(t.session, data)
 	if err != nil {
 		return nil, t.opFailure(opName, err)
 	}
 	return out, nil
+}
+
+// ContextPIN sets where the PIN of a context-specific login comes from: a
+// key with CKA_ALWAYS_AUTHENTICATE wants C_Login with CKU_CONTEXT_SPECIFIC
+// between each C_SignInit or C_DecryptInit and its operation. pin may
+// return a nil PIN on a token with a protected authentication path. Without
+// it, such a key fails with [card.ErrSecurityStatus].
+func (t *Token) ContextPIN(pin func() (*card.PIN, error)) { t.contextPIN = pin }
+
+// contextLogin logs in for one operation with key when the key says so;
+// a wrong PIN is one C_Login and is not retried.
+func (t *Token) contextLogin(key p11.ObjectHandle) error {
+	always, err := t.alwaysAuthenticate(key)
+	if err != nil || !always {
+		return err
+	}
+	if t.contextPIN == nil {
+		return card.ErrSecurityStatus
+	}
+	pin, err := t.contextPIN()
+	if err != nil {
+		return err
+	}
+	if err := t.login(t.session, p11.CKU_CONTEXT_SPECIFIC, pin); err != nil {
+		return t.pinFailure("C_Login", err, false)
+	}
+	return nil
+}
+
+// alwaysAuthenticate reads the key's CKA_ALWAYS_AUTHENTICATE once; a token
+// that does not know the attribute has none.
+func (t *Token) alwaysAuthenticate(key p11.ObjectHandle) (bool, error) {
+	if v, ok := t.always[key]; ok {
+		return v, nil
+	}
+	t.calls++
+	attrs, err := t.ctx.GetAttributeValue(t.session, key, []*p11.Attribute{p11.NewAttribute(p11.CKA_ALWAYS_AUTHENTICATE, nil)})
+	v := false
+	switch code(err) {
+	case p11.CKR_OK:
+		v = len(attrs) == 1 && len(attrs[0].Value) == 1 && attrs[0].Value[0] != 0
+	case p11.CKR_ATTRIBUTE_TYPE_INVALID:
+	default:
+		return false, wrap("C_GetAttributeValue", err)
+	}
+	if t.always == nil {
+		t.always = map[p11.ObjectHandle]bool{}
+	}
+	t.always[key] = v
+	return v, nil
 }
 
 func (t *Token) opFailure(op string, err error) error {
@@ -573,7 +646,7 @@ func (t *Token) closeSession() error {
 		errs = append(errs, wrap("C_CloseSession", t.ctx.CloseSession(t.session)))
 		t.open = false
 	}
-	t.keys = nil
+	t.keys, t.always = nil, nil
 	return errors.Join(errs...)
 }
 

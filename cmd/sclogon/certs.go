@@ -25,13 +25,15 @@ import (
 const certsHelp = `
 usage: sclogon certs [flags]
 
-Lists every certificate on every card (or the card in --reader), says which
+Lists every certificate on every card (or the card in --reader) and on the
+PKCS #11 tokens of krb5.conf's pkinit_identities, says which
 may log on, and for each one that may not, the rule that rejected it and the
 switch that would allow it. The rules are Windows' (time-valid, not the
 signature-only slot 9c, a UPN, digitalSignature, a logon EKU) plus MIT's
 pkinit_cert_match; 'sclogon help kinit' lists the switches.
 
 flags:
+  --identity PKCS11:…  only this PKCS #11 token (also -X X509_user_identity=PKCS11:…)
   --reader NAME        only the card in this reader
   --card-backend B     generic (default: any PIV card, through PC/SC) or piv-go (YubiKeys)
   --no-cert-cache      read the certificates from the card, not the cache
@@ -42,6 +44,7 @@ flags:
 examples:
   sclogon certs
   sclogon certs --json --reader "Yubico YubiKey OTP+FIDO+CCID 00 00"
+  sclogon certs -X X509_user_identity=PKCS11:module_name=/usr/lib/softhsm/libsofthsm2.so:token=alice
 
 Exit codes: 0 listed (even when nothing is usable), 1 no card or a card error, 2 usage error.
 `
@@ -183,10 +186,20 @@ type certJSON struct {
 func runCerts(ctx context.Context, s stdio, args []string) int {
 	var cf cardFlags
 	var asJSON bool
+	var tokenID string
 	fs := flag.NewFlagSet("sclogon certs", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cf.register(fs, true)
 	fs.BoolVar(&asJSON, "json", false, "")
+	fs.StringVar(&tokenID, "identity", "", "")
+	fs.Func("X", "", func(v string) error {
+		k, id, _ := strings.Cut(v, "=")
+		if k != "X509_user_identity" {
+			return fmt.Errorf("-X %s: sclogon certs reads X509_user_identity", k)
+		}
+		tokenID = id
+		return nil
+	})
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(s.out, strings.TrimLeft(certsHelp, "\n"))
@@ -211,7 +224,7 @@ func runCerts(ctx context.Context, s stdio, args []string) int {
 	if !cf.allowNoUPN && !conf.RealmBool(conf.DefaultRealm(), "sclogon_allow_no_upn", false) {
 		pol.UserHint = ""
 	}
-	scanned, err := scanCards(&cf, conf, pol, true)
+	scanned, err := scanAll(&cf, conf, pol, tokenID)
 	if err != nil {
 		return cardFail(s, err)
 	}
@@ -270,6 +283,33 @@ func runCerts(ctx context.Context, s stdio, args []string) int {
 	}
 	s.out.Write(b.Bytes())
 	return exitOK
+}
+
+// scanAll is the token --identity names; without one, every card and the
+// present tokens among krb5.conf's pkinit_identities.
+func scanAll(cf *cardFlags, conf *krb5conf.Config, pol logon.Policy, tokenID string) ([]*scannedCard, error) {
+	if tokenID != "" {
+		if !identity.IsPKCS11(tokenID) {
+			return nil, usageError{fmt.Errorf("--identity %q: sclogon certs lists PKCS11: tokens and cards, not files", tokenID)}
+		}
+		return scanTokens([]string{tokenID}, pol, false)
+	}
+	specs := configIdentities(conf, conf.DefaultRealm())
+	if len(specs) == 0 {
+		return scanCards(cf, conf, pol, true)
+	}
+	tokens, err := scanTokens(specs, pol, true)
+	if err != nil {
+		return nil, err
+	}
+	cards, err := scanCards(cf, conf, pol, true)
+	if err != nil && (len(tokens) == 0 || !noCard(err)) {
+		for _, t := range tokens {
+			t.card.Close()
+		}
+		return nil, err
+	}
+	return append(cards, tokens...), nil
 }
 
 // cardFail prints a card error and its hint.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sclogon/sclogon/card"
+	"github.com/sclogon/sclogon/card/pcsc"
 	"github.com/sclogon/sclogon/certs/logon"
 	"github.com/sclogon/sclogon/kinit"
 	"github.com/sclogon/sclogon/kinit/identity"
@@ -42,7 +43,8 @@ ticket_lifetime, renew_lifetime, forwardable and proxiable, and the PKINIT
 options pkinit_anchors, pkinit_pool, pkinit_eku_checking, pkinit_kdc_hostname,
 pkinit_dh_min_bits and pkinit_cert_match. Flags override them.
 
-identity (default: the smart card):
+identity (default: the first present of krb5.conf's pkinit_identities, as MIT
+reads them, else the smart card):
   --reader NAME        the card in this reader (default: every card present)
   --cert PICK          the certificate: a slot (9a), a UPN, or a SHA-256 fingerprint;
                        without it a single usable certificate is taken, several are
@@ -56,6 +58,8 @@ identity (default: the smart card):
                        module_name=LIB.so (default p11-kit-proxy.so), slotid=N,
                        token=LABEL, certid=HEX and certlabel=LABEL, each optional
   -X X509_user_identity=ID   the same, in MIT's syntax
+                       A token with a PIN pad or a fingerprint reader is not asked
+                       for a PIN: enter it on the device when sclogon says so.
   --pin-stdin          read the card PIN (or the PKCS #12 password) from the first
                        line of stdin instead of asking on the terminal
 
@@ -338,22 +342,32 @@ func kinitMain(ctx context.Context, s stdio, f *kinitFlags) error {
 	return nil
 }
 
-// kinitIdentity is the card's logon certificate, or --identity's software
-// one; done releases it.
+// kinitIdentity is --identity's (a PKCS #11 token or a software identity);
+// without one, the first present of krb5.conf's pkinit_identities, else the
+// card's logon certificate. done releases it.
 func kinitIdentity(s stdio, f *kinitFlags, conf *krb5conf.Config, principal string, stdin *bufio.Reader, trace func(string, ...any)) (kinit.Identity, func(), error) {
-	if f.identity == "" {
+	if f.identity != "" {
+		return openIdentity(s, f, f.identity, conf, principal, stdin, trace)
+	}
+	ids := configIdentities(conf, realmOf(conf, principal))
+	if len(ids) == 0 {
 		return cardIdentity(s, f, conf, principal, stdin, trace)
 	}
-	if identity.IsPKCS11(f.identity) {
-		return tokenIdentity(s, f, conf, principal, stdin, trace)
+	id, done, err := configIdentity(s, f, ids, conf, principal, stdin, trace)
+	if err == nil || !absent(err) {
+		return id, done, err
 	}
-	id, err := identity.Parse(f.identity, identity.Options{Password: func(prompt string) ([]byte, error) {
-		if f.pinStdin {
-			return readSecretLine(stdin)
-		}
-		return promptTerminal(prompt)
-	}})
-	return id, func() {}, err
+	id, done, cerr := cardIdentity(s, f, conf, principal, stdin, trace)
+	if cerr != nil && noCard(cerr) {
+		return nil, nil, err // what krb5.conf asked for is the better story
+	}
+	return id, done, cerr
+}
+
+// noCard reports whether err says no PIV card is there to try.
+func noCard(err error) bool {
+	var pe *pcsc.Error
+	return errors.Is(err, card.ErrNoCard) || errors.Is(err, pcsc.ErrUnavailable) || errors.As(err, &pe)
 }
 
 // request is the kinit.Request the flags and krb5.conf describe.

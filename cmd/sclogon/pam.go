@@ -14,6 +14,7 @@ import (
 	"github.com/sclogon/sclogon/card"
 	"github.com/sclogon/sclogon/card/pcsc"
 	"github.com/sclogon/sclogon/kinit"
+	"github.com/sclogon/sclogon/kinit/identity"
 	"github.com/sclogon/sclogon/kinit/transport"
 	"github.com/sclogon/sclogon/krberror"
 	"github.com/sclogon/sclogon/pam"
@@ -210,11 +211,14 @@ func runPAM(ctx context.Context, s stdio, args []string) int {
 	return exitOK
 }
 
-// identitySource is the card unless the configuration names a software
-// identity (tests).
+// identitySource is the card unless the configuration names a PKCS #11
+// token or a software identity (tests).
 func identitySource(cfg *pam.Config) pam.IdentitySource {
 	if cfg.Identity == "" || cfg.Identity == pam.DefaultIdentity {
 		return pam.CardSource{Provider: pcsc.Provider{}, Reader: cfg.Reader, Profile: cfg.Profile}
+	}
+	if identity.IsPKCS11(cfg.Identity) {
+		return pam.TokenSource{Spec: cfg.Identity, Profile: cfg.Profile}
 	}
 	return pam.SoftwareSource{Spec: cfg.Identity}
 }

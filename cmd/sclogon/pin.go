@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/sclogon/sclogon/card"
+	"github.com/sclogon/sclogon/kinit/identity"
 )
 
 const pinHelp = `
@@ -25,7 +26,14 @@ PINs are read from the terminal without echo, never from arguments or the
 environment. --pin-stdin reads them from stdin instead, one per line:
 change: current PIN, new PIN; unblock: PUK, new PIN.
 
+A PKCS #11 token (SoftHSM, a TPM, a card through OpenSC) is named by its
+MIT identity, as for kinit: status reads the token's flags (low, final try,
+locked); change is C_SetPIN; unblock logs the security officer in with the
+SO PIN and sets a new PIN with C_InitPIN, which unlocks it. A token's PIN
+may be as short or long as the token says (4 digits, a passphrase).
+
 flags:
+  --identity PKCS11:…  the PKCS #11 token (also -X X509_user_identity=PKCS11:…)
   --reader NAME        the card in this reader (default: the only card)
   --card-backend B     generic (default) or piv-go
   --pin-stdin          read the PINs from stdin, one per line
@@ -34,6 +42,7 @@ examples:
   sclogon pin status
   sclogon pin change
   printf '12345678\n654321\n' | sclogon pin unblock --pin-stdin
+  sclogon pin status -X X509_user_identity=PKCS11:token=alice-token
 
 Exit codes: 0 done, 1 refused or a card error, 2 usage error.
 `
@@ -45,10 +54,20 @@ func init() {
 func runPIN(ctx context.Context, s stdio, args []string) int {
 	var cf cardFlags
 	var pinStdin bool
+	var tokenID string
 	fs := flag.NewFlagSet("sclogon pin", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cf.register(fs, false)
 	fs.BoolVar(&pinStdin, "pin-stdin", false, "")
+	fs.StringVar(&tokenID, "identity", "", "")
+	fs.Func("X", "", func(v string) error {
+		k, id, _ := strings.Cut(v, "=")
+		if k != "X509_user_identity" {
+			return fmt.Errorf("-X %s: sclogon pin reads X509_user_identity", k)
+		}
+		tokenID = id
+		return nil
+	})
 	op := ""
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		op, args = args[0], args[1:]
@@ -67,6 +86,12 @@ func runPIN(ctx context.Context, s stdio, args []string) int {
 	if err != nil {
 		fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon pin status|change|unblock [flags]; 'sclogon help pin' explains\n", err)
 		return exitUsage
+	}
+	if tokenID != "" {
+		if !identity.IsPKCS11(tokenID) {
+			return cardFail(s, usageError{fmt.Errorf("--identity %q: sclogon pin manages PKCS11: tokens and cards, not files", tokenID)})
+		}
+		return tokenPIN(s, tokenID, op, pinStdin)
 	}
 	conf, err := loadKrb5Conf()
 	if err != nil {
@@ -96,41 +121,8 @@ func runPIN(ctx context.Context, s stdio, args []string) int {
 	if err != nil {
 		return cardFail(s, err)
 	}
-	stdin := bufio.NewReader(s.in)
-	ask := func(prompt string) (*card.PIN, error) {
-		var b []byte
-		var err error
-		if pinStdin {
-			b, err = readSecretLine(stdin)
-		} else {
-			b, err = promptTerminal(prompt)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return card.NewPIN(b)
-	}
-	askNew := func(what string) (*card.PIN, error) {
-		p, err := ask("New " + what + ": ")
-		if err != nil || pinStdin {
-			return p, err
-		}
-		again, err := ask("New " + what + " again: ")
-		if err != nil {
-			p.Wipe()
-			return nil, err
-		}
-		same := false
-		_ = p.Use(func(a []byte) error {
-			return again.Use(func(b []byte) error { same = subtle.ConstantTimeCompare(a, b) == 1; return nil })
-		})
-		again.Wipe()
-		if !same {
-			p.Wipe()
-			return nil, errors.New("the two new PINs differ; nothing was changed")
-		}
-		return p, nil
-	}
+	a := pinAsker{stdin: bufio.NewReader(s.in), fromStdin: pinStdin, newPIN: card.NewPIN}
+	ask, askNew := a.ask, a.askNew
 	switch op {
 	case "status":
 		switch n {
@@ -182,9 +174,59 @@ func runPIN(ctx context.Context, s stdio, args []string) int {
 	return exitOK
 }
 
+// pinAsker reads PINs for 'sclogon pin': on the terminal without echo, or
+// one a line from stdin; newPIN checks the length the card takes.
+type pinAsker struct {
+	stdin     *bufio.Reader
+	fromStdin bool
+	newPIN    func([]byte) (*card.PIN, error)
+}
+
+func (a pinAsker) ask(prompt string) (*card.PIN, error) {
+	var b []byte
+	var err error
+	if a.fromStdin {
+		b, err = readSecretLine(a.stdin)
+	} else {
+		b, err = promptTerminal(prompt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a.newPIN(b)
+}
+
+// askNew asks for a new PIN, twice on the terminal.
+func (a pinAsker) askNew(what string) (*card.PIN, error) {
+	p, err := a.ask("New " + what + ": ")
+	if err != nil || a.fromStdin {
+		return p, err
+	}
+	again, err := a.ask("New " + what + " again: ")
+	if err != nil {
+		p.Wipe()
+		return nil, err
+	}
+	same := false
+	_ = p.Use(func(x []byte) error {
+		return again.Use(func(y []byte) error { same = subtle.ConstantTimeCompare(x, y) == 1; return nil })
+	})
+	again.Wipe()
+	if !same {
+		p.Wipe()
+		return nil, errors.New("the two new PINs differ; nothing was changed")
+	}
+	return p, nil
+}
+
 // cardPINPrompt asks for the logon PIN: on the terminal without echo, or
 // from stdin with --pin-stdin. It warns before the last try.
 func cardPINPrompt(s stdio, stdin *bufio.Reader, fromStdin bool) func(label string, retries int) (*card.PIN, error) {
+	return pinPrompt(s, stdin, fromStdin, card.NewPIN)
+}
+
+// pinPrompt is [cardPINPrompt] with newPIN checking the PIN's length.
+func pinPrompt(s stdio, stdin *bufio.Reader, fromStdin bool, newPIN func([]byte) (*card.PIN, error)) func(label string, retries int) (*card.PIN, error) {
 	return func(label string, retries int) (*card.PIN, error) {
 		if retries == 1 {
 			fmt.Fprintln(s.errOut, "sclogon: warning: this is the last PIN try; a wrong PIN blocks the card")
@@ -200,6 +242,6 @@ func cardPINPrompt(s stdio, stdin *bufio.Reader, fromStdin bool) func(label stri
 		if err != nil {
 			return nil, err
 		}
-		return card.NewPIN(b)
+		return newPIN(b)
 	}
 }

@@ -3,13 +3,17 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,6 +27,7 @@ import (
 	"github.com/sclogon/sclogon/kdc"
 	"github.com/sclogon/sclogon/mapping"
 	"github.com/sclogon/sclogon/mapping/ldif"
+	"github.com/sclogon/sclogon/pam"
 )
 
 // tokenEnv is our KDC for EXAMPLE.COM (alice mapped by her certificates'
@@ -168,8 +173,7 @@ func TestKinitPKCS11PIN(t *testing.T) {
 	}{
 		{"wrong PIN", 0, "999999", 1, []string{`sclogon: error: token "alice-token" refused the PIN (tries left: low)`, "sclogon: hint: the PIN was not retried"}},
 		{"final try", p11.CKF_USER_PIN_FINAL_TRY, "999999", 1, []string{"sclogon: warning: this is the last PIN try", "final try"}},
-		{"locked", p11.CKF_USER_PIN_LOCKED, e.tok.PIN, 0, []string{`sclogon: error: token "alice-token"'s PIN is locked (no PIN was sent to the token)`, "SO PIN"}},
-		{"PIN pad", p11.CKF_PROTECTED_AUTHENTICATION_PATH, e.tok.PIN, 0, []string{"protected authentication path"}},
+		{"locked", p11.CKF_USER_PIN_LOCKED, e.tok.PIN, 0, []string{`sclogon: error: token "alice-token"'s PIN is locked (no PIN was sent to the token)`, "SO PIN: 'sclogon pin unblock"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			shim := e.tok.NewShim(t, tc.flags)
@@ -207,6 +211,211 @@ func TestKinitPKCS11Choice(t *testing.T) {
 		code, _, stderr := runKinitCmd(t, e.tok.PIN+"\n", "-X", "X509_user_identity="+tc.spec, "--pin-stdin", "alice")
 		if code != tc.code || !strings.Contains(strings.ToLower(stderr), strings.ToLower(tc.want)) || (tc.hint != "" && !strings.Contains(stderr, "sclogon: hint: ")) || !strings.Contains(stderr, tc.hint) {
 			t.Errorf("%s: exit %d:\n%s", tc.spec, code, stderr)
+		}
+	}
+}
+
+// TestKinitPKCS11PINPad: a token with a protected authentication path is
+// logged in with one C_Login and a NULL PIN, nothing is read from stdin,
+// and the person is told to enter the PIN on the device; a wrong PIN typed
+// there is the token's refusal, not retried.
+func TestKinitPKCS11PINPad(t *testing.T) {
+	e := newTokenEnv(t)
+	for _, tc := range []struct {
+		name, pad string
+		code      int
+		want      string
+	}{
+		{"right PIN", e.tok.PIN, exitOK, "ticket for alice@EXAMPLE.COM stored"},
+		{"wrong PIN", "999999", exitFail, `sclogon: error: token "alice-token" refused the PIN`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shim := e.tok.NewShim(t, p11.CKF_PROTECTED_AUTHENTICATION_PATH)
+			shim.PINPad(t, tc.pad)
+			code, _, stderr := runKinitCmd(t, "", "-X", "X509_user_identity="+e.spec(shim.Module, "02"), "--pin-stdin", "-c", "FILE:"+filepath.Join(t.TempDir(), "cc"), "alice")
+			if code != tc.code || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d:\n%s", code, stderr)
+			}
+			if !strings.Contains(stderr, `sclogon: enter the PIN for alice@EXAMPLE.COM on the PIN pad or fingerprint reader of token "alice-token"`) {
+				t.Errorf("no word of the PIN pad:\n%s", stderr)
+			}
+			if log := shim.LoginLog(t); len(log) != 1 || log[0] != "C_Login 1 null" {
+				t.Errorf("logins %q", log)
+			}
+		})
+	}
+}
+
+func runCmd(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), stdio{in: strings.NewReader(stdin), out: &out, errOut: &errOut}, args)
+	return code, out.String(), errOut.String()
+}
+
+// TestPINTokenShortPIN: 'sclogon pin change' on a token sets a 4-digit PIN
+// (SoftHSM takes 4 to 255), which PIV's 6-to-8 rule would refuse; kinit then
+// logs on with it; 'sclogon pin unblock' with the SO PIN sets another.
+func TestPINTokenShortPIN(t *testing.T) {
+	e := newTokenEnv(t)
+	x := "X509_user_identity=" + e.spec(softhsm.Module, "01")
+	if code, _, stderr := runCmd(t, e.tok.PIN+"\n1234\n", "pin", "change", "-X", x, "--pin-stdin"); code != exitOK || !strings.Contains(stderr, `the PIN of token "alice-token" is changed`) {
+		t.Fatalf("change: exit %d:\n%s", code, stderr)
+	}
+	code, _, stderr := runKinitCmd(t, "1234\n", "-X", x, "--pin-stdin", "-c", "FILE:"+filepath.Join(t.TempDir(), "cc"), "alice")
+	if code != exitOK {
+		t.Fatalf("kinit with a 4-digit PIN: exit %d:\n%s", code, stderr)
+	}
+	if code, _, stderr := runCmd(t, "123\n", "pin", "change", "-X", x, "--pin-stdin"); code != exitFail || !strings.Contains(stderr, "takes a PIN of 4 to 255 characters, not 3") {
+		t.Fatalf("a 3-digit PIN: exit %d:\n%s", code, stderr)
+	}
+	if code, _, stderr := runCmd(t, "99999999\n4321\n", "pin", "unblock", "-X", x, "--pin-stdin"); code != exitFail || !strings.Contains(stderr, `token "alice-token" refused the SO PIN`) {
+		t.Fatalf("unblock with a wrong SO PIN: exit %d:\n%s", code, stderr)
+	}
+	if code, _, stderr := runCmd(t, e.tok.SOPIN+"\n4321\n", "pin", "unblock", "-X", x, "--pin-stdin"); code != exitOK || !strings.Contains(stderr, "is set and unlocked") {
+		t.Fatalf("unblock: exit %d:\n%s", code, stderr)
+	}
+	if code, _, stderr := runKinitCmd(t, "4321\n", "-X", x, "--pin-stdin", "-c", "FILE:"+filepath.Join(t.TempDir(), "cc"), "alice"); code != exitOK {
+		t.Fatalf("kinit with the unblocked PIN: exit %d:\n%s", code, stderr)
+	}
+}
+
+// TestPINTokenStatus: 'sclogon pin status' says what the token's flags say.
+func TestPINTokenStatus(t *testing.T) {
+	e := newTokenEnv(t)
+	for _, tc := range []struct {
+		flags uint
+		want  string
+	}{
+		{0, "the PIN is not locked (the token does not count tries left)"},
+		{p11.CKF_USER_PIN_COUNT_LOW, "tries left: low"},
+		{p11.CKF_USER_PIN_FINAL_TRY, "final try: one more wrong PIN locks the token"},
+		{p11.CKF_USER_PIN_LOCKED, "the PIN is locked; its security officer unlocks it with 'sclogon pin unblock'"},
+		{p11.CKF_PROTECTED_AUTHENTICATION_PATH, "entered on the token's PIN pad or fingerprint reader"},
+	} {
+		shim := e.tok.NewShim(t, tc.flags)
+		code, stdout, stderr := runCmd(t, "", "pin", "status", "--identity", e.spec(shim.Module, "01"))
+		if code != exitOK || !strings.HasPrefix(stdout, "alice-token (PKCS #11 slot ") || !strings.Contains(stdout, tc.want) {
+			t.Errorf("flags %#x: exit %d: %s%s", tc.flags, code, stdout, stderr)
+		}
+		if n := shim.Logins(t); n != 0 {
+			t.Errorf("status sent %d C_Login", n)
+		}
+	}
+	shim := e.tok.NewShim(t, p11.CKF_PROTECTED_AUTHENTICATION_PATH)
+	if code, _, stderr := runCmd(t, "", "pin", "change", "--identity", e.spec(shim.Module, "01"), "--pin-stdin"); code != exitFail || !strings.Contains(stderr, "device's own tool") {
+		t.Errorf("change on a PIN pad: exit %d:\n%s", code, stderr)
+	}
+}
+
+// TestCertsToken: 'sclogon certs -X X509_user_identity=PKCS11:…' lists the
+// token's certificates with the same verdicts as a card's; with no -X, the
+// tokens of krb5.conf's pkinit_identities are listed.
+func TestCertsToken(t *testing.T) {
+	e := newTokenEnv(t)
+	check := func(args ...string) {
+		t.Helper()
+		code, stdout, stderr := runCmd(t, "", append([]string{"certs", "--json"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d:\n%s", code, stderr)
+		}
+		var got []certsJSON
+		if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+			t.Fatalf("%v:\n%s", err, stdout)
+		}
+		var tok *certsJSON
+		for i := range got {
+			if strings.HasPrefix(got[i].Reader, "alice-token (PKCS #11 slot ") {
+				tok = &got[i]
+			}
+		}
+		if tok == nil || len(tok.Certificates) != 2 || !tok.Certificates[0].Usable || !tok.Certificates[1].Usable || tok.Certificates[0].Slot != "01" {
+			t.Fatalf("certs:\n%s", stdout)
+		}
+	}
+	check("-X", "X509_user_identity="+e.spec(softhsm.Module, "")[:len(e.spec(softhsm.Module, ""))-len(":certid=")])
+	conf := filepath.Join(t.TempDir(), "krb5.conf")
+	writeConf(t, conf, e.mit.Config, "pkinit_identities = PKCS11:module_name="+softhsm.Module+":token=alice-token")
+	check()
+	code, _, stderr := runCmd(t, "", "certs", "--allow-no-eku", "--allow-no-upn", "-X", "X509_user_identity=PKCS11:module_name="+softhsm.Module+":token=bob-token")
+	if code != exitFail || !strings.Contains(stderr, `no token found`) {
+		t.Fatalf("absent token: exit %d:\n%s", code, stderr)
+	}
+}
+
+// writeConf writes base's krb5.conf with lines added to [libdefaults] at
+// path, and points KRB5_CONFIG at it.
+func writeConf(t *testing.T, path, base string, lines ...string) {
+	t.Helper()
+	b, err := os.ReadFile(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(b), "[libdefaults]\n", "[libdefaults]\n"+strings.Join(lines, "\n")+"\n", 1)
+	if text == string(b) {
+		t.Fatalf("no [libdefaults] in %s", base)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KRB5_CONFIG", path)
+}
+
+// TestKinitPKCS11MITKDC: MIT krb5kdc as the KDC for a SoftHSM logon chosen
+// by krb5.conf's pkinit_identities (an unset ENV: and an absent token
+// skipped, as MIT skips what it cannot use), with an RSA key that has
+// CKA_ALWAYS_AUTHENTICATE: one user login and a context-specific login
+// before its signature, the PIN asked once.
+func TestKinitPKCS11MITKDC(t *testing.T) {
+	e := newKinitEnv(t)
+	ca, err := pki.Open(filepath.Dir(e.anchor), pki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := softhsm.New(t, "alice-token")
+	key, cert := issueFor(t, ca, pki.UserProfile, pki.User{
+		UPN:         "alice@EXAMPLE.COM",
+		ExtKeyUsage: []asn1.ObjectIdentifier{certs.OIDExtKeyUsagePKINITClientAuth, certs.OIDExtKeyUsageSmartCardLogon},
+	})
+	tok.Import(t, []byte{1}, "alice rsa", key, cert, p11.NewAttribute(p11.CKA_ALWAYS_AUTHENTICATE, true))
+	shim := tok.NewShim(t, 0)
+	writeConf(t, filepath.Join(t.TempDir(), "krb5.conf"), e.mit.Config,
+		"pkinit_identities = ENV:SCLOGON_TEST_UNSET_IDENTITY",
+		"pkinit_identities = PKCS11:module_name="+shim.Module+":token=bob-token",
+		"pkinit_identities = PKCS11:module_name="+shim.Module+":token=alice-token:certid=01")
+	cc := filepath.Join(t.TempDir(), "cc")
+	code, stdout, stderr := runKinitCmd(t, tok.PIN+"\n", "--pin-stdin", "--json", "-c", "FILE:"+cc, "alice")
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	var got kinitJSON
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil || got.Client != "alice@EXAMPLE.COM" {
+		t.Fatalf("%v:\n%s", err, stdout)
+	}
+	if log := shim.LoginLog(t); len(log) != 2 || log[0] != "C_Login 1 pin" || log[1] != "C_Login 2 pin" {
+		t.Fatalf("logins %q", log)
+	}
+	out := harness.Run(t, e.mit.Command(t, "klist", "-c", "FILE:"+cc))
+	if !strings.Contains(out, "krbtgt/EXAMPLE.COM@EXAMPLE.COM") {
+		t.Fatalf("klist:\n%s", out)
+	}
+}
+
+// TestPAMIdentitySource: identity = PKCS11:… in [pam] makes the helper log
+// on with the token; card (the default) and FILE: keep their sources.
+func TestPAMIdentitySource(t *testing.T) {
+	for spec, want := range map[string]any{
+		"":                         pam.CardSource{},
+		"card":                     pam.CardSource{},
+		"PKCS11:token=alice-token": pam.TokenSource{},
+		"FILE:alice.pem,alice.key": pam.SoftwareSource{},
+	} {
+		got := identitySource(&pam.Config{Identity: spec})
+		if fmt.Sprintf("%T", got) != fmt.Sprintf("%T", want) {
+			t.Errorf("identity = %q: %T, want %T", spec, got, want)
+		}
+		if ts, ok := got.(pam.TokenSource); ok && ts.Spec != spec {
+			t.Errorf("token source spec %q", ts.Spec)
 		}
 	}
 }

@@ -51,15 +51,31 @@ func (t *Token) NewShim(tb testing.TB, flags uint) *Shim {
 // Env is the environment a child process needs to load the shim.
 func (s *Shim) Env() []string { return s.env }
 
+// PINPad makes the shim answer a C_Login with a NULL PIN (a login on a
+// protected authentication path) as if pin had been typed on a PIN pad.
+func (s *Shim) PINPad(tb testing.TB, pin string) {
+	tb.Helper()
+	s.env = append(s.env, "SCLOGON_SHIM_PINPAD="+pin)
+	tb.Setenv("SCLOGON_SHIM_PINPAD", pin)
+}
+
 // Logins counts the C_Login calls made through the shim so far.
 func (s *Shim) Logins(tb testing.TB) int {
 	tb.Helper()
+	return len(s.LoginLog(tb))
+}
+
+// LoginLog lists the C_Login calls made through the shim so far, one
+// "C_Login USER pin" or "C_Login USER null" (a NULL PIN) each; USER is the
+// CK_USER_TYPE (0 SO, 1 user, 2 context specific).
+func (s *Shim) LoginLog(tb testing.TB) []string {
+	tb.Helper()
 	b, err := os.ReadFile(s.log)
-	if os.IsNotExist(err) {
-		return 0
+	if os.IsNotExist(err) || (err == nil && len(b) == 0) {
+		return nil
 	}
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return strings.Count(string(b), "C_Login")
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }

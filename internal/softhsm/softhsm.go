@@ -70,13 +70,15 @@ func New(tb testing.TB, label string) *Token {
 func (t *Token) Env() []string { return []string{"SOFTHSM2_CONF=" + t.Conf} }
 
 // Import writes key (RSA or ECDSA) and cert to the token under id, both
-// labelled label; the key is private, sensitive and not extractable.
-func (t *Token) Import(tb testing.TB, id []byte, label string, key crypto.Signer, cert *x509.Certificate) {
+// labelled label; the key is private, sensitive and not extractable, and
+// has the extra attributes given (CKA_ALWAYS_AUTHENTICATE, say).
+func (t *Token) Import(tb testing.TB, id []byte, label string, key crypto.Signer, cert *x509.Certificate, extra ...*p11.Attribute) {
 	tb.Helper()
 	keyAttrs, err := keyTemplate(key)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	keyAttrs = append(keyAttrs, extra...)
 	ctx := p11.New(t.Module)
 	if ctx == nil {
 		tb.Fatalf("softhsm: cannot load %s", t.Module)

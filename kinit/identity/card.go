@@ -17,6 +17,17 @@ type CardOptions struct {
 	// retries is the number of tries left (1: the last one). It is called
 	// at most once per identity, and only when the card is not blocked.
 	PIN func(label string, retries int) (*card.PIN, error)
+	// OnDevice tells the person to enter the PIN of the certificate
+	// labelled label on the card's own PIN pad or fingerprint reader; it
+	// is called instead of PIN for a card with a protected authentication
+	// path, before each login on it.
+	OnDevice func(label string, retries int)
+}
+
+// deviceEntry is a card that takes its PIN itself (a PKCS #11 token with a
+// protected authentication path): VerifyPIN(nil) waits for it.
+type deviceEntry interface {
+	ProtectedPath() bool
 }
 
 // Card is a PKINIT identity whose key stays on a card: it asks for the PIN
@@ -91,10 +102,7 @@ func (k *Card) login() error {
 		k.verified = true
 		return nil
 	}
-	if k.opt.PIN == nil {
-		return errors.New("identity: the card needs a PIN and there is no way to ask for it")
-	}
-	pin, err := k.opt.PIN(k.label, n)
+	pin, err := k.askPIN(n)
 	if err != nil {
 		return err
 	}
@@ -106,6 +114,39 @@ func (k *Card) login() error {
 	}
 	k.pin, k.verified = pin, true
 	return nil
+}
+
+// askPIN asks the person for the PIN; on a card that takes it on the device
+// it tells them to enter it there and is nil.
+func (k *Card) askPIN(retries int) (*card.PIN, error) {
+	if d, ok := k.c.(deviceEntry); ok && d.ProtectedPath() {
+		if k.opt.OnDevice != nil {
+			k.opt.OnDevice(k.label, retries)
+		}
+		return nil, nil
+	}
+	if k.opt.PIN == nil {
+		return nil, errors.New("identity: the card needs a PIN and there is no way to ask for it")
+	}
+	return k.opt.PIN(k.label, retries)
+}
+
+// contextPIN is the PIN for one more login right before an operation: the
+// kept one, or asked now (once) when the first login needed none.
+func (k *Card) contextPIN() (*card.PIN, error) {
+	if k.failed != nil {
+		return nil, k.failed
+	}
+	if k.pin != nil {
+		return k.pin, nil
+	}
+	pin, err := k.askPIN(card.RetriesUncounted)
+	if err != nil {
+		k.failed = err
+		return nil, err
+	}
+	k.pin = pin
+	return pin, nil
 }
 
 // do runs op after login; a key whose PIN policy is "always" wants VERIFY
@@ -121,6 +162,11 @@ func (k *Card) do(op func() ([]byte, error)) ([]byte, error) {
 			return nil, err
 		}
 		out, err = op()
+	}
+	var pe *card.PINError
+	if errors.As(err, &pe) || errors.Is(err, card.ErrPINBlocked) { // a context-specific login refused it: never again
+		k.pin.Wipe()
+		k.pin, k.failed = nil, err
 	}
 	return out, err
 }

@@ -150,9 +150,13 @@ type Token struct {
 }
 
 // NewToken makes the identity of the certificate o on tok; label names the
-// certificate to the person asked for the PIN. The Token owns tok.
+// certificate to the person asked for the PIN. A key with
+// CKA_ALWAYS_AUTHENTICATE logs in again before each use with the same PIN,
+// asked once. The Token owns tok.
 func NewToken(tok *pkcs11.Token, o pkcs11.Object, label string, opt CardOptions) *Token {
-	return &Token{Card: NewCard(tok, o.Slot, o.Cert, label, opt), tok: tok, obj: o}
+	t := &Token{Card: NewCard(tok, o.Slot, o.Cert, label, opt), tok: tok, obj: o}
+	tok.ContextPIN(t.Card.contextPIN)
+	return t
 }
 
 // Label names the identity: `PKCS #11 token "alice-token" certificate 01 (alice@EXAMPLE.COM)`.

@@ -520,7 +520,7 @@ func profile(ctx context.Context, realm *kdcload.Realm, pol kinit.Policy, o opti
 // card under pcscd, cold and warm, and sclogon kinit with the card where it
 // can.
 func clientLogons(ctx context.Context, dir string, realm *kdcload.Realm, sclogonBin string, o options) (string, []report.ClientRow) {
-	const setup = "One logon by a client process on the software PIV card (card/vcard, RSA-2048 key of user u00 in slot 9A) in pcscd's vpcd reader, against sclogon's KDC (RSA-2048 KDC key; DH-2048, the client's default). APDUs are the command APDUs the card answered (the card's counter); wall time is from starting the client to its exit, the PIN given on stdin. *Cold*: OpenSC's file cache empty; *warm*: the cache filled by a logon before (`use_file_caching = public`)."
+	const setup = "One logon by a client process on the software PIV card (card/vcard, RSA-2048 key of user u00 in slot 9A) in pcscd's vpcd reader, against sclogon's KDC (RSA-2048 KDC key; DH-2048, the client's default). APDUs are the command APDUs the card answered (the card's counter); wall time is from starting the client to its exit, the PIN given on stdin. *Cold*: OpenSC's file cache (sclogon's certificate cache for the direct `sclogon kinit`) empty; *warm*: the cache filled by a logon before (`use_file_caching = public`). *sclogon kinit via OpenSC PKCS#11* is `sclogon kinit -X X509_user_identity=PKCS11:module_name=opensc-pkcs11.so`: sclogon's PKCS #11 path instead of its own PIV client."
 	if !o.client {
 		return setup + "\n\nNot measured in this run (-client=false).", nil
 	}
@@ -539,26 +539,36 @@ func clientLogons(ctx context.Context, dir string, realm *kdcload.Realm, sclogon
 	}
 	defer b.Stop()
 	var rows []report.ClientRow
-	mit := func(cache string, cacheDir func(i int) string) {
+	// repeated measures o.runs logons of client and reports their medians.
+	repeated := func(client, cache string, measure func(i int) (logon.Measurement, error)) {
 		var apdus []uint64
 		var walls []time.Duration
 		for i := range o.runs {
-			m, err := b.MITKinitOpenSC(ctx, cacheDir(i))
+			m, err := measure(i)
 			if err != nil {
-				rows = append(rows, report.ClientRow{Client: "MIT kinit + OpenSC PKCS#11", Cache: cache, Note: firstLine(err.Error())})
+				rows = append(rows, report.ClientRow{Client: client, Cache: cache, Note: firstLine(err.Error())})
 				return
 			}
-			logf("  MIT kinit + OpenSC, %s: %d APDUs, %v", cache, m.APDUs, m.Wall.Round(time.Millisecond))
+			logf("  %s, %s: %d APDUs, %v", client, cache, m.APDUs, m.Wall.Round(time.Millisecond))
 			apdus = append(apdus, m.APDUs)
 			walls = append(walls, m.Wall)
 		}
-		rows = append(rows, report.ClientRow{Client: "MIT kinit + OpenSC PKCS#11", Cache: cache, Runs: o.runs, APDUs: report.Median(apdus), Wall: report.Median(walls)})
+		rows = append(rows, report.ClientRow{Client: client, Cache: cache, Runs: o.runs, APDUs: report.Median(apdus), Wall: report.Median(walls)})
 	}
-	mit("cold", func(i int) string { return filepath.Join(dir, "logon", fmt.Sprintf("opensc-cold-%d", i)) })
-	warmDir := filepath.Join(dir, "logon", "opensc-warm")
-	if _, err := b.MITKinitOpenSC(ctx, warmDir); err == nil { // fills the cache
-		mit("warm", func(int) string { return warmDir })
+	// openSC measures a client through OpenSC cold (a fresh file cache per
+	// run) and warm (a cache filled by a logon before).
+	openSC := func(client, prefix string, run func(cacheDir string) (logon.Measurement, error)) {
+		repeated(client, "cold", func(i int) (logon.Measurement, error) {
+			return run(filepath.Join(dir, "logon", fmt.Sprintf("%s-cold-%d", prefix, i)))
+		})
+		warmDir := filepath.Join(dir, "logon", prefix+"-warm")
+		if _, err := run(warmDir); err == nil { // fills the cache
+			repeated(client, "warm", func(int) (logon.Measurement, error) { return run(warmDir) })
+		}
 	}
+	openSC("MIT kinit + OpenSC PKCS#11", "opensc", func(cacheDir string) (logon.Measurement, error) {
+		return b.MITKinitOpenSC(ctx, cacheDir)
+	})
 	for _, warm := range []bool{false, true} {
 		cache := map[bool]string{false: "cold", true: "warm"}[warm]
 		m, err := b.SclogonKinit(ctx, sclogonBin, warm)
@@ -568,6 +578,10 @@ func clientLogons(ctx context.Context, dir string, realm *kdcload.Realm, sclogon
 		}
 		rows = append(rows, report.ClientRow{Client: "sclogon kinit", Cache: cache, Runs: 1, APDUs: m.APDUs, Wall: m.Wall})
 	}
+	// After the direct rows: the targets find "sclogon kinit" by prefix.
+	openSC("sclogon kinit via OpenSC PKCS#11", "sclogon-opensc", func(cacheDir string) (logon.Measurement, error) {
+		return b.SclogonKinitOpenSC(ctx, sclogonBin, cacheDir)
+	})
 	return setup, rows
 }
 
