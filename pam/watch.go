@@ -7,9 +7,11 @@ import (
 	"time"
 )
 
-// Presence says which readers hold a card; every [card.Provider] is one.
+// Presence says which readers hold a card; every [card.Provider] is one,
+// and so is a [pkcs11.Presence] (the slots holding a PKCS #11 token).
 //
 // [card.Provider]: https://pkg.go.dev/github.com/sclogon/sclogon/card#Provider
+// [pkcs11.Presence]: https://pkg.go.dev/github.com/sclogon/sclogon/card/pkcs11#Presence
 type Presence interface {
 	Readers() ([]string, error)
 }

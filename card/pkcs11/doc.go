@@ -8,6 +8,8 @@
 // then [Token.Objects] or [Token.Certificates], [Token.PINRetries],
 // [Token.VerifyPIN] (C_Login) and [Token.Sign]. [Token.Close] logs out,
 // closes the session and unloads the module, on every path.
+// [NewPresence] follows a token's comings and goings without a session, for
+// a watch that locks the screen when it leaves.
 //
 // # Key slots
 //

@@ -72,3 +72,16 @@ func (*Token) Decrypt(card.Slot, crypto.PublicKey, []byte) ([]byte, error) {
 
 // Close does nothing.
 func (*Token) Close() error { return nil }
+
+// Presence is unavailable in this build: [NewPresence] reports
+// [ErrUnavailable].
+type Presence struct{}
+
+// NewPresence reports [ErrUnavailable].
+func NewPresence(Config) (*Presence, error) { return nil, ErrUnavailable }
+
+// Readers reports [ErrUnavailable].
+func (*Presence) Readers() ([]string, error) { return nil, ErrUnavailable }
+
+// Close does nothing.
+func (*Presence) Close() error { return nil }

@@ -139,8 +139,10 @@ func (t *Token) SlotID() uint { return t.slot }
 func (t *Token) Calls() int { return t.calls }
 
 // Reader names the token: "alice-token (PKCS #11 slot 3)".
-func (t *Token) Reader() string {
-	return fmt.Sprintf("%s (PKCS #11 slot %d)", t.info.Label, t.slot)
+func (t *Token) Reader() string { return slotName(t.info.Label, t.slot) }
+
+func slotName(label string, slot uint) string {
+	return fmt.Sprintf("%s (PKCS #11 slot %d)", label, slot)
 }
 
 // ID is Kind "pkcs11" with the token's manufacturer, model and serial

@@ -247,14 +247,20 @@ func pamExitCode(err error) int {
 func explainPAM(err error) (msg, hint string) {
 	var perr *card.PINError
 	var kerr *kinit.KDCError
+	var terr *identity.TokenError
 	switch {
 	case errors.As(err, &kerr) && kerr.Code == krberror.ClientNameMismatch:
 		return "the KDC says the certificate does not belong to this account", "a user logs on with a card whose certificate maps to their account"
+	case errors.As(err, &terr):
+		// A token's tries are flags ("low"), not a count; its lock is undone with the SO PIN.
+		if msg, hint, ok := explainToken(err); ok {
+			return msg, hint
+		}
 	case errors.As(err, &perr):
 		if perr.Retries == 0 {
 			return "the card refused the PIN and is now blocked", "unblock it with 'sclogon pin unblock'"
 		}
-		return fmt.Sprintf("the card refused the PIN (%d tries left)", perr.Retries), ""
+		return fmt.Sprintf("the card refused the PIN (%s)", card.TriesLeft(perr.Retries)), ""
 	case errors.Is(err, card.ErrPINBlocked):
 		return "the card's PIN is blocked", "unblock it with 'sclogon pin unblock'"
 	case errors.Is(err, pam.ErrNoCertificate), errors.Is(err, pam.ErrWrongClient):

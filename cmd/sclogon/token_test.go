@@ -401,6 +401,74 @@ func TestKinitPKCS11MITKDC(t *testing.T) {
 	}
 }
 
+// TestKinitPKCS11MITKDCKeyExchange is issue 18's SoftHSM acceptance against
+// MIT krb5kdc (which has no ECDH in 1.20): an RSA-2048 key on the token
+// logs on with DH-2048 and with RSA key transport, through `sclogon kinit
+// -X X509_user_identity=PKCS11:…`, and MIT kinit with the same string gets
+// a TGT from the same KDC, with DH and with flag_RSA_PROTOCOL.
+func TestKinitPKCS11MITKDCKeyExchange(t *testing.T) {
+	e := newKinitEnv(t)
+	ca, err := pki.Open(filepath.Dir(e.anchor), pki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := softhsm.New(t, "alice-token")
+	key, cert := issueFor(t, ca, pki.UserProfile, pki.User{
+		UPN:         "alice@EXAMPLE.COM",
+		ExtKeyUsage: []asn1.ObjectIdentifier{certs.OIDExtKeyUsagePKINITClientAuth, certs.OIDExtKeyUsageSmartCardLogon},
+	})
+	tok.Import(t, []byte{1}, "alice rsa", key, cert)
+	spec := "PKCS11:module_name=" + softhsm.Module + ":token=alice-token:certid=01"
+	for _, tc := range []struct {
+		name, kx string
+		args     []string
+	}{
+		{"DH", "DH-2048", []string{"--dh", "2048"}},
+		{"RSA", "RSA key transport", []string{"--rsa-key-transport"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cc := filepath.Join(t.TempDir(), "cc")
+			args := append([]string{"-X", "X509_user_identity=" + spec, "--pin-stdin", "--json", "-c", "FILE:" + cc}, tc.args...)
+			code, stdout, stderr := runKinitCmd(t, tok.PIN+"\n", append(args, "alice")...)
+			if code != exitOK {
+				t.Fatalf("exit %d:\n%s", code, stderr)
+			}
+			var got kinitJSON
+			if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+				t.Fatalf("%v:\n%s", err, stdout)
+			}
+			if got.Client != "alice@EXAMPLE.COM" || !strings.HasPrefix(got.KeyExchange, tc.kx) {
+				t.Fatalf("json: %+v", got)
+			}
+			if out := harness.Run(t, e.mit.Command(t, "klist", "-c", "FILE:"+cc)); !strings.Contains(out, "krbtgt/EXAMPLE.COM@EXAMPLE.COM") {
+				t.Fatalf("klist:\n%s", out)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name, trace string
+		args        []string
+	}{
+		{"MIT kinit DH", "PKINIT client verified DH reply", nil},
+		{"MIT kinit RSA", "PKINIT client verified RSA reply", []string{"-X", "flag_RSA_PROTOCOL=yes"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cc := filepath.Join(t.TempDir(), "cc")
+			args := append([]string{"-c", "FILE:" + cc, "-X", "X509_user_identity=" + spec}, tc.args...)
+			kinit := e.mit.Command(t, "kinit", append(args, "alice@EXAMPLE.COM")...)
+			kinit.Stdin = strings.NewReader(tok.PIN + "\n")
+			kinit.Env = append(kinit.Env, "KRB5_TRACE=/dev/stderr")
+			if trace := harness.Run(t, kinit); !strings.Contains(trace, tc.trace) {
+				t.Errorf("no %q in MIT kinit's trace:\n%s", tc.trace, trace)
+			}
+			out := harness.Run(t, e.mit.Command(t, "klist", "-c", "FILE:"+cc))
+			if !strings.Contains(out, "Default principal: alice@EXAMPLE.COM") || !strings.Contains(out, "krbtgt/EXAMPLE.COM@EXAMPLE.COM") {
+				t.Fatalf("klist:\n%s", out)
+			}
+		})
+	}
+}
+
 // TestPAMIdentitySource: identity = PKCS11:… in [pam] makes the helper log
 // on with the token; card (the default) and FILE: keep their sources.
 func TestPAMIdentitySource(t *testing.T) {

@@ -12,12 +12,14 @@ import (
 	"time"
 
 	"github.com/sclogon/sclogon/card/pcsc"
+	"github.com/sclogon/sclogon/card/pkcs11"
 	"github.com/sclogon/sclogon/kinit/ccache"
+	"github.com/sclogon/sclogon/kinit/identity"
 	"github.com/sclogon/sclogon/pam"
 )
 
 const watchHelp = `
-usage: sclogon watch [--on-remove CMD] [--destroy-ccache [-c CCACHE]] [--reader NAME] [--once]
+usage: sclogon watch [--on-remove CMD] [--destroy-ccache [-c CCACHE]] [--reader NAME | --identity PKCS11:…] [--once]
 
 Watches the smart-card reader and acts when the card is taken out: runs CMD
 (through /bin/sh -c, with SCLOGON_READER set to the reader's name) and/or
@@ -25,6 +27,12 @@ destroys the credential cache (overwritten with zeros, then removed, as
 kdestroy does). It follows the first card it sees, waits for one if none is
 in, and after a removal waits for the next card. If the PC/SC daemon cannot
 be reached, the card counts as removed.
+
+With --identity PKCS11:… (MIT's syntax, as for kinit) it watches a PKCS #11
+token instead: the first slot of the module holding a token that fits
+slotid= and token=, named "LABEL (PKCS #11 slot N)" in SCLOGON_READER. The
+module is asked at every interval (C_GetSlotList, C_GetTokenInfo); a module
+that fails to answer counts as the token removed.
 
 Run it in the user's session, e.g. from the desktop's autostart or a
 systemd user unit:
@@ -35,11 +43,17 @@ flags:
   --destroy-ccache   destroy the ccache on removal
   -c CCACHE          the ccache (default KRB5CCNAME, else /tmp/krb5cc_UID)
   --reader NAME      watch only readers whose name contains NAME
+  --identity PKCS11:…  watch this PKCS #11 token instead of the card readers
+                     (also -X X509_user_identity=PKCS11:…)
   --once             exit after the first removal
   --interval D       how often to look (default 250ms)
 
 Exit codes: 0 stopped (signal, or --once after a removal), 1 an action
-failed with --once, 2 usage error.
+failed with --once or the PKCS #11 module could not be loaded, 2 usage error.
+
+examples:
+  sclogon watch --on-remove 'loginctl lock-session'
+  sclogon watch --destroy-ccache --identity PKCS11:module_name=opensc-pkcs11.so:token=alice
 `
 
 func init() {
@@ -60,9 +74,24 @@ func runWatch(ctx context.Context, s stdio, args []string) int {
 	reader := fs.String("reader", "", "")
 	once := fs.Bool("once", false, "")
 	interval := fs.Duration("interval", pam.DefaultWatchInterval, "")
+	tokenID := fs.String("identity", "", "")
+	fs.Func("X", "", func(v string) error {
+		k, id, _ := strings.Cut(v, "=")
+		if k != "X509_user_identity" {
+			return fmt.Errorf("-X %s: sclogon watch reads X509_user_identity", k)
+		}
+		*tokenID = id
+		return nil
+	})
 	err := fs.Parse(args)
 	if err == nil && fs.NArg() > 0 {
 		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err == nil && *tokenID != "" && !identity.IsPKCS11(*tokenID) {
+		err = fmt.Errorf("--identity %q: sclogon watch follows PKCS11: tokens (a file identity cannot be taken out)", *tokenID)
+	}
+	if err == nil && *tokenID != "" && *reader != "" {
+		err = errors.New("give --reader for a card or --identity for a token, not both")
 	}
 	if err == nil && *onRemove == "" && !*destroy {
 		err = errors.New("nothing to do: give --on-remove CMD and/or --destroy-ccache")
@@ -75,7 +104,7 @@ func runWatch(ctx context.Context, s stdio, args []string) int {
 			fmt.Fprint(s.out, strings.TrimLeft(watchHelp, "\n"))
 			return exitOK
 		}
-		fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon watch [--on-remove CMD] [--destroy-ccache] [-c CCACHE] [--reader NAME] [--once]\n", err)
+		fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon watch [--on-remove CMD] [--destroy-ccache] [-c CCACHE] [--reader NAME | --identity PKCS11:…] [--once]\n", err)
 		return exitUsage
 	}
 	var cache ccache.Cache
@@ -85,9 +114,14 @@ func runWatch(ctx context.Context, s stdio, args []string) int {
 			return exitUsage
 		}
 	}
+	presence, done, err := watchPresence(*tokenID)
+	if err != nil {
+		return cardFail(s, err)
+	}
+	defer done()
 	failed := false
 	w := &pam.Watch{
-		Presence: pcsc.Provider{},
+		Presence: presence,
 		Reader:   *reader,
 		Interval: *interval,
 		Once:     *once,
@@ -119,6 +153,23 @@ func runWatch(ctx context.Context, s stdio, args []string) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// watchPresence is what the watch asks: the PC/SC readers, or the slots of
+// the PKCS #11 module that hold the token a PKCS11: identity names.
+func watchPresence(spec string) (pam.Presence, func(), error) {
+	if spec == "" {
+		return pcsc.Provider{}, func() {}, nil
+	}
+	sp, err := identity.ParsePKCS11(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := pkcs11.NewPresence(sp.Config())
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, func() { p.Close() }, nil
 }
 
 func runRemoveCommand(ctx context.Context, command, reader string, s stdio) error {

@@ -18,10 +18,12 @@ import (
 var shimSource []byte
 
 // Shim is a PKCS #11 module that forwards to the token's module, adds
-// flags to the token flags it reports, and counts C_Login calls.
+// flags to the token flags it reports, counts C_Login calls, and can take
+// the token out of its slot ([Shim.Remove]).
 type Shim struct {
 	Module string // the shim's path, to load instead of the token's module
 	log    string
+	absent string // the token is out while this file exists
 	env    []string
 }
 
@@ -38,9 +40,9 @@ func (t *Token) NewShim(tb testing.TB, flags uint) *Shim {
 	if err := os.WriteFile(src, shimSource, 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	s := &Shim{Module: filepath.Join(dir, "shim.so"), log: filepath.Join(dir, "logins")}
+	s := &Shim{Module: filepath.Join(dir, "shim.so"), log: filepath.Join(dir, "logins"), absent: filepath.Join(dir, "absent")}
 	harness.Run(tb, exec.Command(gcc, "-shared", "-fPIC", "-I", headers, "-o", s.Module, src, "-ldl"))
-	s.env = []string{"SCLOGON_SHIM_TARGET=" + t.Module, "SCLOGON_SHIM_FLAGS=" + strconv.FormatUint(uint64(flags), 16), "SCLOGON_SHIM_LOG=" + s.log}
+	s.env = []string{"SCLOGON_SHIM_TARGET=" + t.Module, "SCLOGON_SHIM_FLAGS=" + strconv.FormatUint(uint64(flags), 16), "SCLOGON_SHIM_LOG=" + s.log, "SCLOGON_SHIM_ABSENT=" + s.absent}
 	for _, kv := range s.env {
 		k, v, _ := strings.Cut(kv, "=")
 		tb.Setenv(k, v)
@@ -57,6 +59,23 @@ func (s *Shim) PINPad(tb testing.TB, pin string) {
 	tb.Helper()
 	s.env = append(s.env, "SCLOGON_SHIM_PINPAD="+pin)
 	tb.Setenv("SCLOGON_SHIM_PINPAD", pin)
+}
+
+// Remove takes the token out: from now on, every process loading the shim
+// sees its slot empty, as if the token had been pulled.
+func (s *Shim) Remove(tb testing.TB) {
+	tb.Helper()
+	if err := os.WriteFile(s.absent, nil, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// Insert puts the token back after [Shim.Remove].
+func (s *Shim) Insert(tb testing.TB) {
+	tb.Helper()
+	if err := os.Remove(s.absent); err != nil && !os.IsNotExist(err) {
+		tb.Fatal(err)
+	}
 }
 
 // Logins counts the C_Login calls made through the shim so far.
