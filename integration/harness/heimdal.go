@@ -85,33 +85,15 @@ type HeimdalClientConfig struct {
 // HeimdalClient runs Heimdal's client tools with a private configuration and
 // ccache.
 type HeimdalClient struct {
-	Dir    string
-	Config string // the krb5.conf path
-	CCache string // FILE ccache path (KRB5CCNAME)
-	Trace  string // the library's debug log, printed when the test fails
-	Realm  string
+	clientFiles // Trace is the library's debug log ([logging] krb5)
 }
 
 // NewHeimdalClient writes a private krb5.conf for cfg.
 func NewHeimdalClient(tb testing.TB, cfg HeimdalClientConfig) *HeimdalClient {
 	tb.Helper()
 	dir := tb.TempDir()
-	c := &HeimdalClient{
-		Dir:    dir,
-		Config: filepath.Join(dir, "krb5.conf"),
-		CCache: filepath.Join(dir, "ccache"),
-		Trace:  filepath.Join(dir, "trace.log"),
-		Realm:  cfg.Realm,
-	}
-	var realm []string
-	for _, k := range cfg.KDCs {
-		realm = append(realm, "kdc = "+k)
-	}
-	if len(cfg.AnchorsPEM) > 0 {
-		p := filepath.Join(dir, "anchors.pem")
-		writeFile(tb, p, cfg.AnchorsPEM, 0o644)
-		realm = append(realm, "pkinit_anchors = FILE:"+p)
-	}
+	c := &HeimdalClient{clientFiles: newClientFiles(dir, cfg.Realm)}
+	realm := kdcAndAnchorLines(tb, dir, cfg.KDCs, cfg.AnchorsPEM)
 	realm = append(realm, cfg.RealmLines...)
 	libdefaults := []string{
 		"default_realm = " + cfg.Realm,

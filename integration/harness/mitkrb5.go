@@ -31,33 +31,44 @@ type MITClientConfig struct {
 
 // MITClient runs MIT's client tools with a private configuration and ccache.
 type MITClient struct {
+	clientFiles // Trace is KRB5_TRACE's output
+}
+
+// clientFiles are where a client's tools keep their private state.
+type clientFiles struct {
 	Dir    string
 	Config string // the krb5.conf path
 	CCache string // FILE ccache path (KRB5CCNAME)
-	Trace  string // KRB5_TRACE output, printed when the test fails
+	Trace  string // the trace or debug log, printed when the test fails
 	Realm  string
+}
+
+func newClientFiles(dir, realm string) clientFiles {
+	return clientFiles{Dir: dir, Config: filepath.Join(dir, "krb5.conf"), CCache: filepath.Join(dir, "ccache"),
+		Trace: filepath.Join(dir, "trace.log"), Realm: realm}
+}
+
+// kdcAndAnchorLines are a realm block's kdc lines and its pkinit_anchors,
+// written beside the configuration in dir.
+func kdcAndAnchorLines(tb testing.TB, dir string, kdcs []string, anchorsPEM []byte) []string {
+	var realm []string
+	for _, k := range kdcs {
+		realm = append(realm, "kdc = "+k)
+	}
+	if len(anchorsPEM) > 0 {
+		p := filepath.Join(dir, "anchors.pem")
+		writeFile(tb, p, anchorsPEM, 0o644)
+		realm = append(realm, "pkinit_anchors = FILE:"+p)
+	}
+	return realm
 }
 
 // NewMITClient writes a private krb5.conf for cfg.
 func NewMITClient(tb testing.TB, cfg MITClientConfig) *MITClient {
 	tb.Helper()
 	dir := tb.TempDir()
-	c := &MITClient{
-		Dir:    dir,
-		Config: filepath.Join(dir, "krb5.conf"),
-		CCache: filepath.Join(dir, "ccache"),
-		Trace:  filepath.Join(dir, "trace.log"),
-		Realm:  cfg.Realm,
-	}
-	var realm []string
-	for _, k := range cfg.KDCs {
-		realm = append(realm, "kdc = "+k)
-	}
-	if len(cfg.AnchorsPEM) > 0 {
-		p := filepath.Join(dir, "anchors.pem")
-		writeFile(tb, p, cfg.AnchorsPEM, 0o644)
-		realm = append(realm, "pkinit_anchors = FILE:"+p)
-	}
+	c := &MITClient{clientFiles: newClientFiles(dir, cfg.Realm)}
+	realm := kdcAndAnchorLines(tb, dir, cfg.KDCs, cfg.AnchorsPEM)
 	if cfg.KDCHostname != "" {
 		realm = append(realm, "pkinit_kdc_hostname = "+cfg.KDCHostname)
 	}
