@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sclogon/sclogon/certs/pki"
+	"github.com/sclogon/sclogon/integration/harness"
 )
 
 type lockedBuffer struct {
@@ -34,21 +34,30 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return harness.FreePort(t) }
 
 // startOpenSSLResponder runs `openssl ocsp -index` over the CA directory's
 // OpenSSL-format index, signing with a delegated responder, and returns its
 // URL once it says it is waiting for connections, and a stop function
 // (also run at cleanup) that kills and reaps it.
 func startOpenSSLResponder(t *testing.T, ca *pki.CA, respCert, respKey string) (string, func()) {
+	t.Helper()
+	// A free port can be taken between our check and openssl's bind (by
+	// another test's connections, whose ephemeral ports share the range):
+	// try another.
+	for try := 0; ; try++ {
+		url, stop, out, ok := tryOpenSSLResponder(t, ca, respCert, respKey)
+		if ok {
+			return url, stop
+		}
+		stop()
+		if try == 4 || !strings.Contains(out, "Address already in use") {
+			t.Fatalf("openssl ocsp did not start:\n%s", out)
+		}
+	}
+}
+
+func tryOpenSSLResponder(t *testing.T, ca *pki.CA, respCert, respKey string) (url string, stop func(), log string, ok bool) {
 	t.Helper()
 	port := freePort(t)
 	var out lockedBuffer
@@ -60,7 +69,7 @@ func startOpenSSLResponder(t *testing.T, ca *pki.CA, respCert, respKey string) (
 		t.Fatal(err)
 	}
 	var once sync.Once
-	stop := func() {
+	stop = func() {
 		once.Do(func() {
 			cmd.Process.Kill()
 			cmd.Wait()
@@ -69,14 +78,13 @@ func startOpenSSLResponder(t *testing.T, ca *pki.CA, respCert, respKey string) (
 	t.Cleanup(stop)
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if strings.Contains(out.String(), "waiting for OCSP client connections") {
-			break
+			return fmt.Sprintf("http://127.0.0.1:%d/", port), stop, "", true
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("openssl ocsp did not start:\n%s", out.String())
+		if strings.Contains(out.String(), "Address already in use") || time.Now().After(deadline) {
+			return "", stop, out.String(), false
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return fmt.Sprintf("http://127.0.0.1:%d/", port), stop
 }
 
 // TestAgainstOpenSSLResponder: our client, hard-fail, against OpenSSL's

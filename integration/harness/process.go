@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -248,12 +249,15 @@ func RunErr(cmd *exec.Cmd) (string, error) {
 // of the call.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 200 {
+		// Below the kernel's ephemeral range (32768 and up by default),
+		// so no outgoing connection of another test takes the port
+		// between this check and the peer's bind.
+		port := freePortLow + rand.IntN(freePortHigh-freePortLow)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
-			tb.Fatalf("harness: free port: %v", err)
+			continue
 		}
-		port := l.Addr().(*net.TCPAddr).Port
 		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
 		l.Close()
 		if err == nil {
@@ -261,9 +265,13 @@ func FreePort(tb testing.TB) int {
 			return port
 		}
 	}
-	tb.Fatal("harness: no port free for both TCP and UDP after 50 tries")
+	tb.Fatal("harness: no port free for both TCP and UDP after 200 tries")
 	return 0
 }
+
+// The range FreePort picks from: registered ports nobody uses here, below
+// the ephemeral range and away from vpcd's 35963 and up.
+const freePortLow, freePortHigh = 20000, 32000
 
 // WaitFor polls ready until it returns nil, the process exits, or timeout passes;
 // it then fails the test with the last error.
