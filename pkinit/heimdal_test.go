@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
+	"github.com/sclogon/sclogon/integration/harness"
 	"github.com/sclogon/sclogon/krberror"
 )
 
@@ -216,7 +217,7 @@ func TestHeimdalKinitASReq(t *testing.T) {
 func TestHeimdalVerifiesOurSignedData(t *testing.T) {
 	hxtool := "/usr/local/lib/sclogon/heimdal/usr/bin/hxtool"
 	if _, err := os.Stat(hxtool); err != nil {
-		t.Skip("Heimdal's hxtool is not installed (see COMPONENTS.md)")
+		harness.Missing(t, "Heimdal's hxtool is not installed (./integration/setup unpacks it)")
 	}
 	// RSA only: Debian's Heimdal 7.8 is built without ECDSA.
 	f := fixtures(t)

@@ -10,15 +10,17 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sclogon/sclogon/integration/harness"
 )
 
-// need skips the test when a tool is missing (./integration/setup installs
-// them all).
+// need ends the test when a tool is missing (./integration/setup installs
+// them all): a failure under CI=true, a skip elsewhere.
 func need(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (./integration/setup installs it)", tool)
+			harness.Missing(t, tool+" is not installed (./integration/setup installs it)")
 		}
 	}
 }
