@@ -261,23 +261,7 @@ func (c *Checker) remember(key string, cert *x509.Certificate, r Result) {
 	if r.Status != Revoked {
 		return
 	}
-	if _, ok := c.revoked[key]; !ok && len(c.revoked) >= c.pol.MaxRevoked {
-		now := c.now()
-		var victim string
-		var soonest time.Time
-		for k, a := range c.revoked {
-			if !now.Before(a.notAfter) {
-				delete(c.revoked, k)
-				continue
-			}
-			if victim == "" || a.notAfter.Before(soonest) {
-				victim, soonest = k, a.notAfter
-			}
-		}
-		if len(c.revoked) >= c.pol.MaxRevoked {
-			delete(c.revoked, victim)
-		}
-	}
+	makeRoom(c.revoked, key, c.pol.MaxRevoked, c.now(), func(a revokedAnswer) time.Time { return a.notAfter })
 	c.revoked[key] = revokedAnswer{res: r, notAfter: cert.NotAfter}
 }
 
@@ -301,23 +285,7 @@ func (c *Checker) store(key string, r Result) {
 	if r.NextUpdate.IsZero() || r.Status == Unknown {
 		return
 	}
-	if _, ok := c.cache[key]; !ok && len(c.cache) >= c.pol.CacheSize {
-		now := c.now()
-		var victim string
-		var soonest time.Time
-		for k, v := range c.cache {
-			if !now.Before(v.NextUpdate) {
-				delete(c.cache, k)
-				continue
-			}
-			if victim == "" || v.NextUpdate.Before(soonest) {
-				victim, soonest = k, v.NextUpdate
-			}
-		}
-		if len(c.cache) >= c.pol.CacheSize {
-			delete(c.cache, victim)
-		}
-	}
+	makeRoom(c.cache, key, c.pol.CacheSize, c.now(), func(r Result) time.Time { return r.NextUpdate })
 	c.cache[key] = r
 }
 
@@ -415,4 +383,28 @@ func CreateRequest(cert, issuer *x509.Certificate, rand io.Reader) (der, nonce [
 		return nil, nil, fmt.Errorf("revocation: encoding request: %w", err)
 	}
 	return der, nonce, nil
+}
+
+// makeRoom readies m, which may hold max entries, for key: when key is new
+// and m is full, the entries already expired go first, then the one that
+// expires soonest.
+func makeRoom[V any](m map[string]V, key string, max int, now time.Time, expiry func(V) time.Time) {
+	if _, ok := m[key]; ok || len(m) < max {
+		return
+	}
+	var victim string
+	var soonest time.Time
+	for k, v := range m {
+		exp := expiry(v)
+		if !now.Before(exp) {
+			delete(m, k)
+			continue
+		}
+		if victim == "" || exp.Before(soonest) {
+			victim, soonest = k, exp
+		}
+	}
+	if len(m) >= max {
+		delete(m, victim)
+	}
 }

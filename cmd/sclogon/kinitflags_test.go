@@ -1,11 +1,7 @@
 package main
 
 import (
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,13 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sclogon/sclogon/certs"
 	"github.com/sclogon/sclogon/certs/pki"
 	"github.com/sclogon/sclogon/integration/harness"
-	"github.com/sclogon/sclogon/kdc"
 	"github.com/sclogon/sclogon/kinit/ccache"
-	"github.com/sclogon/sclogon/mapping"
-	"github.com/sclogon/sclogon/mapping/ldif"
 )
 
 // TestKinitRenewableMIT is issue 17's renewal acceptance against MIT
@@ -110,44 +102,14 @@ func klistTGT(t *testing.T, mit *harness.MITClient) klistEntry {
 // for it and alice's FILE: identity.
 func startOurKDC(t *testing.T) (*harness.MITClient, string) {
 	t.Helper()
+	s := startSIDKDC(t)
 	dir := t.TempDir()
-	ca, err := pki.Init(filepath.Join(dir, "ca"), pki.InitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kdcKey, kdcCert := issueFor(t, ca, pki.KDCProfile, pki.KDC{Realm: "EXAMPLE.COM"})
-	sid, err := certs.NewSID(5, 21, 1, 2, 3, 1104)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, cert := issueFor(t, ca, pki.UserProfile, pki.User{UPN: "alice@EXAMPLE.COM", SID: sid})
+	key, cert := issueFor(t, s.ca, pki.UserProfile, pki.User{UPN: "alice@EXAMPLE.COM", SID: s.sid})
 	certPath, keyPath := filepath.Join(dir, "alice.pem"), filepath.Join(dir, "alice.key")
 	if err := pki.WriteKeyAndCert(keyPath, certPath, key, cert); err != nil {
 		t.Fatal(err)
 	}
-	entry := fmt.Sprintf("dn: cn=alice,cn=Users,dc=example,dc=com\nobjectClass: user\ncn: alice\nsn: a\nsAMAccountName: alice\nuserPrincipalName: alice@EXAMPLE.COM\nobjectSid:: %s\nuserAccountControl: 512\n",
-		base64.StdEncoding.EncodeToString(sid.Marshal()))
-	directory, err := ldif.Read(strings.NewReader(entry))
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := kdc.New(kdc.Config{
-		Realm: "EXAMPLE.COM", StateDir: filepath.Join(dir, "kdc"),
-		Certificate: []*x509.Certificate{kdcCert}, Key: kdcKey,
-		Anchors: []*x509.Certificate{ca.Root()}, NTAuth: []*x509.Certificate{ca.Issuer()},
-		Directory: directory, Mapping: mapping.Policy{SIDTrustedCAs: []*x509.Certificate{ca.Issuer()}},
-		OCSP: kdc.OCSPOff,
-	}, kdc.Options{Rand: rand.Reader, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	running, err := kdc.Start(k, []string{"127.0.0.1:0"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = running.Stop() })
-	mit := harness.NewMITClient(t, harness.MITClientConfig{Realm: "EXAMPLE.COM", KDCs: []string{running.Addr()}, AnchorsPEM: pki.CertPEM(ca.Root())})
-	return mit, "FILE:" + certPath + "," + keyPath
+	return s.mit, "FILE:" + certPath + "," + keyPath
 }
 
 // TestKinitFlagsLikeMIT drives each of MIT kinit's ticket flags through

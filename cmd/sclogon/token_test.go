@@ -9,10 +9,8 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/asn1"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,8 +23,6 @@ import (
 	"github.com/sclogon/sclogon/integration/harness"
 	"github.com/sclogon/sclogon/internal/softhsm"
 	"github.com/sclogon/sclogon/kdc"
-	"github.com/sclogon/sclogon/mapping"
-	"github.com/sclogon/sclogon/mapping/ldif"
 	"github.com/sclogon/sclogon/pam"
 )
 
@@ -43,44 +39,12 @@ type tokenEnv struct {
 
 func newTokenEnv(t *testing.T) *tokenEnv {
 	t.Helper()
-	dir := t.TempDir()
-	ca, err := pki.Init(filepath.Join(dir, "ca"), pki.InitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kdcKey, kdcCert := issueFor(t, ca, pki.KDCProfile, pki.KDC{Realm: "EXAMPLE.COM"})
-	sid, err := certs.NewSID(5, 21, 1, 2, 3, 1104)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &tokenEnv{tok: softhsm.New(t, "alice-token"), ca: ca}
+	s := startSIDKDC(t)
+	e := &tokenEnv{tok: softhsm.New(t, "alice-token"), ca: s.ca, kdc: s.kdc, mit: s.mit}
 	for i, kt := range []pki.KeyType{pki.RSA2048, pki.P256} {
-		key, cert := issueKey(t, ca, kt, pki.User{UPN: "alice@EXAMPLE.COM", SID: sid})
+		key, cert := issueKey(t, s.ca, kt, pki.User{UPN: "alice@EXAMPLE.COM", SID: s.sid})
 		e.tok.Import(t, []byte{byte(i + 1)}, fmt.Sprintf("alice %d", i+1), key, cert)
 	}
-	entry := fmt.Sprintf("dn: cn=alice,cn=Users,dc=example,dc=com\nobjectClass: user\ncn: alice\nsn: a\nsAMAccountName: alice\nuserPrincipalName: alice@EXAMPLE.COM\nobjectSid:: %s\nuserAccountControl: 512\n",
-		base64.StdEncoding.EncodeToString(sid.Marshal()))
-	directory, err := ldif.Read(strings.NewReader(entry))
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := kdc.New(kdc.Config{
-		Realm: "EXAMPLE.COM", StateDir: filepath.Join(dir, "kdc"),
-		Certificate: []*x509.Certificate{kdcCert}, Key: kdcKey,
-		Anchors: []*x509.Certificate{ca.Root()}, NTAuth: []*x509.Certificate{ca.Issuer()},
-		Directory: directory, Mapping: mapping.Policy{SIDTrustedCAs: []*x509.Certificate{ca.Issuer()}},
-		OCSP: kdc.OCSPOff,
-	}, kdc.Options{Rand: rand.Reader, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.kdc, err = kdc.Start(k, []string{"127.0.0.1:0"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.kdc.Stop() })
-	e.mit = harness.NewMITClient(t, harness.MITClientConfig{Realm: "EXAMPLE.COM", KDCs: []string{e.kdc.Addr()}, AnchorsPEM: pki.CertPEM(ca.Root())})
-	t.Setenv("KRB5_CONFIG", e.mit.Config)
-	t.Setenv("KRB5CCNAME", "FILE:"+e.mit.CCache)
 	return e
 }
 
