@@ -141,23 +141,7 @@ type Process struct {
 // it is stopped and reaped when the test ends.
 func Start(tb testing.TB, name string, cmd *exec.Cmd) *Process {
 	tb.Helper()
-	p := &Process{Name: name, cmd: cmd, log: &Buffer{}, done: make(chan struct{})}
-	if cmd.Stdout == nil {
-		cmd.Stdout = p.log
-	}
-	if cmd.Stderr == nil {
-		cmd.Stderr = p.log
-	}
-	prepare(cmd)
-	var err error
-	spawn(func() { err = cmd.Start() })
-	if err != nil {
-		tb.Fatalf("harness: start %s: %v", name, err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
+	p := launch(tb, name, cmd)
 	tb.Cleanup(func() {
 		p.Stop()
 		if tb.Failed() {
@@ -349,4 +333,29 @@ func writeFile(tb testing.TB, path string, data []byte, perm os.FileMode) {
 	if err := os.WriteFile(path, data, perm); err != nil {
 		tb.Fatalf("harness: %v", err)
 	}
+}
+
+// launch starts cmd as a child that dies with the test binary, its output
+// captured unless the caller set its own, and reaps it when it exits; the
+// caller decides who stops it.
+func launch(tb testing.TB, name string, cmd *exec.Cmd) *Process {
+	tb.Helper()
+	p := &Process{Name: name, cmd: cmd, log: &Buffer{}, done: make(chan struct{})}
+	if cmd.Stdout == nil {
+		cmd.Stdout = p.log
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = p.log
+	}
+	prepare(cmd)
+	var err error
+	spawn(func() { err = cmd.Start() })
+	if err != nil {
+		tb.Fatalf("harness: start %s: %v", name, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p
 }

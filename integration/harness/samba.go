@@ -211,32 +211,7 @@ func startSambaDC(tb testing.TB, cfg SambaConfig, shared bool) *SambaDC {
 	dc.IP = dcIP.String()
 	dc.Addr = net.JoinHostPort(dc.IP, "88")
 
-	// Every path Samba writes is inside dir: --targetdir sets the private,
-	// lock, state, cache and binddns dirs; the options set the rest.
-	run := filepath.Join(dir, "run")
-	for _, d := range []string{run, filepath.Join(dir, "pkinit")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			tb.Fatalf("harness: %v", err)
-		}
-	}
-	args := []string{"domain", "provision",
-		"--realm=" + cfg.Realm, "--domain=" + cfg.domain(), "--host-name=" + cfg.hostname(),
-		"--host-ip=" + dc.IP,
-		"--server-role=dc", "--dns-backend=SAMBA_INTERNAL", "--use-rfc2307",
-		"--adminpass=" + sambaAdminPass, "--targetdir=" + dir,
-		"--option=pid directory = " + run,
-		"--option=ncalrpc dir = " + filepath.Join(run, "ncalrpc"),
-		"--option=winbindd socket directory = " + filepath.Join(run, "winbindd"),
-		"--option=ntp signd socket directory = " + filepath.Join(run, "ntp_signd"),
-		"--option=log file = " + filepath.Join(dir, "log.%m"),
-		"--option=interfaces = " + dc.IP + "/30",
-		"--option=bind interfaces only = yes",
-		"--option=dns forwarder = " + hostIP.String(), // never the host's resolver
-		"--option=server services = kdc",              // KDC only: no SMB, DNS, LDAP, winbindd
-	}
-	t0 := time.Now()
-	Run(tb, exec.Command(sambaTool, args...))
-	dc.Provisioned = time.Since(t0)
+	dc.provision(tb, sambaTool, cfg, hostIP)
 
 	dc.writeKDCConfig(tb, cfg)
 	ntauth := cfg.NTAuthPEM
@@ -254,7 +229,7 @@ func startSambaDC(tb testing.TB, cfg SambaConfig, shared bool) *SambaDC {
 	// ip netns exec execs samba in place: the PID, the process group and
 	// the parent-death signal are samba's.
 	if shared {
-		dc.proc = startDetached(tb, "samba", cmd)
+		dc.proc = launch(tb, "samba", cmd) // outlives the test that started it: the shared DC
 	} else {
 		dc.proc = Start(tb, "samba", cmd)
 	}
@@ -262,6 +237,38 @@ func startSambaDC(tb testing.TB, cfg SambaConfig, shared bool) *SambaDC {
 	WaitFor(tb, dc.proc, 30*time.Second, TCPReady(dc.Addr))
 	started = true
 	return dc
+}
+
+// provision makes the domain offline with samba-tool, every path Samba
+// writes inside dc.Dir, the KDC alone bound to the DC's address.
+func (dc *SambaDC) provision(tb testing.TB, sambaTool string, cfg SambaConfig, hostIP net.IP) {
+	tb.Helper()
+	// Every path Samba writes is inside dir: --targetdir sets the private,
+	// lock, state, cache and binddns dirs; the options set the rest.
+	run := filepath.Join(dc.Dir, "run")
+	for _, d := range []string{run, filepath.Join(dc.Dir, "pkinit")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			tb.Fatalf("harness: %v", err)
+		}
+	}
+	args := []string{"domain", "provision",
+		"--realm=" + cfg.Realm, "--domain=" + cfg.domain(), "--host-name=" + cfg.hostname(),
+		"--host-ip=" + dc.IP,
+		"--server-role=dc", "--dns-backend=SAMBA_INTERNAL", "--use-rfc2307",
+		"--adminpass=" + sambaAdminPass, "--targetdir=" + dc.Dir,
+		"--option=pid directory = " + run,
+		"--option=ncalrpc dir = " + filepath.Join(run, "ncalrpc"),
+		"--option=winbindd socket directory = " + filepath.Join(run, "winbindd"),
+		"--option=ntp signd socket directory = " + filepath.Join(run, "ntp_signd"),
+		"--option=log file = " + filepath.Join(dc.Dir, "log.%m"),
+		"--option=interfaces = " + dc.IP + "/30",
+		"--option=bind interfaces only = yes",
+		"--option=dns forwarder = " + hostIP.String(), // never the host's resolver
+		"--option=server services = kdc",              // KDC only: no SMB, DNS, LDAP, winbindd
+	}
+	t0 := time.Now()
+	Run(tb, exec.Command(sambaTool, args...))
+	dc.Provisioned = time.Since(t0)
 }
 
 // network creates the DC's namespace and a veth pair into it, with the
@@ -479,26 +486,6 @@ func (dc *SambaDC) logOnFailure(tb testing.TB) {
 			tb.Logf("harness: samba (pid %d) %s; its output during %s:\n%s", dc.proc.PID(), dc.proc.exitState(), tb.Name(), dc.proc.Log()[from:])
 		}
 	})
-}
-
-// startDetached is [Start] for a component that outlives the test starting
-// it: stopped and reaped by [Process.Stop], or killed with the test binary.
-// Its caller prints its log.
-func startDetached(tb testing.TB, name string, cmd *exec.Cmd) *Process {
-	tb.Helper()
-	p := &Process{Name: name, cmd: cmd, log: &Buffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.log, p.log
-	prepare(cmd)
-	var err error
-	spawn(func() { err = cmd.Start() })
-	if err != nil {
-		tb.Fatalf("harness: start %s: %v", name, err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	return p
 }
 
 // removeStaleSambaDCs deletes the namespaces and directories of DCs whose
