@@ -306,25 +306,23 @@ func (t *Token) PINLength() (min, max uint) { return t.info.MinPinLen, t.info.Ma
 
 // userRetries maps the user PIN's flags to a tries-left value.
 func userRetries(flags uint) int {
-	switch {
-	case flags&p11.CKF_USER_PIN_LOCKED != 0:
-		return 0
-	case flags&p11.CKF_USER_PIN_FINAL_TRY != 0:
-		return 1
-	case flags&p11.CKF_USER_PIN_COUNT_LOW != 0:
-		return card.RetriesLow
-	}
-	return card.RetriesUncounted
+	return retries(flags, p11.CKF_USER_PIN_LOCKED, p11.CKF_USER_PIN_FINAL_TRY, p11.CKF_USER_PIN_COUNT_LOW)
 }
 
 // soRetries maps the SO PIN's flags to a tries-left value.
 func soRetries(flags uint) int {
+	return retries(flags, p11.CKF_SO_PIN_LOCKED, p11.CKF_SO_PIN_FINAL_TRY, p11.CKF_SO_PIN_COUNT_LOW)
+}
+
+// retries reads a PIN's tries-left from the token flags PKCS #11 gives
+// instead of a count (§6.7.1 CK_TOKEN_INFO).
+func retries(flags, locked, finalTry, countLow uint) int {
 	switch {
-	case flags&p11.CKF_SO_PIN_LOCKED != 0:
+	case flags&locked != 0:
 		return 0
-	case flags&p11.CKF_SO_PIN_FINAL_TRY != 0:
+	case flags&finalTry != 0:
 		return 1
-	case flags&p11.CKF_SO_PIN_COUNT_LOW != 0:
+	case flags&countLow != 0:
 		return card.RetriesLow
 	}
 	return card.RetriesUncounted
