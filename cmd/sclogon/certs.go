@@ -215,19 +215,44 @@ func runCerts(ctx context.Context, s stdio, args []string) int {
 	if err != nil {
 		return cardFail(s, err)
 	}
-	pol, err := cf.logonPolicy(conf, conf.DefaultRealm(), "")
+	pol, err := listingPolicy(&cf, conf)
 	if err != nil {
 		return cardFail(s, err)
+	}
+	scanned, err := scanAll(&cf, conf, pol, tokenID)
+	if err != nil {
+		return cardFail(s, err)
+	}
+	out := certsListing(scanned)
+	if asJSON {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return cardFail(s, err)
+		}
+		return exitOK
+	}
+	s.out.Write(certsText(out))
+	return exitOK
+}
+
+// listingPolicy is the logon policy of the default realm, for a listing.
+func listingPolicy(cf *cardFlags, conf *krb5conf.Config) (logon.Policy, error) {
+	pol, err := cf.logonPolicy(conf, conf.DefaultRealm(), "")
+	if err != nil {
+		return pol, err
 	}
 	// A listing shows what a user-name hint would allow.
 	pol.UserHint = "(any)"
 	if !cf.allowNoUPN && !conf.RealmBool(conf.DefaultRealm(), "sclogon_allow_no_upn", false) {
 		pol.UserHint = ""
 	}
-	scanned, err := scanAll(&cf, conf, pol, tokenID)
-	if err != nil {
-		return cardFail(s, err)
-	}
+	return pol, nil
+}
+
+// certsListing closes the scanned cards and describes them and their
+// certificates' verdicts.
+func certsListing(scanned []*scannedCard) []certsJSON {
 	var out []certsJSON
 	for _, sc := range scanned {
 		sc.card.Close()
@@ -244,14 +269,11 @@ func runCerts(ctx context.Context, s stdio, args []string) int {
 		}
 		out = append(out, cj)
 	}
-	if asJSON {
-		enc := json.NewEncoder(s.out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
-			return cardFail(s, err)
-		}
-		return exitOK
-	}
+	return out
+}
+
+// certsText renders the listing for a person.
+func certsText(out []certsJSON) []byte {
 	var b bytes.Buffer
 	for i, cj := range out {
 		if i > 0 {
@@ -281,8 +303,7 @@ func runCerts(ctx context.Context, s stdio, args []string) int {
 			}
 		}
 	}
-	s.out.Write(b.Bytes())
-	return exitOK
+	return b.Bytes()
 }
 
 // scanAll is the token --identity names; without one, every card and the

@@ -145,14 +145,7 @@ func runPAM(ctx context.Context, s stdio, args []string) int {
 		return exitUsage
 	}
 	typ, user := os.Getenv("PAM_TYPE"), os.Getenv("PAM_USER")
-	tags := fmt.Sprintf("%s %s", typ, user)
-	if svc := os.Getenv("PAM_SERVICE"); svc != "" {
-		tags += " service=" + svc
-	}
-	if rhost := os.Getenv("PAM_RHOST"); rhost != "" {
-		tags += " rhost=" + rhost
-	}
-	log := newPAMLog(s.errOut, tags+": ")
+	log := newPAMLog(s.errOut, pamLogTags(typ, user)+": ")
 	defer log.close()
 	if typ == "" || user == "" {
 		log.printf(syslog.LOG_ERR, "PAM_TYPE and PAM_USER are not set: run me from pam_exec.so ('sclogon help pam')")
@@ -182,7 +175,24 @@ func runPAM(ctx context.Context, s stdio, args []string) int {
 	if typ == "open_session" {
 		return pamOpenSession(cfg, account, log)
 	}
+	return pamAuth(ctx, s, cfg, account, log, *verbose)
+}
 
+// pamLogTags names the PAM call in every log line: its type, the user and,
+// when PAM gives them, the service and remote host.
+func pamLogTags(typ, user string) string {
+	tags := fmt.Sprintf("%s %s", typ, user)
+	if svc := os.Getenv("PAM_SERVICE"); svc != "" {
+		tags += " service=" + svc
+	}
+	if rhost := os.Getenv("PAM_RHOST"); rhost != "" {
+		tags += " rhost=" + rhost
+	}
+	return tags
+}
+
+// pamAuth logs account on with the authtok PAM hands over on stdin.
+func pamAuth(ctx context.Context, s stdio, cfg *pam.Config, account pam.Account, log *pamLog, verbose bool) int {
 	authtok, err := pam.ReadAuthtok(s.in)
 	if err != nil {
 		log.printf(syslog.LOG_ERR, "%v", err)
@@ -192,7 +202,7 @@ func runPAM(ctx context.Context, s stdio, args []string) int {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	l := &pam.Logon{Config: cfg, Identities: identitySource(cfg)}
-	if *verbose {
+	if verbose {
 		l.Trace = func(format string, a ...any) { log.printf(syslog.LOG_DEBUG, format, a...) }
 	}
 	res, err := l.Run(ctx, pam.Request{Account: account, Authtok: authtok})

@@ -51,68 +51,26 @@ func init() {
 	register(&command{name: "pin", summary: "PIN tries left; change or unblock the card's PIN", help: pinHelp, run: runPIN})
 }
 
+// pinOptions are the parsed flags and operand of 'sclogon pin'.
+type pinOptions struct {
+	cf       cardFlags
+	op       string
+	pinStdin bool
+	tokenID  string
+}
+
 func runPIN(ctx context.Context, s stdio, args []string) int {
-	var cf cardFlags
-	var pinStdin bool
-	var tokenID string
-	fs := flag.NewFlagSet("sclogon pin", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cf.register(fs, false)
-	fs.BoolVar(&pinStdin, "pin-stdin", false, "")
-	fs.StringVar(&tokenID, "identity", "", "")
-	fs.Func("X", "", func(v string) error {
-		k, id, _ := strings.Cut(v, "=")
-		if k != "X509_user_identity" {
-			return fmt.Errorf("-X %s: sclogon pin reads X509_user_identity", k)
+	o, code, ok := parsePINArgs(s, args)
+	if !ok {
+		return code
+	}
+	if o.tokenID != "" {
+		if !identity.IsPKCS11(o.tokenID) {
+			return cardFail(s, usageError{fmt.Errorf("--identity %q: sclogon pin manages PKCS11: tokens and cards, not files", o.tokenID)})
 		}
-		tokenID = id
-		return nil
-	})
-	op := ""
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		op, args = args[0], args[1:]
+		return tokenPIN(s, o.tokenID, o.op, o.pinStdin)
 	}
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(s.out, strings.TrimLeft(pinHelp, "\n"))
-		return exitOK
-	}
-	if err == nil && fs.NArg() > 0 {
-		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err == nil && op != "status" && op != "change" && op != "unblock" {
-		err = fmt.Errorf("want status, change or unblock, not %q", op)
-	}
-	if err != nil {
-		fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon pin status|change|unblock [flags]; 'sclogon help pin' explains\n", err)
-		return exitUsage
-	}
-	if tokenID != "" {
-		if !identity.IsPKCS11(tokenID) {
-			return cardFail(s, usageError{fmt.Errorf("--identity %q: sclogon pin manages PKCS11: tokens and cards, not files", tokenID)})
-		}
-		return tokenPIN(s, tokenID, op, pinStdin)
-	}
-	conf, err := loadKrb5Conf()
-	if err != nil {
-		return cardFail(s, err)
-	}
-	prov, _, err := cf.provider(conf)
-	if err != nil {
-		return cardFail(s, err)
-	}
-	reader := cf.reader
-	if reader == "" {
-		rs, err := card.List(prov)
-		if err != nil {
-			return cardFail(s, err)
-		}
-		if len(rs) > 1 {
-			return cardFail(s, usageError{fmt.Errorf("%d cards are present; name one with --reader (%s)", len(rs), strings.Join(rs, ", "))})
-		}
-		reader = rs[0]
-	}
-	c, err := prov.Open(reader)
+	c, reader, err := openPINCard(o.cf)
 	if err != nil {
 		return cardFail(s, err)
 	}
@@ -121,57 +79,141 @@ func runPIN(ctx context.Context, s stdio, args []string) int {
 	if err != nil {
 		return cardFail(s, err)
 	}
-	a := pinAsker{stdin: bufio.NewReader(s.in), fromStdin: pinStdin, newPIN: card.NewPIN}
-	ask, askNew := a.ask, a.askNew
-	switch op {
+	a := pinAsker{stdin: bufio.NewReader(s.in), fromStdin: o.pinStdin, newPIN: card.NewPIN}
+	switch o.op {
 	case "status":
-		switch n {
-		case 0:
-			fmt.Fprintf(s.out, "%s: the PIN is blocked; unblock it with 'sclogon pin unblock'\n", reader)
-		case -1:
-			fmt.Fprintf(s.out, "%s: the PIN is verified in this session\n", reader)
-		default:
-			fmt.Fprintf(s.out, "%s: %d PIN tries left\n", reader, n)
-		}
+		printPINStatus(s, reader, n)
 		return exitOK
 	case "change":
-		if n == 0 {
-			return cardFail(s, card.ErrPINBlocked)
-		}
-		if n == 1 {
-			fmt.Fprintln(s.errOut, "sclogon: warning: one PIN try is left; a wrong PIN now blocks the card")
-		}
-		old, err := ask(fmt.Sprintf("PIN for %s (%d tries left): ", reader, n))
-		if err != nil {
-			return cardFail(s, err)
-		}
-		defer old.Wipe()
-		np, err := askNew("PIN")
-		if err != nil {
-			return cardFail(s, err)
-		}
-		defer np.Wipe()
-		if err := c.ChangePIN(old, np); err != nil {
-			return cardFail(s, err)
-		}
-		fmt.Fprintf(s.errOut, "sclogon: the PIN of the card in %s is changed\n", reader)
+		err = changeCardPIN(s, c, a, reader, n)
 	case "unblock":
-		puk, err := ask(fmt.Sprintf("PUK for %s: ", reader))
-		if err != nil {
-			return cardFail(s, err)
-		}
-		defer puk.Wipe()
-		np, err := askNew("PIN")
-		if err != nil {
-			return cardFail(s, err)
-		}
-		defer np.Wipe()
-		if err := c.UnblockPIN(puk, np); err != nil {
-			return cardFail(s, err)
-		}
-		fmt.Fprintf(s.errOut, "sclogon: the PIN of the card in %s is set and unblocked\n", reader)
+		err = unblockCardPIN(s, c, a, reader)
+	}
+	if err != nil {
+		return cardFail(s, err)
 	}
 	return exitOK
+}
+
+// parsePINArgs parses the operand and flags of 'sclogon pin'. When ok is
+// false the help or a usage error has been printed and code is the exit code.
+func parsePINArgs(s stdio, args []string) (o pinOptions, code int, ok bool) {
+	fs := flag.NewFlagSet("sclogon pin", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o.cf.register(fs, false)
+	fs.BoolVar(&o.pinStdin, "pin-stdin", false, "")
+	fs.StringVar(&o.tokenID, "identity", "", "")
+	fs.Func("X", "", func(v string) error {
+		k, id, _ := strings.Cut(v, "=")
+		if k != "X509_user_identity" {
+			return fmt.Errorf("-X %s: sclogon pin reads X509_user_identity", k)
+		}
+		o.tokenID = id
+		return nil
+	})
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		o.op, args = args[0], args[1:]
+	}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(s.out, strings.TrimLeft(pinHelp, "\n"))
+		return o, exitOK, false
+	}
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err == nil && o.op != "status" && o.op != "change" && o.op != "unblock" {
+		err = fmt.Errorf("want status, change or unblock, not %q", o.op)
+	}
+	if err != nil {
+		fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon pin status|change|unblock [flags]; 'sclogon help pin' explains\n", err)
+		return o, exitUsage, false
+	}
+	return o, 0, true
+}
+
+// openPINCard opens the card in --reader, or the only card present.
+func openPINCard(cf cardFlags) (card.Card, string, error) {
+	conf, err := loadKrb5Conf()
+	if err != nil {
+		return nil, "", err
+	}
+	prov, _, err := cf.provider(conf)
+	if err != nil {
+		return nil, "", err
+	}
+	reader := cf.reader
+	if reader == "" {
+		rs, err := card.List(prov)
+		if err != nil {
+			return nil, "", err
+		}
+		if len(rs) > 1 {
+			return nil, "", usageError{fmt.Errorf("%d cards are present; name one with --reader (%s)", len(rs), strings.Join(rs, ", "))}
+		}
+		reader = rs[0]
+	}
+	c, err := prov.Open(reader)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, reader, nil
+}
+
+// printPINStatus reports the n PIN tries left of the card in reader.
+func printPINStatus(s stdio, reader string, n int) {
+	switch n {
+	case 0:
+		fmt.Fprintf(s.out, "%s: the PIN is blocked; unblock it with 'sclogon pin unblock'\n", reader)
+	case -1:
+		fmt.Fprintf(s.out, "%s: the PIN is verified in this session\n", reader)
+	default:
+		fmt.Fprintf(s.out, "%s: %d PIN tries left\n", reader, n)
+	}
+}
+
+// changeCardPIN asks for the current PIN (n tries left) and a new one.
+func changeCardPIN(s stdio, c card.Card, a pinAsker, reader string, n int) error {
+	if n == 0 {
+		return card.ErrPINBlocked
+	}
+	if n == 1 {
+		fmt.Fprintln(s.errOut, "sclogon: warning: one PIN try is left; a wrong PIN now blocks the card")
+	}
+	old, err := a.ask(fmt.Sprintf("PIN for %s (%d tries left): ", reader, n))
+	if err != nil {
+		return err
+	}
+	defer old.Wipe()
+	np, err := a.askNew("PIN")
+	if err != nil {
+		return err
+	}
+	defer np.Wipe()
+	if err := c.ChangePIN(old, np); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.errOut, "sclogon: the PIN of the card in %s is changed\n", reader)
+	return nil
+}
+
+// unblockCardPIN asks for the PUK and a new PIN.
+func unblockCardPIN(s stdio, c card.Card, a pinAsker, reader string) error {
+	puk, err := a.ask(fmt.Sprintf("PUK for %s: ", reader))
+	if err != nil {
+		return err
+	}
+	defer puk.Wipe()
+	np, err := a.askNew("PIN")
+	if err != nil {
+		return err
+	}
+	defer np.Wipe()
+	if err := c.UnblockPIN(puk, np); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.errOut, "sclogon: the PIN of the card in %s is set and unblocked\n", reader)
+	return nil
 }
 
 // pinAsker reads PINs for 'sclogon pin': on the terminal without echo, or

@@ -65,56 +65,31 @@ func init() {
 	})
 }
 
+// watchOptions are the parsed flags of 'sclogon watch'.
+type watchOptions struct {
+	onRemove string
+	destroy  bool
+	ccName   string
+	reader   string
+	once     bool
+	interval time.Duration
+	tokenID  string
+}
+
 func runWatch(ctx context.Context, s stdio, args []string) int {
-	fs := flag.NewFlagSet("sclogon watch", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	onRemove := fs.String("on-remove", "", "")
-	destroy := fs.Bool("destroy-ccache", false, "")
-	ccName := fs.String("c", "", "")
-	reader := fs.String("reader", "", "")
-	once := fs.Bool("once", false, "")
-	interval := fs.Duration("interval", pam.DefaultWatchInterval, "")
-	tokenID := fs.String("identity", "", "")
-	fs.Func("X", "", func(v string) error {
-		k, id, _ := strings.Cut(v, "=")
-		if k != "X509_user_identity" {
-			return fmt.Errorf("-X %s: sclogon watch reads X509_user_identity", k)
-		}
-		*tokenID = id
-		return nil
-	})
-	err := fs.Parse(args)
-	if err == nil && fs.NArg() > 0 {
-		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err == nil && *tokenID != "" && !identity.IsPKCS11(*tokenID) {
-		err = fmt.Errorf("--identity %q: sclogon watch follows PKCS11: tokens (a file identity cannot be taken out)", *tokenID)
-	}
-	if err == nil && *tokenID != "" && *reader != "" {
-		err = errors.New("give --reader for a card or --identity for a token, not both")
-	}
-	if err == nil && *onRemove == "" && !*destroy {
-		err = errors.New("nothing to do: give --on-remove CMD and/or --destroy-ccache")
-	}
-	if err == nil && *interval <= 0 {
-		err = errors.New("--interval must be positive")
-	}
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(s.out, strings.TrimLeft(watchHelp, "\n"))
-			return exitOK
-		}
-		fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon watch [--on-remove CMD] [--destroy-ccache] [-c CCACHE] [--reader NAME | --identity PKCS11:…] [--once]\n", err)
-		return exitUsage
+	o, code, ok := parseWatchArgs(s, args)
+	if !ok {
+		return code
 	}
 	var cache ccache.Cache
-	if *destroy {
-		if cache, err = watchedCache(*ccName); err != nil {
+	if o.destroy {
+		var err error
+		if cache, err = watchedCache(o.ccName); err != nil {
 			fmt.Fprintf(s.errOut, "sclogon: error: %s\n", trimPkg(err))
 			return exitUsage
 		}
 	}
-	presence, done, err := watchPresence(*tokenID)
+	presence, done, err := watchPresence(o.tokenID)
 	if err != nil {
 		return cardFail(s, err)
 	}
@@ -122,25 +97,12 @@ func runWatch(ctx context.Context, s stdio, args []string) int {
 	failed := false
 	w := &pam.Watch{
 		Presence: presence,
-		Reader:   *reader,
-		Interval: *interval,
-		Once:     *once,
+		Reader:   o.reader,
+		Interval: o.interval,
+		Once:     o.once,
 		Log:      func(format string, a ...any) { fmt.Fprintf(s.errOut, "sclogon watch: "+format+"\n", a...) },
 		OnRemove: func(ctx context.Context, r string) error {
-			var errs []error
-			if cache != nil {
-				if err := destroyCache(cache); err != nil {
-					errs = append(errs, err)
-				} else {
-					fmt.Fprintf(s.errOut, "sclogon watch: destroyed %s\n", cache.Name())
-				}
-			}
-			if *onRemove != "" {
-				if err := runRemoveCommand(ctx, *onRemove, r, s); err != nil {
-					errs = append(errs, err)
-				}
-			}
-			err := errors.Join(errs...)
+			err := onCardRemoved(ctx, s, cache, o.onRemove, r)
 			failed = err != nil
 			return err
 		},
@@ -149,10 +111,77 @@ func runWatch(ctx context.Context, s stdio, args []string) int {
 		fmt.Fprintf(s.errOut, "sclogon: error: %v\n", err)
 		return exitFail
 	}
-	if *once && failed {
+	if o.once && failed {
 		return exitFail
 	}
 	return exitOK
+}
+
+// parseWatchArgs parses and checks the flags of 'sclogon watch'. When ok
+// is false the help or a usage error has been printed and code is the exit
+// code.
+func parseWatchArgs(s stdio, args []string) (o watchOptions, code int, ok bool) {
+	fs := flag.NewFlagSet("sclogon watch", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.onRemove, "on-remove", "", "")
+	fs.BoolVar(&o.destroy, "destroy-ccache", false, "")
+	fs.StringVar(&o.ccName, "c", "", "")
+	fs.StringVar(&o.reader, "reader", "", "")
+	fs.BoolVar(&o.once, "once", false, "")
+	fs.DurationVar(&o.interval, "interval", pam.DefaultWatchInterval, "")
+	fs.StringVar(&o.tokenID, "identity", "", "")
+	fs.Func("X", "", func(v string) error {
+		k, id, _ := strings.Cut(v, "=")
+		if k != "X509_user_identity" {
+			return fmt.Errorf("-X %s: sclogon watch reads X509_user_identity", k)
+		}
+		o.tokenID = id
+		return nil
+	})
+	err := fs.Parse(args)
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err == nil && o.tokenID != "" && !identity.IsPKCS11(o.tokenID) {
+		err = fmt.Errorf("--identity %q: sclogon watch follows PKCS11: tokens (a file identity cannot be taken out)", o.tokenID)
+	}
+	if err == nil && o.tokenID != "" && o.reader != "" {
+		err = errors.New("give --reader for a card or --identity for a token, not both")
+	}
+	if err == nil && o.onRemove == "" && !o.destroy {
+		err = errors.New("nothing to do: give --on-remove CMD and/or --destroy-ccache")
+	}
+	if err == nil && o.interval <= 0 {
+		err = errors.New("--interval must be positive")
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(s.out, strings.TrimLeft(watchHelp, "\n"))
+			return o, exitOK, false
+		}
+		fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon watch [--on-remove CMD] [--destroy-ccache] [-c CCACHE] [--reader NAME | --identity PKCS11:…] [--once]\n", err)
+		return o, exitUsage, false
+	}
+	return o, 0, true
+}
+
+// onCardRemoved destroys cache (when not nil) and runs the --on-remove
+// command (when not empty) for the card taken out of reader r.
+func onCardRemoved(ctx context.Context, s stdio, cache ccache.Cache, onRemove, r string) error {
+	var errs []error
+	if cache != nil {
+		if err := destroyCache(cache); err != nil {
+			errs = append(errs, err)
+		} else {
+			fmt.Fprintf(s.errOut, "sclogon watch: destroyed %s\n", cache.Name())
+		}
+	}
+	if onRemove != "" {
+		if err := runRemoveCommand(ctx, onRemove, r, s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // watchPresence is what the watch asks: the PC/SC readers, or the slots of
