@@ -6,22 +6,35 @@ FUZZTIME ?= 10s
 FUZZPKGS ?= ./...
 BIN      := bin/sclogon
 
-.PHONY: all build demo test setup vet lint bench fuzz clean install uninstall
+.PHONY: all build build-pam demo test setup vet lint bench fuzz clean install uninstall
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sclogon
 
+# pam_sclogon.so, the PAM module that runs `sclogon pam --module` (C, so no Go
+# runtime is loaded into login, sshd or a display manager). Needs gcc and
+# libpam0g-dev; install it into the PAM module directory
+# (/lib/x86_64-linux-gnu/security on Debian) by hand.
+build-pam:
+	mkdir -p bin
+	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -fPIC -shared -o bin/pam_sclogon.so pam/module/pam_sclogon.c -lpam
+
 # Installs bin/sclogon, its man pages and its bash and zsh completions, all
-# generated from 'sclogon help' by the binary itself. PREFIX and DESTDIR as
-# usual: make install PREFIX=$HOME/.local (no root), or DESTDIR=pkgroot to package.
+# generated from 'sclogon help' by the binary itself, and the KDC's systemd
+# unit with its sysusers.d and tmpfiles.d entries (dist/systemd). PREFIX and
+# DESTDIR as usual: make install PREFIX=$HOME/.local (no root), or
+# DESTDIR=pkgroot to package.
 PREFIX  ?= /usr/local
 DESTDIR ?=
 bindir   = $(DESTDIR)$(PREFIX)/bin
 man1dir  = $(DESTDIR)$(PREFIX)/share/man/man1
 bashdir  = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 zshdir   = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+unitdir     = $(DESTDIR)$(PREFIX)/lib/systemd/system
+sysusersdir = $(DESTDIR)$(PREFIX)/lib/sysusers.d
+tmpfilesdir = $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
 
 install: build
 	rm -rf $(BIN).doc && mkdir -p $(BIN).doc/man
@@ -33,10 +46,16 @@ install: build
 	install -m 0644 $(BIN).doc/man/*.1 $(man1dir)
 	install -m 0644 $(BIN).doc/sclogon.bash $(bashdir)/sclogon
 	install -m 0644 $(BIN).doc/_sclogon $(zshdir)/_sclogon
+	sed 's|@bindir@|$(PREFIX)/bin|g' dist/systemd/sclogon-kdc.service > $(BIN).doc/sclogon-kdc.service
+	install -d $(unitdir) $(sysusersdir) $(tmpfilesdir)
+	install -m 0644 $(BIN).doc/sclogon-kdc.service $(unitdir)/sclogon-kdc.service
+	install -m 0644 dist/systemd/sclogon-kdc.sysusers $(sysusersdir)/sclogon-kdc.conf
+	install -m 0644 dist/systemd/sclogon-kdc.tmpfiles $(tmpfilesdir)/sclogon-kdc.conf
 
 uninstall:
 	rm -f $(bindir)/sclogon $(man1dir)/sclogon.1 $(man1dir)/sclogon-*.1 \
-	  $(bashdir)/sclogon $(zshdir)/_sclogon
+	  $(bashdir)/sclogon $(zshdir)/_sclogon \
+	  $(unitdir)/sclogon-kdc.service $(sysusersdir)/sclogon-kdc.conf $(tmpfilesdir)/sclogon-kdc.conf
 
 # The demo needs only Go: no cgo, no pcscd, no root.
 demo:
@@ -46,7 +65,7 @@ demo:
 setup:
 	./integration/setup
 
-test: setup lint
+test: setup lint build-pam
 	$(GO) test -race -count=1 -timeout 14m ./...
 	# The race detector slows a flood fivefold: the full 50,000-request flood
 	# and the 20,000 idle connections run once more without it.
@@ -66,10 +85,18 @@ lint:
 # logon's APDUs, and writes BENCHMARKS.md (minutes; see bench/).
 # BENCHFLAGS passes options, e.g. BENCHFLAGS='-runs 5 -duration 10s'.
 BENCHFLAGS ?=
+# The revision the "before" profile is of: the tree before issue 22's
+# constant-time DH and trimmed hot path. Empty: no before profile.
+BENCH_BASELINE ?= dbcde22
+BENCH_BASELINE_DIR := $(or $(TMPDIR),/tmp)/sclogon-bench-baseline
 
 bench: build
 	$(GO) build -o bin/kdcprofile ./bench/cmd/kdcprofile
-	$(GO) run ./bench/cmd/benchreport -sclogon $(BIN) -kdcprofile bin/kdcprofile -o BENCHMARKS.md $(BENCHFLAGS)
+	rm -rf $(BENCH_BASELINE_DIR) bin/kdcprofile-baseline
+	if [ -n "$(BENCH_BASELINE)" ]; then mkdir -p $(BENCH_BASELINE_DIR) && git archive $(BENCH_BASELINE) | tar -x -C $(BENCH_BASELINE_DIR) && \
+		(cd $(BENCH_BASELINE_DIR) && $(GO) build -o $(CURDIR)/bin/kdcprofile-baseline ./bench/cmd/kdcprofile); fi
+	$(GO) run ./bench/cmd/benchreport -sclogon $(BIN) -kdcprofile bin/kdcprofile \
+		$(if $(BENCH_BASELINE),-kdcprofile-before bin/kdcprofile-baseline -baseline $(BENCH_BASELINE)) -o BENCHMARKS.md $(BENCHFLAGS)
 
 # Runs every fuzz target briefly (FUZZTIME each; FUZZPKGS narrows, e.g.
 # FUZZPKGS='./kdc/...' FUZZTIME=5m for the KDC's targets). Minimising a large

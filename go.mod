@@ -3,6 +3,7 @@ module github.com/sclogon/sclogon
 go 1.26.8
 
 require (
+	filippo.io/bigmod v0.1.0
 	github.com/go-ldap/ldap/v3 v3.4.15
 	github.com/go-piv/piv-go/v2 v2.6.0
 	github.com/jcmturner/gofork v1.7.6

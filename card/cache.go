@@ -136,6 +136,10 @@ type CachedCard struct {
 // WithCache wraps c; a nil cache reads the card every time.
 func WithCache(c Card, cache *Cache) *CachedCard { return &CachedCard{Card: c, cache: cache} }
 
+// Unwrap is the card under the cache, whose optional abilities ([As]) the
+// cache does not hide.
+func (c *CachedCard) Unwrap() Card { return c.Card }
+
 // Certificates answers from the cache, else reads the card and stores the
 // result.
 func (c *CachedCard) Certificates() ([]Certificate, error) {

@@ -173,14 +173,16 @@ var (
 )
 
 // PINError is a refused PIN or PUK with the tries it left; Retries may be
-// [RetriesLow] or [RetriesUncounted] for a token that does not count.
+// [RetriesLow] or [RetriesUncounted] for a token that does not count. Role
+// tells the PIV PIN from the global PIN; PUK is set for the PUK.
 type PINError struct {
 	PUK     bool
+	Role    PINRole
 	Retries int
 }
 
 func (e *PINError) Error() string {
-	what := "PIN"
+	what := e.Role.short()
 	if e.PUK {
 		what = "PUK"
 	}

@@ -17,6 +17,24 @@
 // [*PINError] carrying the tries left, and a blocked PIN is [ErrPINBlocked]
 // without a VERIFY being sent when the caller checks [Card.PINRetries] first.
 //
+// # PIN roles, policies and the PIN cache
+//
+// A card may have several PINs ([PINRole]): the PIV application PIN, a
+// global PIN (which one a card's keys take, [LogonRole] reads from the
+// discovery object's PIN usage policy) and the PUK. [RoleCard] speaks to
+// each; [Retries] and [Verify] pick the right one. A [PINRequest] names the
+// role, whose key it is and what for, and words a prompt.
+//
+// Each key has its own PIN policy, enforced by the card ([KeyPolicy]: from
+// YubiKey-style GET METADATA where the card offers it, else the slot's
+// default: "always" for 9C, "never" for 9E). The client's own [PINCache]
+// keeps a PIN per card and role under a [PINCachePolicy] (normal, timed,
+// none, always-prompt); the key's policy always wins over it. Package
+// [github.com/sclogon/sclogon/kinit/identity] puts the two together.
+//
+// A [Transactor] is held only around card work; optional abilities are
+// found through wrappers with [As].
+//
 // # Certificate cache
 //
 // [Cache] keeps the certificates of each card, keyed by its [ID], in the

@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -316,17 +315,7 @@ func (x *asExchange) reply(context.Context) error {
 	if err != nil {
 		return err
 	}
-	rep := messages.ASRep{KDCRepFields: messages.KDCRepFields{
-		PVNO:    5,
-		MsgType: 11,
-		PAData:  types.PADataSequence{{PADataType: int32(pkinit.PAPKASRep), PADataValue: x.pkASRep}},
-		CRealm:  x.k.realm,
-		CName:   x.spec.Client,
-		Ticket:  x.ticket,
-		EncPart: encPart,
-	}}
-	if x.out, err = rep.Marshal(); err != nil {
-		return fmt.Errorf("kdc: encode AS-REP: %w", err)
-	}
-	return nil
+	padata := types.PADataSequence{{PADataType: int32(pkinit.PAPKASRep), PADataValue: x.pkASRep}}
+	x.out, err = marshalASRep(padata, x.k.realm, x.spec.Client, x.ticket, encPart)
+	return err
 }

@@ -33,8 +33,25 @@ const ExampleConfig = `# sclogon test KDC
     realm = EXAMPLE.COM
     # UDP and TCP; repeat for more addresses
     listen = 127.0.0.1:88
-    # krbtgt and service keys (keys.json, 0600)
+    # krbtgt and service keys (keys.json, 0600); not needed with keys = ldap
     state_dir = state
+    # where the realm's keys live: file (state_dir/keys.json, one KDC) or
+    # ldap: below keys_dn in the [directory] (url), which every KDC of the
+    # realm shares, each key version sealed (AES-256-GCM) under master_key.
+    # The first KDC to start makes them; 'sclogon kdc rollover' adds a new
+    # key version, and the one it replaces decrypts the tickets issued under
+    # it until they expire (ticket_lifetime + renew_lifetime + max_skew).
+    # The directory's schema: integration/harness/schema/sclogon-keys.ldif;
+    # bind_dn needs write access below keys_dn.
+    keys = file
+    # the realm's master key, the same file on every KDC: 64 hexadecimal
+    # digits, mode 0600 (openssl rand -hex 32 > master.key)
+    # master_key = master.key
+    # default ou=Kerberos,<base_dn>; an ou= that is missing is created
+    # keys_dn = ou=Kerberos,dc=example,dc=com
+    # how often the keys are re-read (a key version the KDC does not know
+    # is looked for at once, at most once a second)
+    keys_refresh = 1m
     # the KDC's certificate, then its CA chain
     certificate = kdc.pem
     # its private key: a PEM file, or a slot of a card, signing through the
@@ -97,6 +114,11 @@ const ExampleConfig = `# sclogon test KDC
     # KRB-ERRORs a second over UDP to one address, in bursts of twice as
     # many; the rest are dropped (0: no limit)
     error_rate_per_source = 100
+    # optional, off when absent: an HTTP endpoint on host:port with
+    # /healthz/live, /healthz/ready (the keys loaded, the directory answers)
+    # and /metrics (Prometheus text format); no authentication, so bind it
+    # to loopback or a monitoring network
+    # http_listen = 127.0.0.1:8088
 
 [mapping]
     # methods, tried in this order
@@ -106,11 +128,19 @@ const ExampleConfig = `# sclogon test KDC
     # CAs whose SID extension is believed (repeatable)
     sid_trusted_ca = issuing.pem
     backdating_allowance = 10m
+    # keep each successful mapping this long (0: off, the default): a
+    # user's next logon costs the directory no search, but an account
+    # disabled or unmapped within it still logs on until it expires, so
+    # keep it short (at most a minute) or off
+    # cache_ttl = 30s
 
 [directory]
     # an LDIF file read into memory, or:
     ldif = users.ldif
     # url = ldap://127.0.0.1:389/
+    # replicas of the directory, asked in this order when one fails (a
+    # failed server is asked again after a backoff), one url or several:
+    # url = ldap://dc1.example.com/ ldap://dc2.example.com/
     # base_dn = dc=example,dc=com
     # bind_dn = cn=kdc,dc=example,dc=com
     # password_file = ldap.secret
@@ -137,11 +167,15 @@ type FileConfig struct {
 	TCPIdleTimeout       time.Duration
 	TCPHeaderTimeout     time.Duration
 	ErrorRatePerSource   float64 // negative: no limit
+	// HTTPListen is the host:port of the health and metrics endpoint
+	// ([Reloader.HTTPHandler]); "": none.
+	HTTPListen string
 }
 
-// Server is a Server for the KDC k with the settings of the file.
-func (fc *FileConfig) Server(k *KDC, log *slog.Logger) *Server {
-	return &Server{Handler: k, Realm: k.Realm(), Log: log, MaxRequest: fc.MaxRequest, RequestTimeout: fc.RequestTimeout,
+// Server is a Server for h (a [KDC] or a [Reloader]) with the settings of
+// the file.
+func (fc *FileConfig) Server(h Handler, log *slog.Logger) *Server {
+	return &Server{Handler: h, Realm: fc.Realm, Log: log, MaxRequest: fc.MaxRequest, RequestTimeout: fc.RequestTimeout,
 		MaxConns: fc.MaxTCPConns, MaxConnsPerSource: fc.MaxTCPConnsPerSource, IdleTimeout: fc.TCPIdleTimeout,
 		HeaderTimeout: fc.TCPHeaderTimeout, ErrorRate: fc.ErrorRatePerSource}
 }
@@ -151,8 +185,9 @@ var knownKeys = map[string][]string{
 		"client_eku", "ocsp", "ocsp_responder", "ocsp_timeout", "max_skew", "ticket_lifetime", "renew_lifetime",
 		"freshness", "dh_groups", "ecdh_curves", "kdfs", "key_transport", "dh_key_reuse", "allow_sha1",
 		"services", "audit_log", "max_request_size", "request_timeout", "max_tcp_connections",
-		"max_tcp_connections_per_source", "tcp_idle_timeout", "tcp_header_timeout", "error_rate_per_source"},
-	"mapping":   {"order", "enforcement", "sid_trusted_ca", "backdating_allowance"},
+		"max_tcp_connections_per_source", "tcp_idle_timeout", "tcp_header_timeout", "error_rate_per_source", "http_listen",
+		"keys", "master_key", "keys_dn", "keys_refresh"},
+	"mapping":   {"order", "enforcement", "sid_trusted_ca", "backdating_allowance", "cache_ttl"},
 	"directory": {"ldif", "url", "base_dn", "bind_dn", "password_file", "ca_file", "starttls", "timeout", "pool_size", "ntauth", "ntauth_dn"},
 }
 
@@ -277,6 +312,7 @@ func (l *loader) load() (*FileConfig, error) {
 	c := &fc.Config
 	for _, step := range []func(*Config) error{
 		l.loadBasics, l.loadIdentity, l.loadTrust, l.loadChecks, l.loadAgreement, l.loadMapping, l.loadDirectory,
+		l.loadKeys,
 	} {
 		if err := step(c); err != nil {
 			return nil, err
@@ -326,9 +362,7 @@ func (l *loader) loadBasics(c *Config) error {
 	if v, ok, err := l.one("kdc", "state_dir"); err != nil {
 		return err
 	} else if ok {
-		c.StateDir = l.path(v)
-	} else {
-		return l.errf("kdc.state_dir", "required")
+		c.StateDir = l.path(v) // required unless keys = ldap (loadKeys)
 	}
 	return nil
 }
@@ -483,6 +517,12 @@ func (l *loader) loadServer(fc *FileConfig) error {
 			return err
 		}
 	}
+	if fc.HTTPListen, _, err = l.one("kdc", "http_listen"); err != nil {
+		return err
+	}
+	if _, _, herr := net.SplitHostPort(fc.HTTPListen); fc.HTTPListen != "" && herr != nil {
+		return l.errf("kdc.http_listen", "%q is not host:port", fc.HTTPListen)
+	}
 	rate, err := l.integer("kdc", "error_rate_per_source", 0)
 	switch {
 	case err != nil:
@@ -609,7 +649,10 @@ func (l *loader) loadMapping(c *Config) error {
 		c.Mapping.SIDTrustedCAs = append(c.Mapping.SIDTrustedCAs, cs...)
 	}
 	var err error
-	c.Mapping.BackdatingAllowance, err = l.duration("mapping", "backdating_allowance", 0)
+	if c.Mapping.BackdatingAllowance, err = l.duration("mapping", "backdating_allowance", 0); err != nil {
+		return err
+	}
+	c.Mapping.CacheTTL, err = l.duration("mapping", "cache_ttl", 0)
 	return err
 }
 
@@ -618,10 +661,8 @@ func (l *loader) loadDirectory(c *Config) error {
 	if err != nil {
 		return err
 	}
-	url, hasURL, err := l.one("directory", "url")
-	if err != nil {
-		return err
-	}
+	urls := l.words("directory", "url")
+	hasURL := len(urls) > 0
 	switch {
 	case hasLDIF && hasURL:
 		return l.errf("directory", "give ldif or url, not both")
@@ -640,7 +681,7 @@ func (l *loader) loadDirectory(c *Config) error {
 	case !hasURL:
 		return l.errf("directory", "ldif or url is required")
 	}
-	cfg, err := l.ldapConfig(url)
+	cfg, err := l.ldapConfig(urls)
 	if err != nil {
 		return err
 	}
@@ -652,9 +693,10 @@ func (l *loader) loadDirectory(c *Config) error {
 	return l.loadNTAuthLDAP(c, cfg)
 }
 
-// ldapConfig reads how to reach the LDAP directory at url.
-func (l *loader) ldapConfig(url string) (ldap.Config, error) {
-	cfg := ldap.Config{URL: url}
+// ldapConfig reads how to reach the LDAP directory at urls: the server
+// asked first, then its replicas.
+func (l *loader) ldapConfig(urls []string) (ldap.Config, error) {
+	cfg := ldap.Config{URL: urls[0], Replicas: urls[1:]}
 	var err error
 	if cfg.BaseDN, _, err = l.one("directory", "base_dn"); err != nil {
 		return cfg, err
@@ -706,14 +748,22 @@ func (l *loader) loadNTAuthLDAP(c *Config, cfg ldap.Config) error {
 	if hasDN && !fromLDAP {
 		return l.errf("directory.ntauth_dn", "given without ntauth = true")
 	}
-	if fromLDAP {
-		cs, err := ReadNTAuthLDAP(context.Background(), cfg, dn)
-		if err != nil {
-			return l.errf("directory.ntauth", "%v", err)
-		}
-		c.NTAuth = append(c.NTAuth, cs...)
+	if !fromLDAP {
+		return nil
 	}
-	return nil
+	// The first server that answers; replicas hold the same store.
+	var errs []string
+	for _, u := range append([]string{cfg.URL}, cfg.Replicas...) {
+		one := cfg
+		one.URL, one.Replicas = u, nil
+		cs, err := ReadNTAuthLDAP(context.Background(), one, dn)
+		if err == nil {
+			c.NTAuth = append(c.NTAuth, cs...)
+			return nil
+		}
+		errs = append(errs, u+": "+err.Error())
+	}
+	return l.errf("directory.ntauth", "%s", strings.Join(errs, "; "))
 }
 
 func contains(xs []string, x string) bool {

@@ -69,7 +69,7 @@ func (k *KDC) checkFreshness(token []byte, now time.Time) error {
 	if err := ed.Unmarshal(token); err != nil {
 		return expired("malformed freshness token", err)
 	}
-	key, ok := k.keys.Key(k.krbtgt, ed.EType)
+	key, ok := k.keys.KeyVersion(k.krbtgt, ed.EType, uint32(ed.KVNO)) // a token from before a rollover too
 	if !ok {
 		return expired("freshness token under an unknown key", nil)
 	}

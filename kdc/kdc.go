@@ -101,8 +101,14 @@ type Config struct {
 	Realm string
 	// Listen are host:port addresses served over both UDP and TCP.
 	Listen []string
-	// StateDir holds the realm's long-term keys (keys.json).
+	// StateDir holds the realm's long-term keys (keys.json), unless
+	// KeyBackend keeps them elsewhere.
 	StateDir string
+	// KeyBackend is where the realm's keys live when several KDCs share
+	// them ([LDAPKeys]); nil keeps them in StateDir. KeyRefresh is how
+	// often they are re-read (default a minute).
+	KeyBackend KeyBackend
+	KeyRefresh time.Duration
 
 	// Certificate is the KDC's certificate chain, leaf first; Key its key.
 	Certificate []*x509.Certificate
@@ -201,7 +207,7 @@ func New(cfg Config, opts Options) (*KDC, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := OpenKeyStore(cfg.StateDir, opts.Rand, opts.Now)
+	keys, err := cfg.OpenKeys(context.Background(), opts.Rand, opts.Now, opts.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +270,7 @@ func (c *Config) check() error {
 	switch {
 	case c.Realm == "":
 		return errors.New("kdc: config: no realm")
-	case c.StateDir == "":
+	case c.StateDir == "" && c.KeyBackend == nil:
 		return errors.New("kdc: config: no state directory")
 	case len(c.Certificate) == 0 || c.Key == nil:
 		return errors.New("kdc: config: no KDC certificate and key")

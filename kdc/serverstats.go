@@ -31,6 +31,8 @@ type ServerStats struct {
 	TCPIdleTimeouts, TCPHeaderTimeouts uint64
 	// TCPOpen is the number of connections open now.
 	TCPOpen int
+	// InFlight is the number of requests being handled now.
+	InFlight int
 }
 
 // serverCounters are the live counters behind ServerStats.
@@ -49,7 +51,7 @@ func (s *Server) Stats() ServerStats {
 		ErrorsLimited: c.errorsLimited.Load(), LogsLimited: c.logsLimited.Load(),
 		TCPRefused: c.tcpRefused.Load(), TCPRefusedSource: c.tcpRefusedSource.Load(), TCPEvicted: c.tcpEvicted.Load(),
 		TCPIdleTimeouts: c.tcpIdle.Load(), TCPHeaderTimeouts: c.tcpHeader.Load(),
-		TCPOpen: s.table.open(),
+		TCPOpen: s.table.open(), InFlight: len(s.sem),
 	}
 }
 

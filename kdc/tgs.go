@@ -52,6 +52,7 @@ type tgsExchange struct {
 	renew bool                // the RENEW option
 
 	tktServer string                 // the presented ticket's server
+	tktKey    Key                    // the key it decrypted with (an older kvno after a rollover)
 	tkt       messages.EncTicketPart // the presented ticket, decrypted
 	client    string
 	auth      types.Authenticator
@@ -100,10 +101,12 @@ func (x *tgsExchange) openTicket(context.Context) error {
 	if x.tktServer != k.krbtgt && !x.renew {
 		return reject(krberror.APNotUs, nil, "TGS-REQ with a ticket for %s, not a TGT", x.tktServer)
 	}
-	key, ok := k.keys.Key(x.tktServer, t.EncPart.EType)
-	if !ok || (t.EncPart.KVNO != 0 && uint32(t.EncPart.KVNO) != key.KVNO) {
+	// Its kvno may be one a rollover retired, still good for its tickets.
+	key, ok := k.keys.KeyVersion(x.tktServer, t.EncPart.EType, uint32(t.EncPart.KVNO))
+	if !ok {
 		return reject(krberror.APBadKeyVer, nil, "no key of etype %d kvno %d for %s", t.EncPart.EType, t.EncPart.KVNO, x.tktServer)
 	}
+	x.tktKey = key
 	tkt, err := decryptTicket(t, key)
 	if err != nil {
 		return reject(krberror.APBadIntegrity, err, "ticket does not decrypt")
@@ -210,7 +213,11 @@ func (x *tgsExchange) decide(context.Context) error {
 
 // resignPAC carries the presented ticket's PAC into the new ticket.
 func (x *tgsExchange) resignPAC(context.Context) error {
-	authData, err := x.k.resignPAC(x.tkt.AuthorizationData, x.spec.ServerKey)
+	var tgtKey *Key // a TGT's PAC is checked with the krbtgt key it was issued under
+	if x.tktServer == x.k.krbtgt {
+		tgtKey = &x.tktKey
+	}
+	authData, err := x.k.resignPAC(x.tkt.AuthorizationData, tgtKey, x.spec.ServerKey)
 	if err != nil {
 		return err
 	}

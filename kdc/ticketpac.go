@@ -67,7 +67,9 @@ func netbiosName(realm string) string {
 // resignPAC carries the PAC of a presented ticket into a ticket for server:
 // its KDC signature checked, so a client cannot forge its own PAC, and both
 // signatures made anew for the new server. A ticket without a PAC gives none.
-func (k *KDC) resignPAC(from types.AuthorizationData, server Key) (types.AuthorizationData, error) {
+// tgtKey is the krbtgt key a presented TGT was issued under (nil: the
+// current one); after a rollover its PAC was signed with an older version.
+func (k *KDC) resignPAC(from types.AuthorizationData, tgtKey *Key, server Key) (types.AuthorizationData, error) {
 	pacBytes, found, err := pac.FromAuthorizationData(from)
 	if err != nil {
 		return nil, reject(krberror.APModified, err, "malformed PAC in the ticket")
@@ -79,7 +81,13 @@ func (k *KDC) resignPAC(from types.AuthorizationData, server Key) (types.Authori
 	if err != nil {
 		return nil, err
 	}
-	resigned, err := pac.Resign(pacBytes, kdcKey, srvKey)
+	checkKey := kdcKey
+	if tgtKey != nil {
+		if checkKey, err = pac.NewKey(tgtKey.EType, tgtKey.Value); err != nil {
+			return nil, fmt.Errorf("kdc: PAC key of %s: %w", k.krbtgt, err)
+		}
+	}
+	resigned, err := pac.ResignRolled(pacBytes, checkKey, kdcKey, srvKey)
 	if err != nil {
 		return nil, reject(krberror.APModified, err, "PAC signature does not verify")
 	}

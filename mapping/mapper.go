@@ -94,6 +94,11 @@ type Policy struct {
 	// BackdatingAllowance is KB5014754's CertificateBackdatingCompensation;
 	// zero means DefaultBackdatingAllowance, negative means none.
 	BackdatingAllowance time.Duration
+	// CacheTTL, when positive, keeps each successful mapping for that long
+	// (see cache): zero maps every request against the directory.
+	CacheTTL time.Duration
+	// CacheSize bounds the cached mappings; zero means DefaultCacheSize.
+	CacheSize int
 }
 
 // Options are the mapper's injected dependencies.
@@ -142,6 +147,7 @@ type Mapper struct {
 	policy Policy
 	now    func() time.Time
 	log    *slog.Logger
+	cache  *cache // nil unless Policy.CacheTTL > 0
 }
 
 // New returns a mapper over dir.
@@ -161,6 +167,9 @@ func New(dir Directory, policy Policy, opts Options) *Mapper {
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
+	if policy.CacheTTL > 0 {
+		m.cache = newCache(policy.CacheTTL, policy.CacheSize, m.now)
+	}
 	return m
 }
 
@@ -178,16 +187,61 @@ func (m *Mapper) Map(ctx context.Context, req Request) (*Result, error) {
 	if req.Cert == nil {
 		return nil, errors.New("mapping: no certificate")
 	}
+	if m.cache != nil {
+		return m.cache.mapVia(ctx, req, m.mapUncached)
+	}
+	return m.mapUncached(ctx, req)
+}
+
+// mapUncached is Map against the directory: read what the certificate
+// asserts, locate accounts by each method of the policy, choose one, then
+// enforce KB5014754 and the account's state.
+func (m *Mapper) mapUncached(ctx context.Context, req Request) (*Result, error) {
 	cert := req.Cert
 	log := m.log.With("subject", cert.Subject.String(), "serial", cert.SerialNumber.Text(16))
+	facts, err := m.readCertificate(req, log)
+	if err != nil {
+		return nil, err
+	}
+	found, err := m.locate(ctx, facts)
+	if err != nil {
+		return nil, err
+	}
+	chosen, err := m.choose(ctx, req, facts, found, log)
+	if err != nil {
+		return nil, err
+	}
+	res := mappedBy(found, chosen)
+	log = log.With("account", chosen.DN, "method", res.Method.String(), "strong", res.Strong)
+	if err := m.enforce(cert, facts, res, log); err != nil {
+		return nil, err
+	}
+	groups, err := m.groups(ctx, chosen)
+	if err != nil {
+		return nil, err
+	}
+	res.Account.GroupSIDs = groups
+	log.Info("mapping: certificate mapped")
+	return res, nil
+}
 
+// certFacts are what a certificate asserts that mapping can use.
+type certFacts struct {
+	upns       []string
+	sid        certs.SID
+	sidTrusted bool // the SID extension is present and its issuer may assert SIDs
+	forms      []AltSecID
+}
+
+func (m *Mapper) readCertificate(req Request, log *slog.Logger) (certFacts, error) {
+	cert := req.Cert
 	upns, err := certs.UPNs(cert)
 	if err != nil {
-		return nil, fmt.Errorf("mapping: certificate subjectAltName: %w", err)
+		return certFacts{}, fmt.Errorf("mapping: certificate subjectAltName: %w", err)
 	}
 	certSID, hasSID, err := certs.SIDFromCert(cert)
 	if err != nil {
-		return nil, fmt.Errorf("mapping: certificate SID extension: %w", err)
+		return certFacts{}, fmt.Errorf("mapping: certificate SID extension: %w", err)
 	}
 	sidTrusted := hasSID && m.policy.Enforcement != EnforcementOff && m.trustsSID(req.Issuer)
 	if hasSID && !sidTrusted && m.policy.Enforcement != EnforcementOff {
@@ -195,54 +249,38 @@ func (m *Mapper) Map(ctx context.Context, req Request) (*Result, error) {
 	}
 	forms, err := AltSecIDsFor(cert)
 	if err != nil {
-		return nil, err
+		return certFacts{}, err
 	}
+	return certFacts{upns: upns, sid: certSID, sidTrusted: sidTrusted, forms: forms}, nil
+}
 
+// locate runs each method of the policy's order and keeps those that found
+// accounts.
+func (m *Mapper) locate(ctx context.Context, f certFacts) ([]located, error) {
 	var found []located
 	for _, method := range m.policy.Order {
-		l := located{method: method}
-		var entries []Entry
-		switch method {
-		case MethodSIDExtension:
-			if !sidTrusted {
-				continue
-			}
-			entries, err = m.dir.FindBySID(ctx, certSID)
-		case MethodAltSecID:
-			values := make([]string, len(forms))
-			for i, f := range forms {
-				values[i] = f.String()
-			}
-			entries, err = m.dir.FindByAltSecID(ctx, values)
-		case MethodUPN:
-			for _, u := range upns {
-				var e []Entry
-				e, err = m.dir.FindByUPN(ctx, u)
-				if err != nil {
-					break
-				}
-				entries = append(entries, e...)
-			}
-		default:
-			return nil, fmt.Errorf("mapping: unknown method %v in policy", method)
+		if method == MethodSIDExtension && !f.sidTrusted {
+			continue
 		}
+		entries, err := m.lookup(ctx, method, f)
 		if err != nil {
-			return nil, fmt.Errorf("mapping: %v lookup: %w", method, err)
+			return nil, err
 		}
+		l := located{method: method}
 		for _, e := range entries {
 			a, err := DecodeAccount(e)
 			if err != nil {
 				return nil, err
 			}
 			if method == MethodAltSecID {
-				f, ok := strongestMatch(a.AltSecIDs, forms)
+				form, ok := strongestMatch(a.AltSecIDs, f.forms)
 				if !ok {
 					continue
 				}
 				if l.forms == nil {
 					l.forms = map[string]AltSecID{}
 				}
-				l.forms[foldDN(a.DN)] = f
+				l.forms[foldDN(a.DN)] = form
 			}
 			l.accounts = appendAccount(l.accounts, a)
 		}
@@ -250,57 +288,92 @@ func (m *Mapper) Map(ctx context.Context, req Request) (*Result, error) {
 			found = append(found, l)
 		}
 	}
+	return found, nil
+}
 
+// lookup asks the directory for the entries one method locates.
+func (m *Mapper) lookup(ctx context.Context, method Method, f certFacts) ([]Entry, error) {
+	var entries []Entry
+	var err error
+	switch method {
+	case MethodSIDExtension:
+		entries, err = m.dir.FindBySID(ctx, f.sid)
+	case MethodAltSecID:
+		values := make([]string, len(f.forms))
+		for i, form := range f.forms {
+			values[i] = form.String()
+		}
+		entries, err = m.dir.FindByAltSecID(ctx, values)
+	case MethodUPN:
+		for _, u := range f.upns {
+			var e []Entry
+			if e, err = m.dir.FindByUPN(ctx, u); err != nil {
+				break
+			}
+			entries = append(entries, e...)
+		}
+	default:
+		return nil, fmt.Errorf("mapping: unknown method %v in policy", method)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mapping: %v lookup: %w", method, err)
+	}
+	return entries, nil
+}
+
+// choose picks the one account: the hinted one when the client named it
+// (and the certificate maps to it), else the only one located.
+func (m *Mapper) choose(ctx context.Context, req Request, f certFacts, found []located, log *slog.Logger) (Account, error) {
 	var all []Account
 	for _, l := range found {
 		for _, a := range l.accounts {
 			all = appendAccount(all, a)
 		}
 	}
-	hinted := req.Hint.Name != ""
-	var chosen Account
-	switch {
-	case hinted:
+	if req.Hint.Name != "" {
 		target, err := m.findHint(ctx, req.Hint)
 		if err != nil {
-			return nil, err
+			return Account{}, err
 		}
 		if len(all) == 0 {
-			return nil, fmt.Errorf("%w: no method located an account (the client asked for %q)", ErrNoMapping, req.Hint.Name)
+			return Account{}, fmt.Errorf("%w: no method located an account (the client asked for %q)", ErrNoMapping, req.Hint.Name)
 		}
 		if !containsAccount(all, target) {
-			return nil, fmt.Errorf("%w: the certificate maps to %s, not to %q", ErrNameMismatch, dnList(all), req.Hint.Name)
+			return Account{}, fmt.Errorf("%w: the certificate maps to %s, not to %q", ErrNameMismatch, dnList(all), req.Hint.Name)
 		}
-		if len(upns) > 0 && len(all) > 1 {
+		if len(f.upns) > 0 && len(all) > 1 {
 			log.Error("mapping: configuration error: a certificate with a UPN maps to several accounts", "accounts", dnList(all))
-			return nil, fmt.Errorf("%w: the certificate carries UPN %q and maps to %s", ErrAmbiguous, upns[0], dnList(all))
+			return Account{}, fmt.Errorf("%w: the certificate carries UPN %q and maps to %s", ErrAmbiguous, f.upns[0], dnList(all))
 		}
-		chosen = target
-	default:
-		if len(all) == 0 {
-			return nil, fmt.Errorf("%w (tried %v)", ErrNoMapping, m.policy.Order)
-		}
-		if sidTrusted {
-			for _, a := range all {
-				if a.SID != certSID {
-					return nil, fmt.Errorf("%w: the certificate carries %s, %s has %s", ErrSIDMismatch, certSID, a.DN, sidString(a.SID))
-				}
-			}
-		}
-		if len(all) > 1 {
-			why := "different methods locate different accounts"
-			for _, l := range found {
-				if len(l.accounts) > 1 {
-					why = fmt.Sprintf("%v locates several accounts; the client must name one", l.method)
-					break
-				}
-			}
-			log.Error("mapping: configuration error: "+why, "accounts", dnList(all))
-			return nil, fmt.Errorf("%w: %s: %s", ErrAmbiguous, why, dnList(all))
-		}
-		chosen = all[0]
+		return target, nil
 	}
+	if len(all) == 0 {
+		return Account{}, fmt.Errorf("%w (tried %v)", ErrNoMapping, m.policy.Order)
+	}
+	if f.sidTrusted {
+		for _, a := range all {
+			if a.SID != f.sid {
+				return Account{}, fmt.Errorf("%w: the certificate carries %s, %s has %s", ErrSIDMismatch, f.sid, a.DN, sidString(a.SID))
+			}
+		}
+	}
+	if len(all) > 1 {
+		why := "different methods locate different accounts"
+		for _, l := range found {
+			if len(l.accounts) > 1 {
+				why = fmt.Sprintf("%v locates several accounts; the client must name one", l.method)
+				break
+			}
+		}
+		log.Error("mapping: configuration error: "+why, "accounts", dnList(all))
+		return Account{}, fmt.Errorf("%w: %s: %s", ErrAmbiguous, why, dnList(all))
+	}
+	return all[0], nil
+}
 
+// mappedBy says which methods located the chosen account and whether any
+// of them is strong (KB5014754).
+func mappedBy(found []located, chosen Account) *Result {
 	res := &Result{Account: chosen}
 	for _, l := range found {
 		if !containsAccount(l.accounts, chosen) {
@@ -319,43 +392,53 @@ func (m *Mapper) Map(ctx context.Context, req Request) (*Result, error) {
 			res.Strong = res.Strong || f.Kind.Strong()
 		}
 	}
-	log = log.With("account", chosen.DN, "method", res.Method.String(), "strong", res.Strong)
+	return res
+}
 
-	if sidTrusted && chosen.SID != certSID {
+// enforce applies the SID check, KB5014754's enforcement mode and the
+// account's own state to the chosen mapping.
+func (m *Mapper) enforce(cert *x509.Certificate, f certFacts, res *Result, log *slog.Logger) error {
+	chosen := res.Account
+	if f.sidTrusted && chosen.SID != f.sid {
 		log.Warn("mapping: the certificate's SID names another account")
-		return nil, fmt.Errorf("%w: the certificate carries %s, %s has %s", ErrSIDMismatch, certSID, chosen.DN, sidString(chosen.SID))
+		return fmt.Errorf("%w: the certificate carries %s, %s has %s", ErrSIDMismatch, f.sid, chosen.DN, sidString(chosen.SID))
 	}
 	if !res.Strong {
-		switch m.policy.Enforcement {
-		case EnforcementFull:
-			log.Warn("mapping: refused a weak mapping (full enforcement)")
-			return nil, fmt.Errorf("%w: %s maps only weakly (by %v) and enforcement is full; add a SID extension or a strong altSecurityIdentities mapping", ErrWeakMapping, chosen.DN, res.Method)
-		case EnforcementCompatibility:
-			if chosen.Created.IsZero() {
-				log.Warn("mapping: refused a weak mapping: the account's creation time is unknown")
-				return nil, fmt.Errorf("%w: %w: %s has no whenCreated to compare with", ErrWeakMapping, ErrCertPredatesAccount, chosen.DN)
-			}
-			if cert.NotBefore.Before(chosen.Created.Add(-m.policy.BackdatingAllowance)) {
-				log.Warn("mapping: refused a weak mapping: the certificate predates the account", "notBefore", cert.NotBefore, "created", chosen.Created)
-				return nil, fmt.Errorf("%w: %w: issued %s, %s created %s (allowance %s)", ErrWeakMapping, ErrCertPredatesAccount,
-					cert.NotBefore.UTC().Format(time.RFC3339), chosen.DN, chosen.Created.UTC().Format(time.RFC3339), m.policy.BackdatingAllowance)
-			}
-			log.Warn("mapping: accepted a weak mapping (compatibility mode)")
+		if err := m.enforceWeak(cert, res, log); err != nil {
+			return err
 		}
 	}
 	if chosen.Disabled {
-		return nil, fmt.Errorf("%w: %s", ErrAccountDisabled, chosen.DN)
+		return fmt.Errorf("%w: %s", ErrAccountDisabled, chosen.DN)
 	}
 	if chosen.Expired(m.now()) {
-		return nil, fmt.Errorf("%w: %s expired %s", ErrAccountExpired, chosen.DN, chosen.Expires.Format(time.RFC3339))
+		return fmt.Errorf("%w: %s expired %s", ErrAccountExpired, chosen.DN, chosen.Expires.Format(time.RFC3339))
 	}
-	groups, err := m.groups(ctx, chosen)
-	if err != nil {
-		return nil, err
+	return nil
+}
+
+// enforceWeak decides a weak mapping by the enforcement mode: refused in
+// full mode, in compatibility mode only for a certificate older than the
+// account (less the backdating allowance).
+func (m *Mapper) enforceWeak(cert *x509.Certificate, res *Result, log *slog.Logger) error {
+	chosen := res.Account
+	switch m.policy.Enforcement {
+	case EnforcementFull:
+		log.Warn("mapping: refused a weak mapping (full enforcement)")
+		return fmt.Errorf("%w: %s maps only weakly (by %v) and enforcement is full; add a SID extension or a strong altSecurityIdentities mapping", ErrWeakMapping, chosen.DN, res.Method)
+	case EnforcementCompatibility:
+		if chosen.Created.IsZero() {
+			log.Warn("mapping: refused a weak mapping: the account's creation time is unknown")
+			return fmt.Errorf("%w: %w: %s has no whenCreated to compare with", ErrWeakMapping, ErrCertPredatesAccount, chosen.DN)
+		}
+		if cert.NotBefore.Before(chosen.Created.Add(-m.policy.BackdatingAllowance)) {
+			log.Warn("mapping: refused a weak mapping: the certificate predates the account", "notBefore", cert.NotBefore, "created", chosen.Created)
+			return fmt.Errorf("%w: %w: issued %s, %s created %s (allowance %s)", ErrWeakMapping, ErrCertPredatesAccount,
+				cert.NotBefore.UTC().Format(time.RFC3339), chosen.DN, chosen.Created.UTC().Format(time.RFC3339), m.policy.BackdatingAllowance)
+		}
+		log.Warn("mapping: accepted a weak mapping (compatibility mode)")
 	}
-	res.Account.GroupSIDs = groups
-	log.Info("mapping: certificate mapped")
-	return res, nil
+	return nil
 }
 
 // trustsSID reports whether issuer is configured to assert SIDs.

@@ -15,7 +15,8 @@ const MaxAuthtok = 512
 // password for a software identity). It has no String method, formats as
 // "[REDACTED]" and is wiped by [Authtok.Wipe].
 type Authtok struct {
-	b []byte
+	b     []byte
+	spent bool // handed out once by Secret
 }
 
 // NewAuthtok takes ownership of b.

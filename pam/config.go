@@ -10,10 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sclogon/sclogon/card/selection"
+	"github.com/sclogon/sclogon/certs/logon"
 	"github.com/sclogon/sclogon/kinit"
 	"github.com/sclogon/sclogon/kinit/ccache"
 	"github.com/sclogon/sclogon/kinit/transport"
 	"github.com/sclogon/sclogon/krb5conf"
+	"github.com/sclogon/sclogon/pam/offline"
 )
 
 // DefaultConfigPath is where `sclogon pam` reads its configuration.
@@ -25,6 +28,7 @@ const (
 	DefaultKeytab     = "/etc/krb5.keytab"
 	DefaultCCache     = "FILE:/tmp/krb5cc_%{uid}" // MIT's default: no KRB5CCNAME needed
 	DefaultIdentity   = "card"
+	DefaultCertCache  = "/var/cache/sclogon/cards"
 )
 
 // Config is the helper's configuration: the [pam] section of a krb5.conf-style
@@ -38,7 +42,13 @@ const (
 //	    ccache = FILE:/tmp/krb5cc_%{uid}  # %{uid}, %{gid}, %{username}
 //	    identity = card                   # or PKCS11:module_name=…:token=… (a PKCS #11 token);
 //	                                      # FILE:cert.pem,key.pem / PKCS12:file.p12 (tests)
-//	    reader = Yubico YubiKey           # card reader (substring); default: the only card
+//	    reader = Yubico YubiKey           # card reader (substring); default: every card
+//	    cert_cache = /var/cache/sclogon/cards   # certificates of cards seen before; "none" reads each card in full
+//	    card_wait = 30s                   # under pam_sclogon.so: say "Insert your smart card" and wait this long
+//	    retain_after_close = false        # pam_sclogon.so: keep the ccache when the session closes
+//	    offline = false                   # log on when no KDC answers (package pam/offline)
+//	    offline_dir = /var/lib/sclogon/offline
+//	    offline_max_status_age = 24h      # the recorded OCSP answer's age, from its thisUpdate
 //	    kdc = kdc1.example.com:88         # repeatable; default krb5.conf / DNS
 //	    timeout = 3s                      # per KDC
 //	    lifetime = 10h
@@ -53,15 +63,28 @@ type Config struct {
 	CCache        string // template, FILE: stripped
 	Identity      string
 	Reader        string
-	KDCs          []transport.KDC
-	Timeout       time.Duration
-	Lifetime      time.Duration
+	CertCache     string // a directory; "" reads each card in full
+	CardWait      time.Duration
+	// RetainAfterClose keeps the session's ccache at close_session
+	// (pam_krb5's retain_after_close); by default it is destroyed.
+	RetainAfterClose bool
+	// Offline turns offline logon on (see package pam/offline): records
+	// in OfflineDir, their OCSP status at most OfflineMaxStatusAge old.
+	Offline             bool
+	OfflineDir          string
+	OfflineMaxStatusAge time.Duration
+	KDCs                []transport.KDC
+	Timeout             time.Duration
+	Lifetime            time.Duration
 
 	// Profile is this file merged over krb5.conf.
 	Profile *krb5conf.Config
+	// Policy is the certificate selection rules, with the realm's switches
+	// from Profile (see [selection.PolicyFromConfig]).
+	Policy logon.Policy
 }
 
-var configKeys = []string{"realm", "krb5_config", "keytab", "host_principal", "ccache", "identity", "reader", "kdc", "timeout", "lifetime"}
+var configKeys = []string{"realm", "krb5_config", "keytab", "host_principal", "ccache", "identity", "reader", "cert_cache", "card_wait", "retain_after_close", "offline", "offline_dir", "offline_max_status_age", "kdc", "timeout", "lifetime"}
 
 // LoadConfig reads path. hostname answers this host's FQDN for the default
 // host principal (nil: [FQDN]).
@@ -86,6 +109,10 @@ func LoadConfig(path string, hostname func() (string, error)) (*Config, error) {
 		Keytab:     strings.TrimPrefix(get("keytab", DefaultKeytab), "FILE:"),
 		Identity:   get("identity", DefaultIdentity),
 		Reader:     get("reader", ""),
+		CertCache:  get("cert_cache", DefaultCertCache),
+	}
+	if c.CertCache == "none" {
+		c.CertCache = ""
 	}
 	// This file first: its relations win over krb5.conf's.
 	if c.Profile, err = krb5conf.Load(path + ":" + c.Krb5Config); err != nil {
@@ -94,6 +121,9 @@ func LoadConfig(path string, hostname func() (string, error)) (*Config, error) {
 	c.Realm = get("realm", c.Profile.DefaultRealm())
 	if c.Realm == "" {
 		return nil, fmt.Errorf("pam: config %s: no realm (set realm in [pam], or default_realm in %s)", path, c.Krb5Config)
+	}
+	if c.Policy, err = selection.PolicyFromConfig(c.Profile, c.Realm); err != nil {
+		return nil, fmt.Errorf("pam: config %s: %w", path, err)
 	}
 	c.CCache, err = ccacheTemplate(get("ccache", DefaultCCache))
 	if err != nil {
@@ -119,7 +149,18 @@ func LoadConfig(path string, hostname func() (string, error)) (*Config, error) {
 		}
 		c.KDCs = append(c.KDCs, transport.KDC{Addr: k})
 	}
-	for key, dst := range map[string]*time.Duration{"timeout": &c.Timeout, "lifetime": &c.Lifetime} {
+	c.OfflineDir, c.OfflineMaxStatusAge = get("offline_dir", offline.DefaultDir), offline.DefaultMaxStatusAge
+	if v, ok := own.Value("pam", "retain_after_close"); ok {
+		if c.RetainAfterClose, ok = own.Bool("pam", "retain_after_close"); !ok {
+			return nil, fmt.Errorf("pam: config %s: retain_after_close = %q: want true or false", path, v)
+		}
+	}
+	if v, ok := own.Value("pam", "offline"); ok {
+		if c.Offline, ok = own.Bool("pam", "offline"); !ok {
+			return nil, fmt.Errorf("pam: config %s: offline = %q: want true or false", path, v)
+		}
+	}
+	for key, dst := range map[string]*time.Duration{"timeout": &c.Timeout, "lifetime": &c.Lifetime, "card_wait": &c.CardWait, "offline_max_status_age": &c.OfflineMaxStatusAge} {
 		if v, ok := own.Value("pam", key); ok {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
@@ -152,12 +193,16 @@ func (c *Config) CCachePath(a Account) string {
 	).Replace(c.CCache)
 }
 
-// ClientPrincipal is the principal a PAM user logs on as: user@REALM.
-func (c *Config) ClientPrincipal(user string) (ccache.Principal, error) {
-	if user == "" || strings.ContainsAny(user, "/@\\\x00") {
-		return ccache.Principal{}, fmt.Errorf("pam: PAM_USER %q is not a plain account name", user)
+// Hint reads the PAM user name as the logon's name hint (see
+// [selection.ParseHint]): "alice" logs on as alice@REALM, `DOMAIN\alice`
+// likewise when DOMAIN is the realm's, and "alice@suffix" as an enterprise
+// name when the suffix is not the realm's, so the KDC's mapping decides.
+func (c *Config) Hint(user string) (selection.Hint, error) {
+	h, err := selection.ParseHint(user, c.Profile, c.Realm)
+	if err != nil {
+		return selection.Hint{}, fmt.Errorf("pam: PAM_USER: %w", err)
 	}
-	return ccache.Principal{NameType: kinit.NameTypePrincipal, Components: []string{user}, Realm: c.Realm}, nil
+	return h, nil
 }
 
 // FQDN is this host's fully qualified name: the hostname, canonicalised

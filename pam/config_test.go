@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sclogon/sclogon/card/selection"
 )
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -38,6 +40,16 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if got := c.CCachePath(Account{Name: "alice", UID: 1001, GID: 100}); got != "/tmp/krb5cc_1001" {
 		t.Errorf("ccache %q", got)
 	}
+	if c.CertCache != DefaultCertCache || c.CardWait != 0 {
+		t.Errorf("cert cache %q, card wait %v: want %q, 0", c.CertCache, c.CardWait, DefaultCertCache)
+	}
+	conf = writeFile(t, dir, "nocache.conf", "[pam]\n krb5_config = "+krb5+"\n cert_cache = none\n card_wait = 30s\n")
+	if c, err = LoadConfig(conf, func() (string, error) { return "ws1.example.com", nil }); err != nil {
+		t.Fatal(err)
+	}
+	if c.CertCache != "" || c.CardWait != 30*time.Second {
+		t.Errorf("cert_cache = none, card_wait = 30s: %q, %v", c.CertCache, c.CardWait)
+	}
 }
 
 func TestLoadConfigRefusals(t *testing.T) {
@@ -48,6 +60,7 @@ func TestLoadConfigRefusals(t *testing.T) {
 		{"[pam]\n krb5_config = " + none + "\n", "no realm"},
 		{"[pam]\n realm = X\n krb5_config = " + none + "\n ccache = KCM:\n", "want FILE:/absolute/path"},
 		{"[pam]\n realm = X\n krb5_config = " + none + "\n timeout = soon\n", "want a duration"},
+		{"[pam]\n realm = X\n krb5_config = " + none + "\n card_wait = -1s\n", "want a duration"},
 	} {
 		p := writeFile(t, dir, "pam.conf", tc.body)
 		_, err := LoadConfig(p, func() (string, error) { return "h.example.com", nil })
@@ -57,11 +70,22 @@ func TestLoadConfigRefusals(t *testing.T) {
 	}
 }
 
-func TestClientPrincipalRefusesOddNames(t *testing.T) {
+func TestHintFromPAMUser(t *testing.T) {
 	c := &Config{Realm: "EXAMPLE.COM"}
-	for _, u := range []string{"", "alice@EVIL.COM", "host/x", `DOM\alice`} {
-		if _, err := c.ClientPrincipal(u); err == nil {
-			t.Errorf("PAM_USER %q accepted", u)
+	for _, u := range []string{"", "host/x", `DOM\alice`, "alice@", "a b"} {
+		if _, err := c.Hint(u); !errors.Is(err, selection.ErrHint) {
+			t.Errorf("PAM_USER %q: %v, want selection.ErrHint", u, err)
+		}
+	}
+	for u, want := range map[string]string{
+		"alice":             "alice@EXAMPLE.COM",
+		`EXAMPLE\alice`:     "alice@EXAMPLE.COM",
+		"alice@example.com": "alice@EXAMPLE.COM",
+		"alice@EVIL.COM":    "alice@EVIL.COM@EXAMPLE.COM", // an enterprise name: the KDC decides
+	} {
+		h, err := c.Hint(u)
+		if err != nil || h.Principal.String() != want || h.Enterprise() != (u == "alice@EVIL.COM") {
+			t.Errorf("PAM_USER %q: %s (enterprise %v), %v; want %s", u, h.Principal, h.Enterprise(), err, want)
 		}
 	}
 }

@@ -25,19 +25,23 @@ import (
 )
 
 const (
-	realm = "EXAMPLE.COM"
-	host  = "host/ws1.example.com"
+	realm         = "EXAMPLE.COM"
+	host          = "host/ws1.example.com"
+	partnerSuffix = "partner.example"
 )
 
 // realmFixture is a realm made once per test binary: a CA, the KDC's
-// certificate, and two users with unique names (they become Unix accounts
-// in the pamtester test): "user" logs on, "other" owns the other card.
+// certificate, and users with unique names (they become Unix accounts in
+// the pamtester tests): "user" logs on, "other" owns the other card (both
+// certificates carry a UPN and the SID extension); "altsec" has a
+// certificate without a UPN, mapped by altSecurityIdentities (X509:<I><SR>)
+// only, and "sidOnly" one without a UPN, mapped by its SID extension only.
 type realmFixture struct {
-	dir         string
-	ca          *pki.CA
-	kdcCert     *x509.Certificate
-	kdcKey      crypto.Signer
-	user, other person
+	dir                          string
+	ca                           *pki.CA
+	kdcCert                      *x509.Certificate
+	kdcKey                       crypto.Signer
+	user, other, altsec, sidOnly person
 }
 
 type person struct {
@@ -47,6 +51,7 @@ type person struct {
 	certPath string
 	keyPath  string
 	rid      uint32
+	altSecID string // the account's altSecurityIdentities value, if any
 }
 
 // identity is the person's FILE: identity.
@@ -135,14 +140,70 @@ func buildFixture() (*realmFixture, error) {
 			return nil, err
 		}
 	}
+	for _, p := range []struct {
+		dst    *person
+		name   string
+		rid    uint32
+		altSec bool
+	}{{&f.altsec, base + "-a", 1106, true}, {&f.sidOnly, base + "-s", 1107, false}} {
+		if err := f.noUPNPerson(p.dst, p.name, p.rid, p.altSec); err != nil {
+			return nil, err
+		}
+	}
 	return f, nil
+}
+
+// noUPNPerson makes a certificate without a UPN (seed 004's case): with the
+// SID extension, or, for altSec, without one and with the account's
+// altSecurityIdentities naming its issuer and serial number.
+func (f *realmFixture) noUPNPerson(dst *person, name string, rid uint32, altSec bool) error {
+	key, err := pki.GenerateKey(pki.P256, rand.Reader)
+	if err != nil {
+		return err
+	}
+	u := pki.User{CommonName: name, ExtKeyUsage: []asn1.ObjectIdentifier{certs.OIDExtKeyUsagePKINITClientAuth, certs.OIDExtKeyUsageSmartCardLogon}}
+	if !altSec {
+		u.SID = domainSID(rid)
+	}
+	prof, err := pki.UserProfile(u)
+	if err != nil {
+		return err
+	}
+	cert, err := f.ca.Issue(key.Public(), prof)
+	if err != nil {
+		return err
+	}
+	*dst = person{name: name, cert: cert, key: key, rid: rid,
+		certPath: filepath.Join(f.dir, name+".pem"), keyPath: filepath.Join(f.dir, name+".key")}
+	if altSec {
+		ids, err := mapping.AltSecIDsFor(cert)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if id.Kind == mapping.KindIssuerSerial {
+				dst.altSecID = id.String()
+			}
+		}
+	}
+	return pki.WriteKeyAndCert(dst.keyPath, dst.certPath, key, cert)
 }
 
 func (f *realmFixture) directoryLDIF() string {
 	var b strings.Builder
-	for _, p := range []person{f.user, f.other} {
-		fmt.Fprintf(&b, "dn: cn=%s,cn=Users,dc=example,dc=com\nobjectClass: user\ncn: %s\nsn: %s\nsAMAccountName: %s\nuserPrincipalName: %s@example.com\nobjectSid:: %s\nuserAccountControl: 512\nprimaryGroupID: 513\n\n",
-			p.name, p.name, p.name, p.name, p.name, base64.StdEncoding.EncodeToString(domainSID(p.rid).Marshal()))
+	for _, p := range []person{f.user, f.other, f.altsec, f.sidOnly} {
+		// The SID-mapped account's UPN is in another namespace than the
+		// realm: an enterprise name reaches it.
+		suffix := "example.com"
+		if p.name == f.sidOnly.name {
+			suffix = partnerSuffix
+		}
+		fmt.Fprintf(&b, "dn: cn=%s,cn=Users,dc=example,dc=com\nobjectClass: user\ncn: %s\nsn: %s\nsAMAccountName: %s\nuserPrincipalName: %s@%s\nobjectSid:: %s\nuserAccountControl: 512\nprimaryGroupID: 513\n",
+			p.name, p.name, p.name, p.name, p.name, suffix, base64.StdEncoding.EncodeToString(domainSID(p.rid).Marshal()))
+		if p.altSecID != "" {
+			fmt.Fprintf(&b, "altSecurityIdentities: %s\n", p.altSecID)
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }
@@ -240,4 +301,16 @@ func (f *realmFixture) writeConfig(t testing.TB, kdcAddr, keytab, ccache string,
 		t.Fatal(err)
 	}
 	return pamConf
+}
+
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
 }

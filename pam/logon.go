@@ -9,32 +9,35 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sclogon/sclogon/card/selection"
 	"github.com/sclogon/sclogon/kinit"
 	"github.com/sclogon/sclogon/kinit/ccache"
 	"github.com/sclogon/sclogon/kinit/identity"
 	"github.com/sclogon/sclogon/kinit/transport"
+	"github.com/sclogon/sclogon/pam/offline"
 )
 
 // IdentitySource opens the identity a logon signs with: the card in
 // production ([CardSource]), a software identity in tests ([SoftwareSource]).
 type IdentitySource interface {
-	// Open returns an identity for client, unlocked with authtok (the
-	// card's PIN: presented once, so a wrong one costs exactly one try).
-	// release ends the card session; it is never nil when err is nil.
-	Open(ctx context.Context, client ccache.Principal, authtok *Authtok) (id kinit.Identity, release func(), err error)
+	// Open returns an identity for the user hint names; it asks conv for
+	// the PIN when the key is first used (presented once, so a wrong one
+	// costs exactly one try). release ends the card session; it is never
+	// nil when err is nil.
+	Open(ctx context.Context, hint selection.Hint, conv Conversation) (id kinit.Identity, release func(), err error)
 }
 
-// SoftwareSource is a FILE: or PKCS12: identity. The authtok is the PKCS #12
-// file's password; a FILE: key has none, so nothing checks the PIN: use it
-// for tests only.
+// SoftwareSource is a FILE: or PKCS12: identity. The secret asked for is
+// the PKCS #12 file's password; a FILE: key has none, so nothing checks the
+// PIN: use it for tests only.
 type SoftwareSource struct {
 	Spec string // MIT X509_user_identity syntax
 }
 
 // Open reads the identity.
-func (s SoftwareSource) Open(_ context.Context, _ ccache.Principal, authtok *Authtok) (kinit.Identity, func(), error) {
+func (s SoftwareSource) Open(_ context.Context, hint selection.Hint, conv Conversation) (kinit.Identity, func(), error) {
 	id, err := identity.Parse(s.Spec, identity.Options{Password: func(string) ([]byte, error) {
-		return authtok.Bytes(), nil
+		return conv.Secret(hint.Principal.String(), -1)
 	}})
 	if err != nil {
 		return nil, nil, err
@@ -54,12 +57,25 @@ type Logon struct {
 	Now       func() time.Time
 	// Trace, if set, receives each step (never the PIN).
 	Trace func(format string, args ...any)
+	// Offline is the offline logon's store when Config.Offline is set
+	// (default: Config.OfflineDir, see offlinelogon.go).
+	Offline *offline.Store
 }
 
 // Request is the PAM side of a logon.
 type Request struct {
 	Account Account // PAM_USER, looked up
-	Authtok *Authtok
+	// Conversation reaches the person (the PAM module's conversation);
+	// nil uses Authtok (pam_exec's expose_authtok).
+	Conversation Conversation
+	Authtok      *Authtok
+}
+
+func (r Request) conversation() Conversation {
+	if r.Conversation != nil {
+		return r.Conversation
+	}
+	return r.Authtok
 }
 
 // Result is a completed logon.
@@ -69,6 +85,9 @@ type Result struct {
 	EndTime   time.Time
 	KDC       string
 	Identity  string // the identity's label, e.g. "card slot 9a"
+	// Offline: no KDC answered and package pam/offline let the user on;
+	// there is no ticket and no ccache (CCache is empty).
+	Offline bool
 }
 
 func (l *Logon) now() time.Time {
@@ -89,7 +108,7 @@ func (l *Logon) trace(format string, args ...any) {
 // written unless every check passed.
 func (l *Logon) Run(ctx context.Context, req Request) (*Result, error) {
 	cfg := l.Config
-	client, err := cfg.ClientPrincipal(req.Account.Name)
+	hint, err := cfg.Hint(req.Account.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +126,9 @@ func (l *Logon) Run(ctx context.Context, req Request) (*Result, error) {
 	}
 	kdcs := cfg.KDCs
 	if len(kdcs) == 0 {
-		if kdcs, err = transport.Locate(ctx, cfg.Profile, cfg.Realm, net.DefaultResolver); err != nil {
+		// With offline logon on, no KDC found is no KDC answering: the
+		// exchange below fails with transport.ErrNoKDC.
+		if kdcs, err = transport.Locate(ctx, cfg.Profile, cfg.Realm, net.DefaultResolver); err != nil && !cfg.Offline {
 			return nil, err
 		}
 	}
@@ -115,24 +136,36 @@ func (l *Logon) Run(ctx context.Context, req Request) (*Result, error) {
 	if tr == nil {
 		tr = &transport.Client{Timeout: cfg.Timeout, Trace: l.Trace}
 	}
-	id, release, err := l.Identities.Open(ctx, client, req.Authtok)
+	id, release, err := l.Identities.Open(ctx, hint, req.conversation())
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	l.trace("identity %s for %s", id.Label(), client)
+	l.trace("identity %s for %s", id.Label(), hint.Principal)
 	c := &kinit.Client{Transport: tr, Now: l.Now, Trace: l.Trace}
 	res, err := c.Run(ctx, kinit.Request{
-		Client: client, Identity: id, Options: kinit.TicketOptions{Lifetime: cfg.Lifetime},
+		Client: hint.Principal, Identity: id, Options: kinit.TicketOptions{Lifetime: cfg.Lifetime},
 		Services: []ccache.Principal{cfg.HostPrincipal}, Policy: pol, KDCs: kdcs,
 	})
 	if err != nil {
-		return nil, err
+		return l.noTicket(ctx, req, hint, id, pol, err)
 	}
 	defer wipeCredentials(res)
-	if err := checkClient(res, client); err != nil {
+	out, err := l.finish(res, hint, kt, req.Account, id)
+	if s := l.offlineStore(); err == nil && s != nil {
+		l.recordOnline(ctx, s, req.Account.Name, id, pol, false)
+	}
+	return out, err
+}
+
+// finish checks the KDC's answer (the client it names, the host ticket
+// against the keytab) and writes the ccache.
+func (l *Logon) finish(res *kinit.Result, hint selection.Hint, kt *Keytab, a Account, id kinit.Identity) (*Result, error) {
+	cfg := l.Config
+	if err := checkClient(res, hint); err != nil {
 		return nil, err
 	}
+	client := res.Client // the account's own name, for an enterprise hint
 	if len(res.Services) != 1 {
 		return nil, fmt.Errorf("%w: the KDC issued no ticket for %s", ErrNotValidated, cfg.HostPrincipal)
 	}
@@ -140,10 +173,10 @@ func (l *Logon) Run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	l.trace("the ticket for %s decrypts with the host keytab", cfg.HostPrincipal)
-	path := cfg.CCachePath(req.Account)
+	path := cfg.CCachePath(a)
 	// The TGT only: the host ticket served its purpose.
 	cc := &ccache.CCache{Principal: res.Client, Credentials: []ccache.Credential{res.TGT}}
-	if err := writeOwned(path, cc, req.Account); err != nil {
+	if err := writeOwned(path, cc, a); err != nil {
 		return nil, err
 	}
 	return &Result{Principal: res.Client, CCache: path, EndTime: res.TGT.EndTime, KDC: res.KDC, Identity: id.Label()}, nil

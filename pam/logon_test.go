@@ -19,12 +19,17 @@ import (
 // logon runs pam.Logon in process for the fixture's user with identity.
 func logon(t *testing.T, confPath, identity string) (*pam.Result, string, error) {
 	t.Helper()
-	f := getFixture(t)
+	return logonAs(t, confPath, identity, getFixture(t).user.name)
+}
+
+// logonAs runs pam.Logon in process for the PAM user name with identity.
+func logonAs(t *testing.T, confPath, identity, name string) (*pam.Result, string, error) {
+	t.Helper()
 	cfg, err := pam.LoadConfig(confPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	acct := pam.Account{Name: f.user.name, UID: os.Getuid(), GID: os.Getgid()}
+	acct := pam.Account{Name: name, UID: os.Getuid(), GID: os.Getgid()}
 	l := &pam.Logon{Config: cfg, Identities: pam.SoftwareSource{Spec: identity}, Trace: func(format string, a ...any) { t.Logf("trace: "+format, a...) }}
 	res, err := l.Run(context.Background(), pam.Request{Account: acct, Authtok: pam.NewAuthtok([]byte("unused"))})
 	return res, cfg.CCachePath(acct), err
@@ -91,5 +96,58 @@ func TestLogonRefusesKDCWithoutTheHostKey(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("a ccache was written: %v", err)
+	}
+}
+
+// A certificate without a UPN logs on for the account that maps it by
+// altSecurityIdentities alone, and one for the account that maps it by its
+// SID extension alone: the PAM user name is the hint, the KDC decides.
+func TestLogonMappedWithoutUPN(t *testing.T) {
+	f := getFixture(t)
+	k := f.startKDC(t)
+	for _, p := range []person{f.altsec, f.sidOnly} {
+		conf := f.writeConfig(t, k.addr, k.keytab(t), filepath.Join(t.TempDir(), "krb5cc_%{uid}"))
+		res, path, err := logonAs(t, conf, p.identity(), p.name)
+		if err != nil {
+			t.Fatalf("%s: %v", p.name, err)
+		}
+		if res.Principal.String() != p.name+"@"+realm || res.CCache != path {
+			t.Errorf("%s: result %+v", p.name, res)
+		}
+	}
+	// The same certificates for each other's account: refused by the KDC.
+	conf := f.writeConfig(t, k.addr, k.keytab(t), filepath.Join(t.TempDir(), "krb5cc_%{uid}"))
+	_, _, err := logonAs(t, conf, f.altsec.identity(), f.sidOnly.name)
+	var kerr *kinit.KDCError
+	if !errors.As(err, &kerr) || kerr.Code != krberror.ClientNameMismatch {
+		t.Errorf("%s's certificate for %s: %v, want KDC_ERR_CLIENT_NAME_MISMATCH", f.altsec.name, f.sidOnly.name, err)
+	}
+}
+
+// A PAM user name user@suffix whose suffix is not the realm's goes as an
+// enterprise name: the KDC finds the account by its UPN, checks that the
+// certificate maps to it, and answers with the account's own name, which
+// the ccache holds.
+func TestLogonEnterpriseHint(t *testing.T) {
+	f := getFixture(t)
+	k := f.startKDC(t)
+	conf := f.writeConfig(t, k.addr, k.keytab(t), filepath.Join(t.TempDir(), "krb5cc_%{uid}"))
+	name := f.sidOnly.name + "@" + partnerSuffix
+	res, path, err := logonAs(t, conf, f.sidOnly.identity(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Principal.String() != f.sidOnly.name+"@"+realm {
+		t.Errorf("principal %s, want the account's own name %s@%s", res.Principal, f.sidOnly.name, realm)
+	}
+	acct := pam.Account{Name: name, UID: os.Getuid(), GID: os.Getgid()}
+	if err := pam.CheckCCache(path, acct, realm, time.Now()); err != nil {
+		t.Errorf("open_session check: %v", err)
+	}
+	// Another's certificate under the same enterprise name.
+	_, _, err = logonAs(t, conf, f.user.identity(), name)
+	var kerr *kinit.KDCError
+	if !errors.As(err, &kerr) || kerr.Code != krberror.ClientNameMismatch {
+		t.Errorf("%s's certificate for %s: %v, want KDC_ERR_CLIENT_NAME_MISMATCH", f.user.name, name, err)
 	}
 }

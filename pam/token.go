@@ -2,34 +2,32 @@ package pam
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/sclogon/sclogon/card"
 	"github.com/sclogon/sclogon/card/pkcs11"
+	"github.com/sclogon/sclogon/card/selection"
 	"github.com/sclogon/sclogon/certs/logon"
 	"github.com/sclogon/sclogon/kinit"
-	"github.com/sclogon/sclogon/kinit/ccache"
 	"github.com/sclogon/sclogon/kinit/identity"
-	"github.com/sclogon/sclogon/krb5conf"
 )
 
 // TokenSource is a PKCS #11 token named by an MIT PKCS11: identity
 // (identity = PKCS11:… in [pam]): SoftHSM, a TPM through tpm2-pkcs11, a
-// card through OpenSC. The authtok is the token's PIN, of the length the
-// token takes; a token with a PIN pad takes it there and the authtok is
-// not sent.
+// card through OpenSC. The PIN is of the length the token takes; a token
+// with a PIN pad takes it there and none is asked for.
 type TokenSource struct {
 	Spec string // MIT X509_user_identity syntax, PKCS11:…
-	// Profile maps UPN suffixes to realms ([domain_realm]); may be nil.
-	Profile *krb5conf.Config
 	// Policy is the client's certificate selection rules (Windows'
-	// defaults when zero).
+	// defaults when zero); Open sets its UserHint.
 	Policy logon.Policy
 }
 
-// Open opens the token and chooses, among the certificates the identity
-// allows, the first one that names client, as [CardSource] does.
-func (s TokenSource) Open(_ context.Context, client ccache.Principal, authtok *Authtok) (kinit.Identity, func(), error) {
+// Open opens the token and chooses among the certificates the identity
+// allows as [CardSource] does: by the logon rules, and through conv when
+// several may log on; the KDC decides whose it is.
+func (s TokenSource) Open(ctx context.Context, hint selection.Hint, conv Conversation) (kinit.Identity, func(), error) {
 	spec, err := identity.ParsePKCS11(s.Spec)
 	if err != nil {
 		return nil, nil, err
@@ -44,14 +42,20 @@ func (s TokenSource) Open(_ context.Context, client ccache.Principal, authtok *A
 		all[i] = card.Certificate{Slot: o.Slot, Cert: o.Cert}
 		bySlot[o.Slot] = o
 	}
-	chosen, found := chooseCertificate(all, client, s.Profile, s.Policy)
-	if !found {
+	pol := s.Policy
+	pol.UserHint = hint.Text
+	chosen, err := logon.Choose(logon.Usable(pol.CheckAll(all)), "", func(vs []logon.Verdict) (int, error) { return conv.Choose(hint, vs) })
+	if errors.Is(err, logon.ErrNoUsable) {
 		tok.Close()
-		return nil, nil, fmt.Errorf("%w: token %q holds %d certificate(s) the identity allows, none usable for logon names %s", ErrNoCertificate, tok.Label(), len(all), client)
+		return nil, nil, fmt.Errorf("%w: token %q holds %d certificate(s) the identity allows, none usable for logon", ErrNoCertificate, tok.Label(), len(all))
+	}
+	if err != nil {
+		tok.Close()
+		return nil, nil, err
 	}
 	min, max := tok.PINLength()
-	id := identity.NewToken(tok, bySlot[chosen.Slot], chosen.Label, identity.CardOptions{
-		PIN: func(string, int) (*card.PIN, error) { return card.NewTokenPIN(authtok.Bytes(), min, max) },
-	})
+	id := identity.NewToken(tok, bySlot[chosen.Slot], chosen.Label, pinOptions(ctx, conv, hint, func(b []byte) (*card.PIN, error) {
+		return card.NewTokenPIN(b, min, max)
+	}))
 	return id, func() { id.Close() }, nil
 }

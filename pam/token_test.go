@@ -36,7 +36,7 @@ func TestLogonWithToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	acct := pam.Account{Name: f.user.name, UID: os.Getuid(), GID: os.Getgid()}
-	src := pam.TokenSource{Spec: "PKCS11:module_name=" + shim.Module + ":token=pam-token", Profile: cfg.Profile}
+	src := pam.TokenSource{Spec: "PKCS11:module_name=" + shim.Module + ":token=pam-token"}
 	l := &pam.Logon{Config: cfg, Identities: src, Trace: func(format string, a ...any) { t.Logf("trace: "+format, a...) }}
 	var pe *card.PINError
 	if _, err := l.Run(context.Background(), pam.Request{Account: acct, Authtok: pam.NewAuthtok([]byte("999999"))}); !errors.As(err, &pe) {

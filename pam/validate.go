@@ -11,6 +11,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 
+	"github.com/sclogon/sclogon/card/selection"
 	"github.com/sclogon/sclogon/kinit"
 	"github.com/sclogon/sclogon/kinit/ccache"
 )
@@ -99,9 +100,17 @@ func samePrincipal(a, b ccache.Principal) bool {
 	return a.Realm == b.Realm && slices.Equal(a.Components, b.Components)
 }
 
-// checkClient refuses a TGT issued to anyone but want.
-func checkClient(res *kinit.Result, want ccache.Principal) error {
-	if !samePrincipal(res.Client, want) || !samePrincipal(res.TGT.Client, want) {
+// checkClient refuses a TGT issued to anyone but the hinted account: the
+// very name for a plain one; for an enterprise name, the name the KDC
+// resolved it to (RFC 6806 §5: the reply carries the account's own name,
+// and the KDC checked that the certificate maps to it), in the same realm.
+func checkClient(res *kinit.Result, hint selection.Hint) error {
+	want := hint.Principal
+	same := samePrincipal(res.Client, want) && samePrincipal(res.TGT.Client, want)
+	if hint.Enterprise() {
+		same = res.Client.Realm == want.Realm && len(res.Client.Components) == 1 && samePrincipal(res.TGT.Client, res.Client)
+	}
+	if !same {
 		return fmt.Errorf("%w: the KDC issued it to %s, the logon is for %s", ErrWrongClient, res.Client, want)
 	}
 	return nil

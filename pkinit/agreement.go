@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"sync"
+
+	"filippo.io/bigmod"
 )
 
 // Group is a MODP Diffie-Hellman group, by its RFC 2409 / RFC 3526 number.
@@ -41,27 +44,35 @@ type AgreementPolicy struct {
 
 type groupParams struct {
 	p, q, g     *big.Int
-	privateBits int // short exponents: twice the group's strength (RFC 3526 §8)
+	mod         *bigmod.Modulus // p, for the constant-time exponentiations
+	privateBits int             // short exponents: twice the group's strength (RFC 3526 §8)
 }
 
-func (g Group) params() (groupParams, bool) {
-	var hex string
-	var bits int
-	switch g {
-	case MODPGroup2:
-		hex, bits = modpGroup2Hex, 160
-	case MODPGroup14:
-		hex, bits = modpGroup14Hex, 256
-	case MODPGroup16:
-		hex, bits = modpGroup16Hex, 384
-	case MODPGroup18:
-		hex, bits = modpGroup18Hex, 512
-	default:
-		return groupParams{}, false
+// modpGroups parses the published primes once; every exchange uses them.
+var modpGroups = sync.OnceValue(func() map[Group]groupParams {
+	groups := map[Group]groupParams{}
+	for g, def := range map[Group]struct {
+		hex  string
+		bits int
+	}{
+		MODPGroup2:  {modpGroup2Hex, 160},
+		MODPGroup14: {modpGroup14Hex, 256},
+		MODPGroup16: {modpGroup16Hex, 384},
+		MODPGroup18: {modpGroup18Hex, 512},
+	} {
+		p, _ := new(big.Int).SetString(def.hex, 16)
+		mod, err := bigmod.NewModulus(p.Bytes())
+		if err != nil {
+			panic("pkinit: MODP prime: " + err.Error()) // a constant above is broken
+		}
+		groups[g] = groupParams{p: p, q: new(big.Int).Rsh(p, 1), g: big.NewInt(2), mod: mod, privateBits: def.bits}
 	}
-	p, _ := new(big.Int).SetString(hex, 16)
-	q := new(big.Int).Rsh(p, 1)
-	return groupParams{p: p, q: q, g: big.NewInt(2), privateBits: bits}, true
+	return groups
+})
+
+func (g Group) params() (groupParams, bool) {
+	gp, ok := modpGroups()[g]
+	return gp, ok
 }
 
 func (c Curve) ecdh() (ecdh.Curve, asn1.ObjectIdentifier) {
@@ -82,24 +93,31 @@ func (c Curve) ecdh() (ecdh.Curve, asn1.ObjectIdentifier) {
 type DHKey struct {
 	group Group
 	gp    groupParams
-	x, y  *big.Int
+	x     []byte   // the private exponent, big-endian, always privateBits long
+	y     *big.Int // g^x mod p, public
 	ec    *ecdh.PrivateKey
 	curve Curve
 }
 
-// NewDHKey makes a MODP key pair in group.
+// NewDHKey makes a MODP key pair in group. The private exponent has the
+// group's privateBits with the top bit set, so its length, the only thing
+// the constant-time exponentiation lets timing show, is the same for every key.
 func NewDHKey(group Group, rand io.Reader) (*DHKey, error) {
 	gp, ok := group.params()
 	if !ok {
 		return nil, fmt.Errorf("%w: group %d", ErrWeakGroup, group)
 	}
-	buf := make([]byte, gp.privateBits/8)
-	if _, err := io.ReadFull(rand, buf); err != nil {
+	x := make([]byte, gp.privateBits/8)
+	if _, err := io.ReadFull(rand, x); err != nil {
 		return nil, fmt.Errorf("pkinit: dh key: %w", err)
 	}
-	buf[0] |= 0x80 // full-length exponent, never 0 or 1
-	x := new(big.Int).SetBytes(buf)
-	return &DHKey{group: group, gp: gp, x: x, y: new(big.Int).Exp(gp.g, x, gp.p)}, nil
+	x[0] |= 0x80 // full-length exponent, never 0 or 1
+	g, err := bigmod.NewNat().SetBytes(gp.g.Bytes(), gp.mod)
+	if err != nil {
+		return nil, fmt.Errorf("pkinit: dh key: %w", err)
+	}
+	y := new(big.Int).SetBytes(bigmod.NewNat().Exp(g, x, gp.mod).Bytes(gp.mod))
+	return &DHKey{group: group, gp: gp, x: x, y: y}, nil
 }
 
 // NewECDHKey makes an ECDH key pair on curve.
@@ -160,8 +178,10 @@ func (k *DHKey) PublicKeyInfo() ([]byte, error) {
 
 // SharedSecret computes the agreed secret with the peer's public value (as
 // [DHKey.PublicValue] encodes it), after validating it. A DH secret is
-// left-padded with zeros to the size of the modulus (RFC 4556 §3.2.3.1); an
-// ECDH secret is the x-coordinate, fixed-size (RFC 5349 §4).
+// left-padded with zeros to the size of the modulus (RFC 4556 §3.2.3.1: "the
+// leading zeros MUST be preserved"); an ECDH secret is the x-coordinate,
+// fixed-size (RFC 5349 §4). The caller owns the secret and should clear it
+// once the reply key is derived, as [BuildDHReply] and [ProcessReply] do.
 func (k *DHKey) SharedSecret(peer []byte) ([]byte, error) {
 	if k.ec != nil {
 		c, _ := k.curve.ecdh()
@@ -182,8 +202,7 @@ func (k *DHKey) SharedSecret(peer []byte) ([]byte, error) {
 	if err := validateDHPublic(k.gp, y); err != nil {
 		return nil, err
 	}
-	z := new(big.Int).Exp(y, k.x, k.gp.p)
-	return z.FillBytes(make([]byte, (k.gp.p.BitLen()+7)/8)), nil
+	return k.modpSecret(y)
 }
 
 // agree computes the shared secret with a public value ParseClientPublicValue
@@ -192,8 +211,23 @@ func (k *DHKey) agree(pub *ClientPublic) ([]byte, error) {
 	if k.ec != nil || pub.y == nil || k.gp.p == nil {
 		return k.SharedSecret(pub.value)
 	}
-	z := new(big.Int).Exp(pub.y, k.x, k.gp.p)
-	return z.FillBytes(make([]byte, (k.gp.p.BitLen()+7)/8)), nil
+	return k.modpSecret(pub.y)
+}
+
+// modpSecret is y^x mod p for a validated y, in constant time in x (bigmod,
+// the arithmetic crypto/rsa uses: a fixed 4-bit window, table lookups by
+// masking), as modulus-length big-endian octets, leading zeros kept. The KDC
+// reuses x for minutes (dh_key_reuse), so math/big's variable-time Exp would
+// let the timing of many exchanges speak about one long-lived secret.
+func (k *DHKey) modpSecret(y *big.Int) ([]byte, error) {
+	yn, err := bigmod.NewNat().SetBytes(y.Bytes(), k.gp.mod)
+	if err != nil { // validateDHPublic has checked y < p-1
+		return nil, fmt.Errorf("%w: %v", ErrBadPublicValue, err)
+	}
+	z := bigmod.NewNat().Exp(yn, k.x, k.gp.mod)
+	secret := z.Bytes(k.gp.mod) // always as long as p
+	z.SetUint(0)                // clears every limb of z
+	return secret, nil
 }
 
 // validateDHPublic checks 1 < y < p-1 and that y lies in the prime-order
@@ -204,12 +238,13 @@ func (k *DHKey) agree(pub *ClientPublic) ([]byte, error) {
 // equals for prime p, is 1. That takes microseconds where the 2048-bit
 // exponentiation took milliseconds (more than the rest of a KDC's exchange).
 // y is public, so the variable-time computation leaks nothing.
+// TestJacobiMatchesMathBig holds jacobi to big.Jacobi.
 func validateDHPublic(gp groupParams, y *big.Int) error {
 	pMinus1 := new(big.Int).Sub(gp.p, big.NewInt(1))
 	if y.Cmp(big.NewInt(1)) <= 0 || y.Cmp(pMinus1) >= 0 {
 		return fmt.Errorf("%w: out of range", ErrBadPublicValue)
 	}
-	if big.Jacobi(y, gp.p) != 1 {
+	if jacobi(y, gp.p) != 1 {
 		return fmt.Errorf("%w: not in the prime-order subgroup", ErrBadPublicValue)
 	}
 	return nil

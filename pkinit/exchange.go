@@ -127,6 +127,7 @@ func BuildDHReply(p DHReplyParams) (*Reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer clear(secret) // best effort: the reply key is all that outlives the call
 	info, err := (&KDCDHKeyInfo{SubjectPublicKey: key.PublicValue(), Nonce: p.AuthPack.PKAuthenticator.Nonce, DHKeyExpiration: expiration}).Marshal()
 	if err != nil {
 		return nil, err
@@ -258,10 +259,17 @@ func ClientReplyKey(pkASRep []byte, p ClientReplyParams) (EncryptionKey, *Signed
 		if info.Nonce != p.Nonce {
 			return EncryptionKey{}, nil, ErrNonceMismatch
 		}
+		// RFC 4556 §3.2.3.1: serverDHNonce is present if and only if
+		// dhKeyExpiration is; a nonce without an expiry is a reused key the
+		// KDC does not admit to.
+		if rep.DHInfo.ServerDHNonce != nil && info.DHKeyExpiration.IsZero() {
+			return EncryptionKey{}, nil, fmt.Errorf("%w: serverDHNonce without dhKeyExpiration (RFC 4556 §3.2.3.1)", ErrMalformed)
+		}
 		secret, err := p.Key.SharedSecret(info.SubjectPublicKey)
 		if err != nil {
 			return EncryptionKey{}, nil, err
 		}
+		defer clear(secret)
 		// A KDC that sends no serverDHNonce ignored the client's nonce.
 		clientNonce := p.ClientDHNonce
 		if rep.DHInfo.ServerDHNonce == nil {

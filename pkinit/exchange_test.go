@@ -194,7 +194,7 @@ func TestDHSharedSecretLeadingZero(t *testing.T) {
 	a, _ := NewDHKey(MODPGroup2, r)
 	for i := 0; i < 4096; i++ {
 		b, _ := NewDHKey(MODPGroup2, r)
-		z := new(big.Int).Exp(b.y, a.x, a.gp.p)
+		z := new(big.Int).Exp(b.y, new(big.Int).SetBytes(a.x), a.gp.p)
 		if z.BitLen() > 1024-8 {
 			continue
 		}
@@ -375,4 +375,40 @@ func mustSecret(t *testing.T, client, server *DHKey, rep *PKASRep, reuse bool) [
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestServerDHNonceWithoutExpiration: RFC 4556 §3.2.3.1 sends serverDHNonce
+// if and only if dhKeyExpiration; a signed KDCDHKeyInfo without the expiry
+// beside a serverDHNonce is refused before the secret is used (the fault
+// `sclogon kdc conform` calls server-dh-nonce-without-expiration).
+func TestServerDHNonceWithoutExpiration(t *testing.T) {
+	f := fixtures(t)
+	client, err := NewDHKey(MODPGroup14, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := NewDHKey(MODPGroup14, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := testAuthPack(t, client, nil)
+	ap.ClientDHNonce = bytes.Repeat([]byte{0xc1}, 32)
+	for _, expiry := range []time.Time{{}, time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC)} {
+		info, err := (&KDCDHKeyInfo{SubjectPublicKey: server.PublicValue(), Nonce: ap.PKAuthenticator.Nonce, DHKeyExpiration: expiry}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, err := SignData(info, ContentDHKeyData, f.kdc.key, f.kdc.cert, SignOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := (&PKASRep{DHInfo: &DHRepInfo{DHSignedData: signed, ServerDHNonce: bytes.Repeat([]byte{0x5e}, 32)}}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = ClientReplyKey(rep, ClientReplyParams{Key: client, Nonce: ap.PKAuthenticator.Nonce, ClientDHNonce: ap.ClientDHNonce, EType: 18, KDFInputs: testInputs})
+		if refused := errors.Is(err, ErrMalformed); refused != expiry.IsZero() {
+			t.Errorf("dhKeyExpiration %v: err %v", expiry, err)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -17,12 +18,22 @@ type SclogonOptions struct {
 	Command []string
 	// DHKeyReuse is the config's dh_key_reuse (0: a fresh DH key per request).
 	DHKeyReuse time.Duration
+	// CPUs, when set, pins the KDC to these CPUs (taskset -c CPUs): "0".
+	CPUs string
+	// Directory, when set, replaces the [directory] section's body (the
+	// realm's LDIF file): an LDAP server's url and base_dn.
+	Directory string
+	// OCSPResponder, when set, turns OCSP on (ocsp = hard) with this
+	// responder for every client certificate.
+	OCSPResponder string
+	// MappingCache is the config's [mapping] cache_ttl (0: off).
+	MappingCache time.Duration
 }
 
 // sclogonConfig is the file StartSclogonKDC writes: what a deployment that
-// checks certificates as AD does would run, OCSP aside (no responder here;
-// MIT checks none either). Every request is written to the audit log, as
-// MIT logs every request to its log file.
+// checks certificates as AD does would run, OCSP aside unless the options
+// name a responder (MIT checks none either). Every request is written to
+// the audit log, as MIT logs every request to its log file.
 const sclogonConfig = `[kdc]
     realm = %[1]s
     listen = %[2]s
@@ -32,8 +43,7 @@ const sclogonConfig = `[kdc]
     anchors = %[5]s
     ntauth = %[6]s
     client_eku = either
-    ocsp = off
-    freshness = supported
+%[9]s    freshness = supported
     dh_groups = 14 16 18
     ecdh_curves = P-256 P-384 P-521
     key_transport = true
@@ -44,15 +54,14 @@ const sclogonConfig = `[kdc]
     order = sid altsecid upn
     enforcement = full
     sid_trusted_ca = %[6]s
-
+%[10]s
 [directory]
-    ldif = %[8]s
-`
+%[8]s`
 
 // WriteSclogonConfig writes a configuration of sclogon's KDC for r, listening
 // on a free loopback port, in a new directory under r.Dir, and returns the
-// file's path and the address.
-func WriteSclogonConfig(r *Realm, dhKeyReuse time.Duration) (path, addr string, err error) {
+// file's path and the address. Only o's configuration fields count.
+func WriteSclogonConfig(r *Realm, o SclogonOptions) (path, addr string, err error) {
 	dir, err := os.MkdirTemp(r.Dir, "sclogon-kdc-")
 	if err != nil {
 		return "", "", fmt.Errorf("kdcload: %w", err)
@@ -62,8 +71,20 @@ func WriteSclogonConfig(r *Realm, dhKeyReuse time.Duration) (path, addr string, 
 		return "", "", err
 	}
 	addr = fmt.Sprintf("127.0.0.1:%d", port)
+	directory := "    ldif = " + r.LDIF + "\n"
+	if o.Directory != "" {
+		directory = o.Directory
+	}
+	ocsp := "    ocsp = off\n"
+	if o.OCSPResponder != "" {
+		ocsp = "    ocsp = hard\n    ocsp_responder = " + o.OCSPResponder + "\n"
+	}
+	var cache string
+	if o.MappingCache > 0 {
+		cache = "    cache_ttl = " + o.MappingCache.String() + "\n"
+	}
 	conf := fmt.Sprintf(sclogonConfig, RealmName, addr, r.KDCCert, r.KDCKey, r.CA.RootPath(), r.CA.NTAuthPath(),
-		dhKeyReuse.String(), r.LDIF)
+		o.DHKeyReuse.String(), directory, ocsp, cache)
 	path = filepath.Join(dir, "kdc.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		return "", "", fmt.Errorf("kdcload: %w", err)
@@ -77,12 +98,12 @@ func StartSclogonKDC(ctx context.Context, r *Realm, o SclogonOptions) (*Process,
 	if len(o.Command) == 0 {
 		return nil, fmt.Errorf("kdcload: SclogonOptions.Command is empty")
 	}
-	path, addr, err := WriteSclogonConfig(r, o.DHKeyReuse)
+	path, addr, err := WriteSclogonConfig(r, o)
 	if err != nil {
 		return nil, err
 	}
-	args := append(append([]string(nil), o.Command[1:]...), "--config", path)
-	cmd := exec.CommandContext(ctx, o.Command[0], args...)
+	argv := append(pinned(o.CPUs, o.Command), "--config", path)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = filepath.Dir(path)
 	return startProcess("sclogon kdc", cmd.Dir, addr, cmd)
 }
@@ -94,6 +115,18 @@ type MITOptions struct {
 	Workers int
 	// Principals are extra kadmin addprinc arguments (e.g. a card user's).
 	Principals []string
+	// CPUs, when set, pins krb5kdc (and its workers) to these CPUs: "0".
+	CPUs string
+}
+
+// pinned is argv run under taskset -c cpus when cpus is set. taskset sets
+// the affinity and execs, so the KDC keeps its PID and every thread and
+// child it makes inherits the mask.
+func pinned(cpus string, argv []string) []string {
+	if cpus == "" {
+		return slices.Clone(argv)
+	}
+	return append([]string{"taskset", "-c", cpus}, argv...)
 }
 
 // MITPrograms are the MIT programs StartMITKDC runs, looked up on PATH and
@@ -193,7 +226,8 @@ func StartMITKDC(ctx context.Context, r *Realm, o MITOptions) (*Process, error) 
 		args = append(args, "-w", fmt.Sprint(o.Workers))
 	}
 	krb5kdc, _ := lookPath("krb5kdc")
-	cmd := exec.CommandContext(ctx, krb5kdc, args...)
+	argv := pinned(o.CPUs, append([]string{krb5kdc}, args...))
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Dir = dir
 	name := "MIT krb5kdc"

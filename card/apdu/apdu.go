@@ -41,6 +41,10 @@ type Card struct {
 	opt    Options
 	short  bool
 	id     *card.ID
+	// What the card told once: key PIN policies, the PIN usage policy.
+	policies map[card.Slot]card.KeyPINPolicy
+	usage    *[2]byte
+	released bool // the transaction is released (see Release)
 }
 
 var pivAID = []byte{0xA0, 0x00, 0x00, 0x03, 0x08}
@@ -77,8 +81,14 @@ func Open(t Transmitter, reader string, opt Options) (*Card, error) {
 // Reader names the reader.
 func (c *Card) Reader() string { return c.reader }
 
-// Close ends the session.
+// Close ends the session. A released card is taken back first, so that
+// the transmitter's Close ends the session as it always does (a PC/SC
+// connection resets the card, and with it the verified PIN).
 func (c *Card) Close() error {
+	if t, ok := c.t.(transactor); ok && c.released {
+		_, _ = t.BeginTransaction() // a card that is gone is closed all the same
+		c.released = false
+	}
 	if c.opt.Close != nil {
 		return c.opt.Close()
 	}
@@ -312,15 +322,17 @@ func (c *Card) VerifyPIN(pin *card.PIN) error {
 
 // ChangePIN sends CHANGE REFERENCE DATA (SP 800-73-4 Part 2 §3.2.2).
 func (c *Card) ChangePIN(old, new *card.PIN) error {
-	return c.twoPINs(insChangeRef, "CHANGE REFERENCE DATA", old, new, false)
+	return c.twoPINs(insChangeRef, "CHANGE REFERENCE DATA", card.RolePIN.KeyRef(), old, new, card.RolePIN)
 }
 
 // UnblockPIN sends RESET RETRY COUNTER (SP 800-73-4 Part 2 §3.2.3).
 func (c *Card) UnblockPIN(puk, new *card.PIN) error {
-	return c.twoPINs(insResetRetry, "RESET RETRY COUNTER", puk, new, true)
+	return c.twoPINs(insResetRetry, "RESET RETRY COUNTER", card.RolePIN.KeyRef(), puk, new, card.RolePUK)
 }
 
-func (c *Card) twoPINs(ins byte, op string, a, b *card.PIN, puk bool) error {
+// twoPINs sends a command whose data is two padded PINs (CHANGE REFERENCE
+// DATA, RESET RETRY COUNTER) to keyRef; a refusal is the checked role's.
+func (c *Card) twoPINs(ins byte, op string, keyRef byte, a, b *card.PIN, checked card.PINRole) error {
 	var buf [16]byte
 	defer clear(buf[:])
 	var x, y [8]byte
@@ -334,11 +346,11 @@ func (c *Card) twoPINs(ins byte, op string, a, b *card.PIN, puk bool) error {
 	}
 	copy(buf[:8], x[:])
 	copy(buf[8:], y[:])
-	_, sw, err := c.exchange(0x00, ins, 0x00, 0x80, buf[:], 0)
+	_, sw, err := c.exchange(0x00, ins, 0x00, keyRef, buf[:], 0)
 	if err != nil {
 		return err
 	}
-	return statusError(op, sw, puk)
+	return roleError(op, sw, checked)
 }
 
 // statusError maps a status word to the package card errors.

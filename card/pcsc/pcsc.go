@@ -12,7 +12,9 @@ import "C"
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"time"
 	"unsafe"
 )
 
@@ -37,6 +39,10 @@ func (e *Error) Error() string {
 		msg = "the card is in use by another application"
 	case 0x80100009:
 		msg = "unknown reader"
+	case 0x80100002:
+		msg = "the wait was cancelled"
+	case 0x80100022:
+		msg = "the reader does not offer this feature"
 	}
 	if msg == "" {
 		return fmt.Sprintf("pcsc: %s: error 0x%08X", e.Op, e.Code)
@@ -152,14 +158,142 @@ func (c *Conn) Transmit(cmd []byte) ([]byte, error) {
 
 // Close ends the transaction, resetting the card so that the verified PIN
 // does not outlive the session, and disconnects.
-func (c *Conn) Close() error {
+func (c *Conn) Close() error { return c.close(C.SCARD_RESET_CARD) }
+
+// Leave ends the transaction and disconnects without resetting the card:
+// for a session that verified nothing (reading the card's identity), so
+// that another application's verified PIN survives it.
+func (c *Conn) Leave() error { return c.close(C.SCARD_LEAVE_CARD) }
+
+func (c *Conn) close(disposition C.DWORD) error {
 	if !c.open {
 		return nil
 	}
 	c.open = false
-	err := check("end transaction", C.SCardEndTransaction(c.h, C.SCARD_RESET_CARD))
-	if err2 := check("disconnect", C.SCardDisconnect(c.h, C.SCARD_RESET_CARD)); err == nil {
+	err := check("end transaction", C.SCardEndTransaction(c.h, disposition))
+	if err2 := check("disconnect", C.SCardDisconnect(c.h, disposition)); err == nil {
 		err = err2
 	}
 	return err
+}
+
+// Control sends a reader control command (SCardControl): code is one the
+// reader named for a PC/SC part 10 feature, or CM_IOCTL_GET_FEATURE_REQUEST.
+func (c *Conn) Control(code uint32, in []byte) ([]byte, error) {
+	var out [C.MAX_BUFFER_SIZE_EXTENDED]byte
+	var n C.DWORD
+	var inPtr C.LPCVOID
+	if len(in) > 0 {
+		inPtr = C.LPCVOID(unsafe.Pointer(&in[0]))
+	}
+	rc := C.SCardControl(c.h, C.DWORD(code), inPtr, C.DWORD(len(in)), C.LPVOID(unsafe.Pointer(&out[0])), C.DWORD(len(out)), &n)
+	if err := check("control", rc); err != nil {
+		return nil, err
+	}
+	resp := bytes.Clone(out[:n])
+	clear(out[:n])
+	return resp, nil
+}
+
+// pnpNotification is the pseudo-reader whose state changes when a reader
+// comes or goes (pcsc-lite and Windows).
+const pnpNotification = `\\?PnP?\Notification`
+
+// States reads every reader's state now.
+func (c *Context) States() ([]ReaderState, error) {
+	names, err := c.Readers()
+	if err != nil || len(names) == 0 {
+		return nil, err
+	}
+	known := make([]ReaderState, len(names))
+	for i, r := range names {
+		known[i] = ReaderState{Reader: r, State: C.SCARD_STATE_UNAWARE}
+	}
+	got, _, err := c.statusChange(context.Background(), known, 0, false)
+	return got, err
+}
+
+// WaitChange blocks in SCardGetStatusChange until a reader's state differs
+// from known (a card in or out, the event counter moved, a reader came or
+// went), timeout passes (errTimeout) or ctx ends (SCardCancel; ctx.Err()). It
+// returns every reader's state after the change.
+func (c *Context) WaitChange(ctx context.Context, known []ReaderState, timeout time.Duration) ([]ReaderState, error) {
+	if _, _, err := c.statusChange(ctx, known, timeout, true); err != nil {
+		return nil, err
+	}
+	return c.States()
+}
+
+// statusChange runs SCardGetStatusChange over known (and, with pnp, the
+// reader-list pseudo-reader) and returns the readers' new states and the
+// pseudo-reader's.
+func (c *Context) statusChange(ctx context.Context, known []ReaderState, timeout time.Duration, pnp bool) ([]ReaderState, uint32, error) {
+	n := len(known)
+	if pnp {
+		n++
+	}
+	if n == 0 {
+		return nil, 0, nil
+	}
+	// The array holds C pointers (the names), so it lives in C memory.
+	size := C.size_t(unsafe.Sizeof(C.SCARD_READERSTATE{})) * C.size_t(n)
+	arr := (*[1 << 16]C.SCARD_READERSTATE)(C.calloc(1, size))[:n:n]
+	defer C.free(unsafe.Pointer(&arr[0]))
+	for i, k := range known {
+		arr[i].szReader = C.CString(k.Reader)
+		arr[i].dwCurrentState = C.DWORD(k.State) &^ C.SCARD_STATE_CHANGED
+	}
+	if pnp {
+		arr[n-1].szReader = C.CString(pnpNotification)
+		// pcsc-lite keeps the reader count in the high word.
+		arr[n-1].dwCurrentState = C.DWORD(len(known)) << 16
+	}
+	defer func() {
+		for i := range arr {
+			C.free(unsafe.Pointer(arr[i].szReader))
+		}
+	}()
+	ms := C.DWORD(0xFFFFFFFF) // INFINITE
+	if timeout > 0 || !pnp {
+		ms = C.DWORD(min(timeout.Milliseconds(), 0xFFFFFFFE))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	// A cancel that lands before the call starts waiting is lost, so it is
+	// repeated until the call returns.
+	returned := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			C.SCardCancel(c.ctx)
+			select {
+			case <-returned:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	rc := C.SCardGetStatusChange(c.ctx, ms, &arr[0], C.DWORD(n))
+	close(returned)
+	stop()
+	if ctx.Err() != nil {
+		return nil, 0, ctx.Err()
+	}
+	if uint32(C.ulong(rc)) == 0x8010000A { // SCARD_E_TIMEOUT
+		return nil, 0, errTimeout
+	}
+	if err := check("reader state", rc); err != nil {
+		return nil, 0, err
+	}
+	out := make([]ReaderState, len(known))
+	for i, k := range known {
+		out[i] = ReaderState{Reader: k.Reader, State: uint32(arr[i].dwEventState)}
+	}
+	var pnpState uint32
+	if pnp {
+		pnpState = uint32(arr[n-1].dwEventState)
+	}
+	return out, pnpState, nil
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/go-piv/piv-go/v2/piv"
 
@@ -20,7 +19,16 @@ import (
 )
 
 // Provider opens YubiKeys with piv-go.
-type Provider struct{}
+type Provider struct {
+	// NoPINPad types the PIN on the host even when the reader has a PIN
+	// pad. By default a card in a reader that offers PC/SC part 10's
+	// FEATURE_VERIFY_PIN_DIRECT takes its PIN there (see
+	// [pcsc.Provider.NoPINPad]).
+	NoPINPad bool
+	// OnPINPad, if set, is called right before the reader waits for the
+	// PIN, to tell the person to enter it on the reader.
+	OnPINPad func(reader string)
+}
 
 // Readers lists the readers that hold a card.
 func (Provider) Readers() ([]string, error) {
@@ -36,15 +44,28 @@ func (Provider) Readers() ([]string, error) {
 var ErrNotYubiKey = errors.New("piv: piv-go cannot open this card (no YubiKey GET VERSION)")
 
 // Open opens the card in reader.
-func (Provider) Open(reader string) (card.Card, error) {
+func (p Provider) Open(reader string) (card.Card, error) {
+	var pad *pcsc.PINPad
+	if !p.NoPINPad {
+		pad = pcsc.FindPINPad(reader) // asked before piv-go takes the card exclusively
+	}
+	if pad != nil {
+		pad.Notice = p.OnPINPad
+	}
 	yk, err := piv.Open(reader)
 	if err != nil {
-		if strings.Contains(err.Error(), "getting yubikey version") {
-			return nil, fmt.Errorf("%w: %v", ErrNotYubiKey, err)
+		// piv.Open selects the PIV application (6A82, piv.ErrNotFound,
+		// when there is none), then asks the YubiKey GET VERSION, which
+		// other cards answer with a status word (6D00).
+		if errors.Is(err, piv.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s: %w", card.ErrNotPIV, reader, err)
+		}
+		if _, ok := statusOf(err); ok {
+			return nil, fmt.Errorf("%w: %w", ErrNotYubiKey, err)
 		}
 		return nil, fmt.Errorf("piv: %s: %w", reader, err)
 	}
-	return &Card{yk: yk, reader: reader}, nil
+	return withPINPad(&Card{yk: yk, reader: reader}, pad), nil
 }
 
 // Card is a card opened by piv-go.
@@ -114,8 +135,8 @@ func (c *Card) Certificates() ([]card.Certificate, error) {
 		}
 		cert, err := c.yk.Certificate(ps)
 		if err != nil {
-			if errors.Is(err, piv.ErrNotFound) || strings.Contains(err.Error(), "unmarshal") || strings.Contains(err.Error(), "parsing certificate") {
-				continue
+			if errors.Is(err, piv.ErrNotFound) || !fromCard(err) {
+				continue // empty, or an object that is no certificate
 			}
 			return nil, fmt.Errorf("piv: slot %s: %w", s, err)
 		}
@@ -151,17 +172,44 @@ func (c *Card) PINRetries() (int, error) {
 		if isBlocked(err) {
 			return 0, nil
 		}
-		if strings.Contains(err.Error(), "expected error code from empty pin") {
-			return -1, nil // verified: piv-go's Retries cannot tell more
+		if !fromCard(err) {
+			// The card accepted the empty VERIFY (9000): the PIN is
+			// verified, and piv-go's Retries cannot tell more.
+			return -1, nil
 		}
 		return 0, fmt.Errorf("piv: PIN status: %w", err)
 	}
 	return n, nil
 }
 
+// isBlocked: piv-go answers 6983 (blocked) and 63C0 with an AuthErr
+// without retries.
 func isBlocked(err error) bool {
 	var ae piv.AuthErr
-	return errors.As(err, &ae) && ae.Retries == 0 || strings.Contains(err.Error(), "6983") || strings.Contains(err.Error(), "blocked")
+	return errors.As(err, &ae) && ae.Retries == 0
+}
+
+// statusWord is piv-go's APDU error (its type is unexported): the status
+// word the card answered.
+type statusWord interface{ Status() uint16 }
+
+// statusOf is the status word err carries, if the card answered one.
+func statusOf(err error) (uint16, bool) {
+	var sw statusWord
+	if errors.As(err, &sw) {
+		return sw.Status(), true
+	}
+	return 0, false
+}
+
+// fromCard reports whether err came from talking to the card (a status
+// word, or a PC/SC failure, which piv-go wraps with %w). piv-go flattens
+// what it finds wrong in a response the card did give (an object that does
+// not parse, 9000 where it expected an error) into an error wrapping
+// nothing.
+func fromCard(err error) bool {
+	_, sw := statusOf(err)
+	return sw || errors.Unwrap(err) != nil
 }
 
 func mapAuth(err error, puk bool) error {
@@ -178,7 +226,7 @@ func mapAuth(err error, puk bool) error {
 		}
 		return card.ErrPINBlocked
 	}
-	if strings.Contains(err.Error(), "security status not satisfied") {
+	if sw, ok := statusOf(err); ok && sw == 0x6982 { // security status not satisfied
 		return card.ErrSecurityStatus
 	}
 	return fmt.Errorf("piv: %w", err)

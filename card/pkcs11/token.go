@@ -669,13 +669,7 @@ func wrap(op string, err error) error {
 		return nil
 	}
 	c := code(err)
-	name := ""
-	if _, after, ok := strings.Cut(p11.Error(c).Error(), ": "); ok {
-		if _, n, ok := strings.Cut(after, ": "); ok {
-			name = n
-		}
-	}
-	return &Error{Op: op, Code: c, Name: name}
+	return &Error{Op: op, Code: c, Name: ckrName(c)}
 }
 
 func trim(s string) string { return strings.TrimRight(s, " \x00") }

@@ -70,7 +70,10 @@ type Card struct {
 	selected    bool
 	pinVerified bool
 	pinFresh    bool // the PIN was verified by the latest command, for PINPolicyAlways
-	mgmAuthed   bool
+	// globalVerified: the global PIN was verified; byGlobal: it is what
+	// satisfies the access rules (pinVerified).
+	globalVerified, byGlobal bool
+	mgmAuthed                bool
 	// An outstanding management-key witness (tag 80) or challenge (tag 81).
 	mgmTag       byte
 	mgmChallenge []byte
@@ -130,6 +133,7 @@ func (c *Card) Reset() {
 
 func (c *Card) clearSession() {
 	c.selected, c.pinVerified, c.pinFresh, c.mgmAuthed = false, false, false, false
+	c.globalVerified, c.byGlobal = false, false
 	c.mgmTag, c.mgmChallenge = 0, nil
 	c.chain, c.pending, c.pendingQuiet = nil, nil, false
 }

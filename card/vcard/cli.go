@@ -20,7 +20,8 @@ import (
 // Help is the text of `sclogon help vcard`.
 const Help = `usage: sclogon vcard [--state FILE] [--connect ADDR] [--generic] [--trace]
        sclogon vcard init --state FILE [--slot SLOT --cert CERT.pem --key KEY.pem]...
-                          [--pin-policy once|always|never] [--secrets-stdin] [--force]
+                          [--slot SLOT --generate ALG]... [--pin-policy once|always|never]...
+                          [--global-pin PIN [--global-primary]] [--secrets-stdin] [--force]
 
 Runs a software PIV card (NIST SP 800-73-4, with the YubiKey extensions
 piv-go needs) and inserts it into pcscd's virtual reader (vsmartcard vpcd):
@@ -42,6 +43,19 @@ PUK and the management key in hex (24 bytes: 3DES, 16: AES-128, 32: AES-256;
 --management-key-aes192 for a 24-byte AES key). An empty line keeps the
 default. --slot, --cert and --key repeat, matched in order; SLOT is 9a, 9c,
 9d, 9e or 82–95; either of --cert and --key may be "-" to leave it out.
+--generate ALG (rsa2048, p256 or p384; "-" to leave it out) makes a new key
+in the matching slot, on the card, and prints its public key (PEM) on
+standard output, for a CA to certify.
+
+--pin-policy is each key's own PIN policy, as a YubiKey keeps it and
+reports it in GET METADATA: once (a VERIFY serves the session), always (a
+VERIFY right before each use) or never (no PIN). Given once it applies to
+every slot; given as often as --slot, to the matching slot. Without it each
+slot takes its default: always for 9c, never for 9e, once for the others.
+
+--global-pin PIN gives the card a global PIN (key reference 00) besides the
+PIV PIN, and a discovery object whose PIN usage policy lets either serve;
+--global-primary makes the global PIN the primary one, the PIN clients ask.
 
 Examples:
 
@@ -120,11 +134,14 @@ func mainInit(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sclogon vcard init", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	statePath := fs.String("state", "", "")
-	var slots, certFiles, keyFiles listFlag
+	var slots, certFiles, keyFiles, generate, policyNames listFlag
 	fs.Var(&slots, "slot", "")
 	fs.Var(&certFiles, "cert", "")
 	fs.Var(&keyFiles, "key", "")
-	policyName := fs.String("pin-policy", "", "")
+	fs.Var(&generate, "generate", "")
+	fs.Var(&policyNames, "pin-policy", "")
+	globalPIN := fs.String("global-pin", "", "")
+	globalPrimary := fs.Bool("global-primary", false, "")
 	secrets := fs.Bool("secrets-stdin", false, "")
 	aes192 := fs.Bool("management-key-aes192", false, "")
 	force := fs.Bool("force", false, "")
@@ -136,20 +153,16 @@ func mainInit(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return usageError(stderr, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	case *statePath == "":
 		return usageError(stderr, "init needs --state FILE")
-	case len(certFiles) > len(slots) || len(keyFiles) > len(slots):
-		return usageError(stderr, "each --cert and --key needs a --slot before it")
+	case len(certFiles) > len(slots) || len(keyFiles) > len(slots) || len(generate) > len(slots):
+		return usageError(stderr, "each --cert, --key and --generate needs a --slot before it")
+	case len(policyNames) > 1 && len(policyNames) != len(slots):
+		return usageError(stderr, "give --pin-policy once, or once per --slot")
+	case *globalPrimary && *globalPIN == "":
+		return usageError(stderr, "--global-primary needs --global-pin")
 	}
-	policy := PINPolicyDefault
-	switch *policyName {
-	case "":
-	case "never":
-		policy = PINPolicyNever
-	case "once":
-		policy = PINPolicyOnce
-	case "always":
-		policy = PINPolicyAlways
-	default:
-		return usageError(stderr, fmt.Sprintf("--pin-policy %q: want once, always or never", *policyName))
+	policies, err := parsePolicies(policyNames, len(slots))
+	if err != nil {
+		return usageError(stderr, err.Error())
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "sclogon: error: %v\n", err)
@@ -164,34 +177,19 @@ func mainInit(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 	}
+	if *globalPIN != "" {
+		if err := st.SetGlobalPIN(*globalPIN, *globalPrimary); err != nil {
+			return fail(err)
+		}
+	}
 	for i, name := range slots {
-		slot, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(name), "0x"), 16, 8)
-		if err != nil || !isKeySlot(byte(slot)) {
-			return usageError(stderr, fmt.Sprintf("--slot %q: want 9a, 9c, 9d, 9e or 82–95", name))
-		}
-		var certDER []byte
-		if i < len(certFiles) && certFiles[i] != "-" {
-			if certDER, err = readCertPEM(certFiles[i]); err != nil {
-				return fail(err)
+		sp := slotSpec{name: name, cert: at(certFiles, i), key: at(keyFiles, i), generate: at(generate, i), policy: policies[i]}
+		if err := sp.fill(st, stdout); err != nil {
+			var u initUsageError
+			if errors.As(err, &u) {
+				return usageError(stderr, u.msg)
 			}
-			if err := st.SetCertificate(byte(slot), certDER); err != nil {
-				return fail(err)
-			}
-		}
-		if i < len(keyFiles) && keyFiles[i] != "-" {
-			key, err := readKeyPEM(keyFiles[i])
-			if err != nil {
-				return fail(err)
-			}
-			if certDER != nil {
-				cert, _ := x509.ParseCertificate(certDER)
-				if !publicKeysEqual(cert.PublicKey, key.Public()) {
-					return fail(fmt.Errorf("vcard: %s is not the key of the certificate in %s", keyFiles[i], certFiles[i]))
-				}
-			}
-			if err := st.SetKey(byte(slot), key, policy); err != nil {
-				return fail(err)
-			}
+			return fail(err)
 		}
 	}
 	if *force {
@@ -208,6 +206,106 @@ func mainInit(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: PIV card, serial %d, %d key(s)\n", *statePath, st.Serial(), len(st.keys))
 	return 0
+}
+
+// at is l[i], or "-" (left out) past its end.
+func at(l []string, i int) string {
+	if i < len(l) {
+		return l[i]
+	}
+	return "-"
+}
+
+// initUsageError is a mistake in init's flags.
+type initUsageError struct{ msg string }
+
+func (e initUsageError) Error() string { return e.msg }
+
+// slotSpec is what init puts in one slot: a certificate and key from files
+// ("-": none), or a key generated on the card, with the key's PIN policy.
+type slotSpec struct {
+	name, cert, key, generate string
+	policy                    PINPolicy
+}
+
+// fill puts the slot's certificate and key into st; a generated key's
+// public key goes to stdout as PEM.
+func (sp slotSpec) fill(st *State, stdout io.Writer) error {
+	n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(sp.name), "0x"), 16, 8)
+	if err != nil || !isKeySlot(byte(n)) {
+		return initUsageError{fmt.Sprintf("--slot %q: want 9a, 9c, 9d, 9e or 82–95", sp.name)}
+	}
+	slot := byte(n)
+	if sp.generate != "-" {
+		if sp.cert != "-" || sp.key != "-" {
+			return initUsageError{fmt.Sprintf("--slot %s: --generate makes the key; leave out --cert and --key (or give -)", sp.name)}
+		}
+		pub, err := st.GenerateKey(slot, sp.generate, sp.policy, nil)
+		if err != nil {
+			return err
+		}
+		return writePublicKeyPEM(stdout, pub)
+	}
+	var certDER []byte
+	if sp.cert != "-" {
+		if certDER, err = readCertPEM(sp.cert); err != nil {
+			return err
+		}
+		if err := st.SetCertificate(slot, certDER); err != nil {
+			return err
+		}
+	}
+	if sp.key == "-" {
+		return nil
+	}
+	key, err := readKeyPEM(sp.key)
+	if err != nil {
+		return err
+	}
+	if certDER != nil {
+		cert, _ := x509.ParseCertificate(certDER)
+		if !publicKeysEqual(cert.PublicKey, key.Public()) {
+			return fmt.Errorf("vcard: %s is not the key of the certificate in %s", sp.key, sp.cert)
+		}
+	}
+	return st.SetKey(slot, key, sp.policy)
+}
+
+// parsePolicies reads the --pin-policy values: none (each slot's default),
+// one for every slot, or one per slot.
+func parsePolicies(names []string, slots int) ([]PINPolicy, error) {
+	out := make([]PINPolicy, slots)
+	for i, name := range names {
+		var p PINPolicy
+		switch name {
+		case "", "default":
+			p = PINPolicyDefault
+		case "never":
+			p = PINPolicyNever
+		case "once":
+			p = PINPolicyOnce
+		case "always":
+			p = PINPolicyAlways
+		default:
+			return nil, fmt.Errorf("--pin-policy %q: want once, always or never", name)
+		}
+		if len(names) == 1 {
+			for j := range out {
+				out[j] = p
+			}
+			break
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+func writePublicKeyPEM(w io.Writer, pub crypto.PublicKey) error {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return fmt.Errorf("vcard: %w", err)
+	}
+	return pem.Encode(w, &pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }
 
 func publicKeysEqual(a, b crypto.PublicKey) bool {

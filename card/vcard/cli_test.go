@@ -83,3 +83,42 @@ func TestMainInit(t *testing.T) {
 		t.Fatalf("run with a cancelled context: exit %d, %s", code, errOut.String())
 	}
 }
+
+// TestMainInitGenerateWithPolicy: init generates keys on the card with a
+// PIN policy per slot, prints their public keys, gives the card a global
+// PIN; GET METADATA then reports each key's policy, and VERIFY on key
+// reference 00 takes the global PIN.
+func TestMainInitGenerateWithPolicy(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "card.json")
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), []string{"init", "--state", state,
+		"--slot", "9a", "--generate", "p256", "--pin-policy", "always",
+		"--slot", "9c", "--generate", "p384", "--pin-policy", "never",
+		"--global-pin", "13572468", "--global-primary"}, strings.NewReader(""), &out, &errOut)
+	if code != 0 || strings.Count(out.String(), "-----BEGIN PUBLIC KEY-----") != 2 {
+		t.Fatalf("init: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	st, err := Load(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &testCard{t: t, c: New(st, Options{}), st: st}
+	tc.expect(0x9000)(tc.raw(append(h("00A4040005"), pivAIDFull[:5]...)))
+	for slot, want := range map[byte]PINPolicy{0x9A: PINPolicyAlways, 0x9C: PINPolicyNever} {
+		resp, sw := tc.raw([]byte{0x00, 0xF7, 0x00, slot})
+		vals, _, ok := parseTLVs(resp)
+		if sw != 0x9000 || !ok || len(vals[0x02]) != 2 || PINPolicy(vals[0x02][0]) != want || vals[0x03][0] != originGenerated {
+			t.Errorf("slot %02x metadata %X %04X, want PIN policy %d, generated", slot, resp, sw, want)
+		}
+	}
+	tc.expect(0x63C3)(tc.raw(h("00200000")))
+	tc.expect(0x9000)(tc.raw(append(h("0020000008"), padSlice("13572468")...)))
+	tc.expect(0x9000)(tc.raw(h("00200000")))
+	tc.expect(0x63C3)(tc.raw(h("00200081"))) // the PUK's tries, by an empty VERIFY
+	if code := Main(context.Background(), []string{"init", "--state", state, "--force", "--slot", "9a", "--slot", "9c", "--pin-policy", "once"}, strings.NewReader(""), &out, &errOut); code != 0 {
+		t.Fatalf("one --pin-policy for two slots: exit %d", code)
+	}
+	if code := Main(context.Background(), []string{"init", "--state", state, "--force", "--slot", "9a", "--slot", "9c", "--slot", "9d", "--pin-policy", "once", "--pin-policy", "never"}, strings.NewReader(""), &out, &errOut); code != 2 {
+		t.Fatalf("two --pin-policy for three slots: exit %d, want 2", code)
+	}
+}

@@ -118,20 +118,22 @@ func (c *Card) putData(cmd command) uint16 {
 	return swOK
 }
 
-// verify is VERIFY (SP 800-73-4 Part 2 §3.2.1). Without data it reports the
-// PIN status; P1 FF resets it. The retry counter is decremented and saved
-// before the PIN is compared, so a wrong PIN stays counted whatever happens
-// next.
+// verify is VERIFY (SP 800-73-4 Part 2 §3.2.1) for the PIV PIN (80) or
+// the global PIN (00); the PUK (81) answers only its status. Without data
+// it reports the status; P1 FF resets it. The retry counter is decremented
+// and saved before the PIN is compared, so a wrong PIN stays counted
+// whatever happens next.
 func (c *Card) verify(cmd command) uint16 {
-	if cmd.p2 != 0x80 {
+	ref, ok := c.reference(cmd.p2)
+	if !ok {
 		return swRefNotFound
 	}
 	switch cmd.p1 {
 	case 0xFF:
-		if len(cmd.data) != 0 {
+		if len(cmd.data) != 0 || cmd.p2 == 0x81 {
 			return swWrongData
 		}
-		c.pinVerified, c.pinFresh = false, false
+		c.pinVerified, c.pinFresh, c.globalVerified = false, false, false
 		return swOK
 	case 0x00:
 	default:
@@ -139,61 +141,88 @@ func (c *Card) verify(cmd command) uint16 {
 	}
 	if len(cmd.data) == 0 {
 		switch {
-		case c.pinVerified:
+		case cmd.p2 == 0x80 && c.pinVerified && !c.byGlobal, cmd.p2 == 0x00 && c.globalVerified:
 			return swOK
-		case c.st.pinLeft == 0:
+		case *ref.left == 0:
 			return swAuthBlocked
 		}
-		return triesLeft(c.st.pinLeft)
+		return triesLeft(*ref.left)
+	}
+	if cmd.p2 == 0x81 {
+		return swRefNotFound // the PUK only unblocks and changes; VERIFY tells its tries
 	}
 	if len(cmd.data) != 8 {
 		return swWrongData
 	}
-	if c.st.pinLeft == 0 {
+	if *ref.left == 0 {
 		return swAuthBlocked
 	}
-	c.pinVerified, c.pinFresh = false, false
-	c.st.pinLeft--
+	c.pinVerified, c.pinFresh, c.globalVerified = false, false, false
+	*ref.left--
 	if !c.save() {
 		return swMemoryFailure
 	}
-	if !c.st.matchPIN(cmd.data) {
-		return triesLeft(c.st.pinLeft)
+	if subtle.ConstantTimeCompare(ref.value[:], cmd.data) != 1 {
+		return triesLeft(*ref.left)
 	}
-	c.st.pinLeft = c.st.pinMax
+	*ref.left = ref.max
 	c.save() // a failure leaves the decremented count on disk: the safe side
-	c.pinVerified, c.pinFresh = true, true
+	if cmd.p2 == 0x00 {
+		c.globalVerified = true
+		if !c.st.globalServes() {
+			return swOK
+		}
+	}
+	c.pinVerified, c.pinFresh, c.byGlobal = true, true, cmd.p2 == 0x00
 	return swOK
+}
+
+// reference is a key reference's secret and retry counter.
+type reference struct {
+	value *[8]byte
+	left  *int
+	max   int
+}
+
+// reference finds the PIV PIN (80), the PUK (81) or the global PIN (00,
+// only on a card that has one).
+func (c *Card) reference(p2 byte) (reference, bool) {
+	switch p2 {
+	case 0x80:
+		return reference{&c.st.pin, &c.st.pinLeft, c.st.pinMax}, true
+	case 0x81:
+		return reference{&c.st.puk, &c.st.pukLeft, c.st.pukMax}, true
+	case 0x00:
+		if c.st.global != nil {
+			return reference{c.st.global, &c.st.globalLeft, c.st.globalMax}, true
+		}
+	}
+	return reference{}, false
 }
 
 // triesLeft is 63Cx; counts over 15 show as 15.
 func triesLeft(n int) uint16 { return swVerifyFail | uint16(min(n, 15)) }
 
-// changeReference is CHANGE REFERENCE DATA for the PIN (80) or PUK (81)
+// changeReference is CHANGE REFERENCE DATA for the PIN (80), the global
+// PIN (00) or the PUK (81)
 // (SP 800-73-4 Part 2 §3.2.2): old value, then new, each padded to 8 bytes.
 func (c *Card) changeReference(cmd command) uint16 {
 	if cmd.p1 != 0x00 {
 		return swIncorrectP1P2
 	}
-	var left *int
-	var max int
-	var stored *[8]byte
-	switch cmd.p2 {
-	case 0x80:
-		left, max, stored = &c.st.pinLeft, c.st.pinMax, &c.st.pin
-	case 0x81:
-		left, max, stored = &c.st.pukLeft, c.st.pukMax, &c.st.puk
-	default:
+	ref, ok := c.reference(cmd.p2)
+	if !ok {
 		return swRefNotFound
 	}
+	left, max, stored := ref.left, ref.max, ref.value
 	if len(cmd.data) != 16 || !validReference(cmd.data[8:]) {
 		return swWrongData
 	}
 	if *left == 0 {
 		return swAuthBlocked
 	}
-	if cmd.p2 == 0x80 {
-		c.pinVerified, c.pinFresh = false, false
+	if cmd.p2 != 0x81 {
+		c.pinVerified, c.pinFresh, c.globalVerified = false, false, false
 	}
 	*left--
 	if !c.save() {

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/sclogon/sclogon/card"
 )
@@ -138,14 +139,18 @@ type State struct {
 	serial uint32
 	guid   [16]byte
 
-	pin, puk           [8]byte // padded with 0xFF (SP 800-73-4 Part 2 §2.4.3)
-	pinMax, pinLeft    int
-	pukMax, pukLeft    int
-	mgmAlg             ManagementKeyAlgorithm
-	mgmKey             []byte
-	keys               map[byte]*slotKey
-	objects            map[uint32][]byte // tag → value of the 53 template (7E: the whole object)
-	keyHistoryExplicit bool
+	pin, puk        [8]byte // padded with 0xFF (SP 800-73-4 Part 2 §2.4.3)
+	pinMax, pinLeft int
+	pukMax, pukLeft int
+	// The global PIN (key reference 00), when the card has one; the
+	// discovery object's PIN usage policy says whether it serves PIV.
+	global                *[8]byte
+	globalMax, globalLeft int
+	mgmAlg                ManagementKeyAlgorithm
+	mgmKey                []byte
+	keys                  map[byte]*slotKey
+	objects               map[uint32][]byte // tag → value of the 53 template (7E: the whole object)
+	keyHistoryExplicit    bool
 }
 
 type slotKey struct {
@@ -191,10 +196,15 @@ func (s *State) factoryReset() {
 
 // discoveryObject is the whole 7E object (SP 800-73-4 Part 1 §3.3.2): the
 // PIV AID and a PIN usage policy of "PIV PIN only".
-func discoveryObject() []byte {
+func discoveryObject() []byte { return discoveryWithPolicy([2]byte{0x40, 0x00}) }
+
+// discoveryWithPolicy is the discovery object with a PIN usage policy:
+// first byte 40 (PIV PIN) | 20 (global PIN); second byte 10 (PIV PIN
+// primary) or 20 (global PIN primary).
+func discoveryWithPolicy(usage [2]byte) []byte {
 	var v []byte
 	v = tlv(v, 0x4F, pivAIDFull)
-	v = tlv(v, 0x5F2F, []byte{0x40, 0x00})
+	v = tlv(v, 0x5F2F, usage[:])
 	return tlv(nil, 0x7E, v)
 }
 
@@ -293,6 +303,48 @@ func (s *State) PINTriesLeft() int { return s.pinLeft }
 // PUKTriesLeft is the PUK's retry counter.
 func (s *State) PUKTriesLeft() int { return s.pukLeft }
 
+// GlobalPINTriesLeft is the global PIN's retry counter; -1 when the card
+// has no global PIN.
+func (s *State) GlobalPINTriesLeft() int {
+	if s.global == nil {
+		return -1
+	}
+	return s.globalLeft
+}
+
+// SetGlobalPIN gives the card a global PIN (key reference 00, 6 to 8
+// characters, three tries) and writes the discovery object's PIN usage
+// policy: both PINs satisfy the PIV access rules, the global PIN primary
+// when primary is set (SP 800-73-4 Part 1 §3.3.2).
+func (s *State) SetGlobalPIN(pin string, primary bool) error {
+	b := padPIN(pin)
+	if len(pin) > 8 || !validReference(b[:]) {
+		return errors.New("vcard: a global PIN has 6 to 8 characters, none of them 0xFF")
+	}
+	s.global, s.globalMax, s.globalLeft = &b, 3, 3
+	second := byte(0x10)
+	if primary {
+		second = 0x20
+	}
+	s.objects[tagDiscovery] = discoveryWithPolicy([2]byte{0x60, second})
+	return nil
+}
+
+// globalServes reports whether the discovery object lets the global PIN
+// satisfy the PIV access rules.
+func (s *State) globalServes() bool {
+	obj, ok := s.objects[tagDiscovery]
+	if !ok || s.global == nil {
+		return false
+	}
+	inner, ok := onlyTLV(obj, 0x7E)
+	if !ok {
+		return false
+	}
+	vals, _, ok := parseTLVs(inner)
+	return ok && len(vals[0x5F2F]) == 2 && vals[0x5F2F][0]&0x20 != 0
+}
+
 // SetPIN sets the PIN (6 to 8 characters) and restores its tries.
 func (s *State) SetPIN(pin string) error {
 	b := padPIN(pin)
@@ -353,6 +405,40 @@ func (s *State) SetKey(slot byte, priv crypto.Signer, policy PINPolicy) error {
 	}
 	s.keys[slot] = &slotKey{alg: alg, pinPolicy: policy, touch: 1, origin: originImported, priv: priv}
 	return nil
+}
+
+// GenerateKey makes a new key in a slot, as GENERATE ASYMMETRIC KEY PAIR
+// does on the card: alg is rsa2048, rsa3072, rsa4096, p256 or p384; policy
+// is the key's PIN policy (PINPolicyDefault: the slot's). rnd is
+// crypto/rand when nil. It returns the public key.
+func (s *State) GenerateKey(slot byte, alg string, policy PINPolicy, rnd io.Reader) (crypto.PublicKey, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	var priv crypto.Signer
+	var err error
+	switch strings.ToLower(alg) {
+	case "rsa2048":
+		priv, err = rsa.GenerateKey(rnd, 2048)
+	case "rsa3072":
+		priv, err = rsa.GenerateKey(rnd, 3072)
+	case "rsa4096":
+		priv, err = rsa.GenerateKey(rnd, 4096)
+	case "p256":
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rnd)
+	case "p384":
+		priv, err = ecdsa.GenerateKey(elliptic.P384(), rnd)
+	default:
+		return nil, fmt.Errorf("vcard: --generate %q: want rsa2048, rsa3072, rsa4096, p256 or p384", alg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vcard: generating a key: %w", err)
+	}
+	if err := s.SetKey(slot, priv, policy); err != nil {
+		return nil, err
+	}
+	s.keys[slot].origin = originGenerated
+	return priv.Public(), nil
 }
 
 func keyAlgorithm(priv crypto.Signer) (byte, error) {
@@ -443,6 +529,9 @@ type stateFile struct {
 	PINTriesLeft  int                    `json:"pinTriesLeft"`
 	PUKRetries    int                    `json:"pukRetries"`
 	PUKTriesLeft  int                    `json:"pukTriesLeft"`
+	GlobalPIN     string                 `json:"globalPin,omitempty"` // hex, padded
+	GlobalRetries int                    `json:"globalPinRetries,omitempty"`
+	GlobalLeft    int                    `json:"globalPinTriesLeft,omitempty"`
 	ManagementKey managementKeyFile      `json:"managementKey"`
 	Keys          map[string]slotKeyFile `json:"keys"`    // slot in hex, "9a"
 	Objects       map[string][]byte      `json:"objects"` // tag in hex, "5fc105"
@@ -478,6 +567,9 @@ func (s *State) MarshalBinary() ([]byte, error) {
 		Keys:          map[string]slotKeyFile{},
 		Objects:       map[string][]byte{},
 		KeyHistory:    s.keyHistoryExplicit,
+	}
+	if s.global != nil {
+		f.GlobalPIN, f.GlobalRetries, f.GlobalLeft = hex.EncodeToString(s.global[:]), s.globalMax, s.globalLeft
 	}
 	for slot, k := range s.keys {
 		der, err := x509.MarshalPKCS8PrivateKey(k.priv)
@@ -521,6 +613,9 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	if n.pinMax < 1 || n.pinMax > 255 || n.pukMax < 1 || n.pukMax > 255 ||
 		n.pinLeft < 0 || n.pinLeft > n.pinMax || n.pukLeft < 0 || n.pukLeft > n.pukMax {
 		return errors.New("vcard: state: retry counters out of range")
+	}
+	if err := n.decodeGlobal(f); err != nil {
+		return err
 	}
 	mk, err := hex.DecodeString(f.ManagementKey.Key)
 	if err != nil {
@@ -567,6 +662,22 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	}
 	n.keyHistoryExplicit = f.KeyHistory
 	*s = n
+	return nil
+}
+
+// decodeGlobal reads the global PIN of a state file, if it has one.
+func (s *State) decodeGlobal(f stateFile) error {
+	if f.GlobalPIN == "" {
+		return nil
+	}
+	var g [8]byte
+	if err := decodeHexInto(g[:], f.GlobalPIN, "globalPin"); err != nil {
+		return err
+	}
+	if !validReference(g[:]) || f.GlobalRetries < 1 || f.GlobalRetries > 255 || f.GlobalLeft < 0 || f.GlobalLeft > f.GlobalRetries {
+		return errors.New("vcard: state: global PIN or its retry counter out of range")
+	}
+	s.global, s.globalMax, s.globalLeft = &g, f.GlobalRetries, f.GlobalLeft
 	return nil
 }
 

@@ -24,7 +24,9 @@ import (
 // software card under pcscd gets TGTs with DH-2048, DH-4096 and RSA key
 // transport (MIT klist lists each ccache, MIT kvno gets a service ticket
 // from it) through the generic path, and again through piv-go; the PIN is
-// verified once per kinit although RSA key transport uses the card twice;
+// asked once per kinit (one line on stdin) although RSA key transport uses
+// the card twice: piv-go verifies once, the generic path twice, as it
+// releases the card and resets its PIN while the KDC answers (issue 19);
 // the certificate cache cuts a second logon's APDUs by half or more;
 // `sclogon certs` lists every certificate with the rule that rejected it;
 // a wrong PIN is one try and a sentence.
@@ -142,8 +144,12 @@ func TestKinitCardMIT(t *testing.T) {
 				if code != exitOK {
 					t.Fatalf("sclogon kinit %v: exit %d:\n%s", kx, code, stderr)
 				}
-				if v != 1 {
-					t.Errorf("kinit %v sent %d VERIFY, want 1", kx, v)
+				want := 1
+				if tc.backend == "generic" && kx[0] == "--rsa-key-transport" {
+					want = 2 // the kept PIN again after the KDC's reply, not asked
+				}
+				if v != want {
+					t.Errorf("kinit %v sent %d VERIFY, want %d", kx, v, want)
 				}
 				apdus = append(apdus, n)
 			}

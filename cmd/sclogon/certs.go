@@ -17,6 +17,7 @@ import (
 	"github.com/sclogon/sclogon/card"
 	"github.com/sclogon/sclogon/card/pcsc"
 	"github.com/sclogon/sclogon/card/piv"
+	"github.com/sclogon/sclogon/card/selection"
 	"github.com/sclogon/sclogon/certs/logon"
 	"github.com/sclogon/sclogon/kinit/identity"
 	"github.com/sclogon/sclogon/krb5conf"
@@ -92,22 +93,14 @@ func (c *cardFlags) provider(conf *krb5conf.Config) (card.Provider, string, erro
 // logonPolicy reads the switches from krb5.conf ([realms] REALM, then
 // [libdefaults]) and lets the flags turn them on.
 func (c *cardFlags) logonPolicy(conf *krb5conf.Config, realm, hint string) (logon.Policy, error) {
-	p := logon.Policy{
-		AllowTimeInvalid:   c.allowTimeInvalid || conf.RealmBool(realm, "sclogon_allow_time_invalid", false),
-		AllowSignatureKeys: c.allowSignatureKeys || conf.RealmBool(realm, "sclogon_allow_signature_keys", false),
-		AllowNoUPN:         c.allowNoUPN || conf.RealmBool(realm, "sclogon_allow_no_upn", false),
-		AllowNoEKU:         c.allowNoEKU || conf.RealmBool(realm, "sclogon_allow_no_eku", false),
-		AllowAnyKeyUsage:   c.allowAnyKU || conf.RealmBool(realm, "sclogon_allow_any_key_usage", false),
-		UserHint:           hint,
-	}
-	if vs := conf.RealmValues(realm, "pkinit_cert_match"); len(vs) > 0 {
-		m, err := logon.ParseCertMatch(vs[0])
-		if err != nil {
-			return p, err
-		}
-		p.Match = m
-	}
-	return p, nil
+	p, err := selection.PolicyFromConfig(conf, realm)
+	p.AllowTimeInvalid = p.AllowTimeInvalid || c.allowTimeInvalid
+	p.AllowSignatureKeys = p.AllowSignatureKeys || c.allowSignatureKeys
+	p.AllowNoUPN = p.AllowNoUPN || c.allowNoUPN
+	p.AllowNoEKU = p.AllowNoEKU || c.allowNoEKU
+	p.AllowAnyKeyUsage = p.AllowAnyKeyUsage || c.allowAnyKU
+	p.UserHint = hint
+	return p, err
 }
 
 // scannedCard is one open card and what the policy says of its certificates.
@@ -117,50 +110,35 @@ type scannedCard struct {
 	verdicts []logon.Verdict
 }
 
+// selectionRequest is the card selection the flags and krb5.conf describe:
+// the backend, --reader, the certificate cache unless --no-cert-cache, and
+// --cert.
+func (c *cardFlags) selectionRequest(conf *krb5conf.Config, pol logon.Policy, trace func(string, ...any)) (selection.Request, error) {
+	prov, _, err := c.provider(conf)
+	if err != nil {
+		return selection.Request{}, err
+	}
+	var cache *card.Cache
+	if !c.noCache {
+		cache, _ = card.DefaultCache() // no cache directory only costs speed
+	}
+	return selection.Request{Provider: prov, Reader: c.reader, Cache: cache, Policy: pol, Pick: c.cert, Trace: trace}, nil
+}
+
 // scanCards opens the card in --reader, or every card, and checks its
 // certificates. The caller closes the cards.
-func scanCards(cf *cardFlags, conf *krb5conf.Config, pol logon.Policy, useCache bool) ([]*scannedCard, error) {
-	prov, _, err := cf.provider(conf)
+func scanCards(cf *cardFlags, conf *krb5conf.Config, pol logon.Policy) ([]*scannedCard, error) {
+	req, err := cf.selectionRequest(conf, pol, nil)
 	if err != nil {
 		return nil, err
 	}
-	readers := []string{cf.reader}
-	if cf.reader == "" {
-		if readers, err = card.List(prov); err != nil {
-			return nil, err
-		}
+	cards, err := selection.Scan(req)
+	if err != nil {
+		return nil, err
 	}
-	var cache *card.Cache
-	if useCache && !cf.noCache {
-		cache, _ = card.DefaultCache()
-	}
-	var out []*scannedCard
-	closeAll := func() {
-		for _, s := range out {
-			s.card.Close()
-		}
-	}
-	for _, r := range readers {
-		c, err := prov.Open(r)
-		if err != nil {
-			if cf.reader == "" && len(readers) > 1 {
-				continue // another reader may hold the card
-			}
-			closeAll()
-			return nil, err
-		}
-		cc := card.WithCache(c, cache)
-		list, err := cc.Certificates()
-		if err != nil {
-			cc.Close()
-			closeAll()
-			return nil, err
-		}
-		id, _ := cc.ID()
-		out = append(out, &scannedCard{card: cc, id: id, verdicts: pol.CheckAll(list)})
-	}
-	if len(out) == 0 {
-		return nil, card.ErrNoCard
+	out := make([]*scannedCard, 0, len(cards))
+	for _, c := range cards {
+		out = append(out, &scannedCard{card: c.Card, id: c.ID, verdicts: c.Verdicts})
 	}
 	return out, nil
 }
@@ -317,14 +295,14 @@ func scanAll(cf *cardFlags, conf *krb5conf.Config, pol logon.Policy, tokenID str
 	}
 	specs := configIdentities(conf, conf.DefaultRealm())
 	if len(specs) == 0 {
-		return scanCards(cf, conf, pol, true)
+		return scanCards(cf, conf, pol)
 	}
 	tokens, err := scanTokens(specs, pol, true)
 	if err != nil {
 		return nil, err
 	}
-	cards, err := scanCards(cf, conf, pol, true)
-	if err != nil && (len(tokens) == 0 || !noCard(err)) {
+	cards, err := scanCards(cf, conf, pol)
+	if err != nil && (len(tokens) == 0 || !selection.Absent(err)) {
 		for _, t := range tokens {
 			t.card.Close()
 		}
@@ -348,6 +326,10 @@ func report(s stdio, err error, usage string) int {
 		}
 		return exitUsage
 	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(s.errOut, interruptedText(err))
+		return exitInterrupted
+	}
 	msg, hint := explainKinit(err)
 	fmt.Fprintf(s.errOut, "sclogon: error: %s\n", msg)
 	if hint != "" {
@@ -362,34 +344,68 @@ func explainCard(err error) (msg, hint string, ok bool) {
 	var pe *card.PINError
 	var amb *logon.AmbiguousError
 	var nm *logon.NoMatchError
+	var nu *selection.NoUsableError
+	var re *selection.ReaderError
 	var pcErr *pcsc.Error
+	var nf *pcsc.CardNotFoundError
 	switch {
 	case errors.As(err, &pe) && pe.PUK:
-		return strings.TrimPrefix(pe.Error(), "card: "), fmt.Sprintf("the PUK was not retried; after %d more wrong tries it is blocked and the card must be reset", pe.Retries), true
+		return pinRefused(pe), fmt.Sprintf("the PUK was not retried; after %d more wrong tries it is blocked and the card must be reset", pe.Retries), true
 	case errors.As(err, &pe) && pe.Retries == 0:
-		return strings.TrimPrefix(pe.Error(), "card: "), "the PIN is now blocked; unblock it with 'sclogon pin unblock' (it needs the PUK)", true
+		return pinRefused(pe), "the PIN is now blocked; unblock it with 'sclogon pin unblock' (it needs the PUK)", true
 	case errors.As(err, &pe):
-		return strings.TrimPrefix(pe.Error(), "card: "), fmt.Sprintf("the PIN was not retried; after %d more wrong tries it is blocked, and only 'sclogon pin unblock' with the PUK frees it", pe.Retries), true
+		return pinRefused(pe), fmt.Sprintf("the PIN was not retried; after %d more wrong tries it is blocked, and only 'sclogon pin unblock' with the PUK frees it", pe.Retries), true
 	case errors.Is(err, card.ErrPINBlocked):
 		return "the card's PIN is blocked (no PIN was sent to the card)", "unblock it with 'sclogon pin unblock' (it needs the PUK)", true
 	case errors.Is(err, card.ErrPUKBlocked):
 		return "the card's PUK is blocked", "the PIV application must be reset by the card's administrator (ykman piv reset for a YubiKey)", true
+	case errors.As(err, &nf):
+		return "no smart card found: " + cardNotFound(nf), "insert that card, or name another with --card (its CHUID GUID or serial, as 'sclogon certs' shows)", true
+	case errors.Is(err, pcsc.ErrWaitEnded):
+		return "no smart card found: none was inserted while sclogon waited", "insert the card and run the command again, or wait longer with --wait DURATION (--wait alone waits until it comes)", true
 	case errors.Is(err, card.ErrNoCard):
 		return "no smart card found", "insert the card; check that pcscd runs ('pcsc_scan' lists the readers) or name one with --reader", true
 	case errors.Is(err, card.ErrNotPIV):
-		return strings.TrimPrefix(err.Error(), "card: "), "this card has no PIV application; sclogon reads PIV cards (YubiKey, CAC, PIV)", true
+		return "the card has no PIV application", "sclogon reads PIV cards (YubiKey, CAC, PIV)", true
+	case errors.As(err, &re):
+		return re.Err.Error(), "check that pcscd runs and the reader name (--reader); for a card piv-go cannot open use --card-backend generic", true
 	case errors.As(err, &pcErr), errors.Is(err, pcsc.ErrUnavailable), errors.Is(err, piv.ErrNotYubiKey):
 		return err.Error(), "check that pcscd runs and the reader name (--reader); for a card piv-go cannot open use --card-backend generic", true
-	case errors.Is(err, identity.ErrKeyMismatch) && strings.Contains(err.Error(), "slot"):
-		return "the card's key does not belong to the certificate read for it", "run 'sclogon certs --no-cert-cache' to read the card afresh; the card may have been re-provisioned", true
-	case errors.Is(err, logon.ErrNoUsable):
+	case errors.Is(err, errCardKey):
+		return errCardKey.Error(), "run 'sclogon certs --no-cert-cache' to read the card afresh; the card may have been re-provisioned", true
+	case errors.As(err, &nu), errors.Is(err, logon.ErrNoUsable):
 		return "no certificate on the card may log on", "'sclogon certs' shows why each one was rejected and the switch that allows it", true
 	case errors.As(err, &amb):
-		return strings.TrimPrefix(amb.Error(), "logon: "), "", true
+		return amb.Error(), "", true
 	case errors.As(err, &nm):
-		return strings.TrimPrefix(nm.Error(), "logon: "), "'sclogon certs' lists the certificates with their slots and SHA-256 fingerprints", true
+		return nm.Error(), "'sclogon certs' lists the certificates with their slots and SHA-256 fingerprints", true
+	case errors.Is(err, selection.ErrChanged):
+		return err.Error(), "the card changed while sclogon read it; run the command again", true
+	case errors.Is(err, selection.ErrHint):
+		return err.Error(), "a hint is a user name (alice), DOMAIN\\user or user@suffix", true
 	}
 	return "", "", false
+}
+
+// cardNotFound says which card --card asked for and which are in.
+func cardNotFound(e *pcsc.CardNotFoundError) string {
+	if len(e.Present) == 0 {
+		return fmt.Sprintf("the card %s is in no reader, and no card is inserted", e.Want)
+	}
+	ids := make([]string, len(e.Present))
+	for i, id := range e.Present {
+		ids[i] = id.String()
+	}
+	return fmt.Sprintf("the card %s is in no reader (cards present: %s)", e.Want, strings.Join(ids, ", "))
+}
+
+// pinRefused is the sentence for a refused PIN or PUK, from its fields.
+func pinRefused(e *card.PINError) string {
+	what := "PIN"
+	if e.PUK {
+		what = "PUK"
+	}
+	return fmt.Sprintf("the card refused the %s (%s)", what, card.TriesLeft(e.Retries))
 }
 
 // askChoice offers a numbered choice on the terminal; nil when there is no

@@ -169,7 +169,7 @@ func runEnroll(ctx context.Context, s stdio, args []string) int {
 			return enrollFail(s, fmt.Errorf("reading the management key: %w", err))
 		}
 		if req.ManagementKey, err = card.ParseManagementKey(mgmAlg, text); err != nil {
-			return usageFail(errors.New(strings.TrimPrefix(err.Error(), "card: ")))
+			return usageFail(err)
 		}
 	}
 	defer req.ManagementKey.Wipe()
@@ -178,12 +178,12 @@ func runEnroll(ctx context.Context, s stdio, args []string) int {
 
 	c, err := prov.Open(reader)
 	if err != nil {
-		return enrollFail(s, err)
+		return enrollFailKey(s, req.ManagementKey, err)
 	}
 	defer c.Close()
 	en, ok := c.(card.Enroller)
 	if !ok {
-		return enrollFail(s, fmt.Errorf("the card in %s cannot be enrolled by this client", reader))
+		return enrollFailKey(s, req.ManagementKey, fmt.Errorf("the card in %s cannot be enrolled by this client", reader))
 	}
 	stop := func() {}
 	req.Progress = func(step enroll.Step) {
@@ -194,7 +194,7 @@ func runEnroll(ctx context.Context, s stdio, args []string) int {
 	res, err := enroll.Enroll(en, req)
 	stop()
 	if err != nil {
-		return enrollFail(s, err)
+		return enrollFailKey(s, req.ManagementKey, err)
 	}
 	// The certificate cache knows this card by its CHUID, which enrollment
 	// does not change: drop its entry so the next logon reads the new
@@ -214,10 +214,10 @@ func (f *enrollFlags) request() (enroll.Request, error) {
 	var r enroll.Request
 	var err error
 	if r.Slot, err = card.ParseSlot(f.slot); err != nil {
-		return r, errors.New(strings.TrimPrefix(err.Error(), "card: "))
+		return r, fmt.Errorf("--slot: %w", err)
 	}
 	if r.Key, err = card.ParseKeyAlgorithm(f.keyType); err != nil {
-		return r, errors.New(strings.TrimPrefix(err.Error(), "card: "))
+		return r, fmt.Errorf("--key-type: %w", err)
 	}
 	u := pki.User{UPN: f.upn, CommonName: f.cn, Emails: f.emails}
 	for _, p := range f.principals {
@@ -250,6 +250,19 @@ func (f *enrollFlags) request() (enroll.Request, error) {
 	return r, nil
 }
 
+// offeredAlgorithms says which algorithms key was offered as: " (not
+// aes256)", or " (neither 3des nor aes192)" for a 24-byte key of no named
+// algorithm (the card's client tries both).
+func offeredAlgorithms(key *card.ManagementKey) string {
+	switch {
+	case key == nil:
+		return ""
+	case key.MayBeAES192():
+		return fmt.Sprintf(" (neither %s nor %s)", key.Algorithm(), card.ManagementAES192)
+	}
+	return fmt.Sprintf(" (not %s)", key.Algorithm())
+}
+
 func printEnrolled(w io.Writer, res *enroll.Result) {
 	c := res.Certificate
 	fmt.Fprintf(w, "reader\t%s\nslot\t%s (%s)\nkey\t%s, generated on the card\nserial\t%X\nsubject\t%s\n", res.Reader, res.Slot, res.Slot.Name(), res.Key, c.SerialNumber, c.Subject)
@@ -268,7 +281,11 @@ func printEnrolled(w io.Writer, res *enroll.Result) {
 }
 
 // enrollFail prints the failed step, why, and what the card holds now.
-func enrollFail(s stdio, err error) int {
+func enrollFail(s stdio, err error) int { return enrollFailKey(s, nil, err) }
+
+// enrollFailKey is enrollFail once the management key offered to the card
+// is known: a refusal of its algorithm names the algorithms offered.
+func enrollFailKey(s stdio, key *card.ManagementKey, err error) int {
 	var e *enroll.Error
 	if !errors.As(err, &e) {
 		return cardFail(s, err)
@@ -278,7 +295,7 @@ func enrollFail(s stdio, err error) int {
 		msg = "the card refused the management key"
 		hint = "give the card's management key (--management-key-file, --management-key-stdin); a card still on the factory key takes --default-management-key"
 	} else if errors.Is(e.Err, card.ErrManagementKeyAlgorithm) {
-		msg = strings.TrimPrefix(e.Err.Error(), "card: ")
+		msg = "the card's management key is of another algorithm" + offeredAlgorithms(key)
 		hint = "name the key's algorithm with --management-key-algorithm 3des|aes128|aes192|aes256"
 	}
 	fmt.Fprintf(s.errOut, "sclogon: error: enrollment failed at %s: %s\n", e.Step, msg)

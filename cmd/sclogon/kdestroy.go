@@ -147,6 +147,6 @@ func reportCCache(s stdio, err error, usage string) int {
 	default:
 		return report(s, err, usage)
 	}
-	fmt.Fprintf(s.errOut, "sclogon: error: %s\nsclogon: hint: %s\n", trimPkg(err), hint)
+	fmt.Fprintf(s.errOut, "sclogon: error: %v\nsclogon: hint: %s\n", err, hint)
 	return exitFail
 }

@@ -2,8 +2,8 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,14 +12,16 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sclogon/sclogon/card"
-	"github.com/sclogon/sclogon/card/pcsc"
-	"github.com/sclogon/sclogon/certs/logon"
+	"github.com/sclogon/sclogon/card/selection"
 	"github.com/sclogon/sclogon/kinit"
+	"github.com/sclogon/sclogon/kinit/ccache"
 	"github.com/sclogon/sclogon/kinit/identity"
 	"github.com/sclogon/sclogon/kinit/transport"
 	"github.com/sclogon/sclogon/krb5conf"
@@ -50,6 +52,12 @@ reads them, else the smart card):
                        without it a single usable certificate is taken, several are
                        offered as a numbered choice on the terminal
   --slot SLOT          the same as --cert SLOT
+  --card GUID          the card whose CHUID GUID (or serial number) this is
+  --wait [DURATION]    wait for the card when none is in (alone: until it is
+                       inserted); krb5.conf sclogon_card_wait. Without it kinit
+                       fails at once when no card is in
+  --no-pin-pad         type the PIN on the computer even when the reader has a
+                       PIN pad (default: the reader's pad; krb5.conf sclogon_pin_pad)
   --card-backend B     generic (default: any PIV card through PC/SC; few APDUs) or
                        piv-go (YubiKeys only); krb5.conf sclogon_card_backend
   --no-cert-cache      read every certificate from the card, not from the cache
@@ -62,6 +70,20 @@ reads them, else the smart card):
                        for a PIN: enter it on the device when sclogon says so.
   --pin-stdin          read the card PIN (or the PKCS #12 password) from the first
                        line of stdin instead of asking on the terminal
+  --hint NAME          the user name the KDC maps the certificate to, as Windows'
+                       X509HintsNeeded hint: alice, EXAMPLE\alice or alice@example.com
+                       (an enterprise name when the suffix is not the realm's), in
+                       place of the principal argument; a certificate that maps to
+                       another account is refused by the KDC
+  --pin-cache POLICY   how long the PIN is kept (krb5.conf sclogon_pin_cache):
+                       normal (once per logon, the default), timed:300s (asked
+                       again after 300 s), none (asked for every use of the key)
+                       or always-prompt (the same, and the card forgets it after
+                       each use). A key the card marks PIN "always" (the
+                       signature slot 9c by default) is asked for at every use
+                       whatever the policy; a "never" key (9e) is not asked for.
+                       Ctrl-C at a PIN or password prompt ends kinit with exit
+                       130 and sends nothing to the card.
 
 certificate selection (Windows' rules; each switch also in krb5.conf, [realms]
 REALM or [libdefaults], default false; 'sclogon certs' shows what each rejects):
@@ -137,13 +159,14 @@ examples:
   sclogon kinit -r 7d -f -l 2h
   sclogon kinit -R
   sclogon kinit --cert 9a --service-ticket host/db.example.com
+  sclogon kinit --hint alice@partner.example.com
   sclogon kinit --identity FILE:alice.pem,alice.key alice@EXAMPLE.COM
   sclogon kinit -X X509_user_identity=PKCS12:alice.p12 -E alice@example.com
   sclogon kinit -X X509_user_identity=PKCS11:token=alice-token alice@EXAMPLE.COM
   sclogon kinit --identity FILE:alice.pem,alice.key --dh 4096 --json
 
 Exit codes: 0 the ticket is stored (or renewed, validated), 1 it could not be
-obtained, 2 usage error.
+obtained, 2 usage error, 130 interrupted (Ctrl-C).
 `
 
 func init() {
@@ -161,6 +184,7 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 type kinitFlags struct {
+	hint                                           string // --hint: the user name the KDC maps the certificate against
 	identity, ccache, ecdh, kdcEKU, kdcOCSP        string
 	dh, dhMinBits                                  int
 	rsa, pinStdin, json, verbose, allowSHA1        bool
@@ -168,6 +192,8 @@ type kinitFlags struct {
 	x, services, kdcs, anchors, kdcHostnames, args listFlag
 	card                                           cardFlags
 	mit                                            mitFlags
+	pinCache                                       string // --pin-cache
+	cardWait                                       cardWaitFlags
 }
 
 func parseKinitFlags(args []string) (*kinitFlags, error) {
@@ -175,7 +201,10 @@ func parseKinitFlags(args []string) (*kinitFlags, error) {
 	fs := flag.NewFlagSet("sclogon kinit", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.identity, "identity", "", "")
+	fs.StringVar(&f.hint, "hint", "", "")
 	f.card.register(fs, true)
+	f.cardWait.register(fs)
+	args = f.cardWait.normalize(args)
 	fs.StringVar(&f.card.cert, "cert", "", "")
 	fs.Func("slot", "", func(v string) error {
 		if _, err := card.ParseSlot(v); err != nil {
@@ -186,6 +215,11 @@ func parseKinitFlags(args []string) (*kinitFlags, error) {
 	})
 	fs.Var(&f.x, "X", "")
 	fs.BoolVar(&f.pinStdin, "pin-stdin", false, "")
+	fs.Func("pin-cache", "", func(v string) error {
+		_, err := card.ParsePINCachePolicy(v)
+		f.pinCache = v
+		return err
+	})
 	fs.IntVar(&f.dh, "dh", 0, "")
 	fs.StringVar(&f.ecdh, "ecdh", "", "")
 	fs.BoolVar(&f.rsa, "rsa-key-transport", false, "")
@@ -215,6 +249,9 @@ func parseKinitFlags(args []string) (*kinitFlags, error) {
 	}
 	if len(f.args) > 1 {
 		return nil, fmt.Errorf("one principal at most, got %q", []string(f.args))
+	}
+	if f.hint != "" && (len(f.args) > 0 || f.mit.enterprise) {
+		return nil, errors.New("--hint names the principal: give no principal argument and no -E with it")
 	}
 	for _, x := range f.x {
 		k, v, _ := strings.Cut(x, "=")
@@ -291,6 +328,7 @@ func runKinit(ctx context.Context, s stdio, args []string) int {
 }
 
 func kinitMain(ctx context.Context, s stdio, f *kinitFlags) error {
+	f.cardWait.ctx = ctx // Ctrl-C ends a wait for the card
 	trace, closeTrace, err := kinitTrace(s, f.verbose)
 	if err != nil {
 		return err
@@ -358,21 +396,15 @@ func kinitIdentity(s stdio, f *kinitFlags, conf *krb5conf.Config, principal stri
 		return id, done, err
 	}
 	id, done, cerr := cardIdentity(s, f, conf, principal, stdin, trace)
-	if cerr != nil && noCard(cerr) {
+	if cerr != nil && selection.Absent(cerr) {
 		return nil, nil, err // what krb5.conf asked for is the better story
 	}
 	return id, done, cerr
 }
 
-// noCard reports whether err says no PIV card is there to try.
-func noCard(err error) bool {
-	var pe *pcsc.Error
-	return errors.Is(err, card.ErrNoCard) || errors.Is(err, pcsc.ErrUnavailable) || errors.As(err, &pe)
-}
-
 // request is the kinit.Request the flags and krb5.conf describe.
 func (f *kinitFlags) request(ctx context.Context, conf *krb5conf.Config, principal string, id kinit.Identity, trace func(string, ...any)) (kinit.Request, error) {
-	client, err := f.mit.clientName(principal, id, conf)
+	client, err := f.clientName(principal, id, conf)
 	if err != nil {
 		return kinit.Request{}, err
 	}
@@ -397,6 +429,20 @@ func (f *kinitFlags) request(ctx context.Context, conf *krb5conf.Config, princip
 	}
 	req.KDCs, err = f.kdcsFor(ctx, conf, realm)
 	return req, err
+}
+
+// clientName is the AS-REQ client: --hint read as Windows reads its user
+// name hint (an enterprise name where the name is not the realm's), else
+// the principal argument (-E: an enterprise name), else the certificate's.
+func (f *kinitFlags) clientName(principal string, id kinit.Identity, conf *krb5conf.Config) (ccache.Principal, error) {
+	if f.hint == "" {
+		return f.mit.clientName(principal, id, conf)
+	}
+	h, err := selection.ParseHint(f.hint, conf, "")
+	if err != nil {
+		return ccache.Principal{}, usageError{err}
+	}
+	return h.Principal, nil
 }
 
 // policy is the realm's PKINIT policy from krb5.conf, overridden by flags.
@@ -521,9 +567,67 @@ func readSecretLine(r *bufio.Reader) ([]byte, error) {
 	return line[:n], nil
 }
 
+// errInterrupted: the person pressed Ctrl-C (or the command was stopped)
+// at a prompt; nothing was sent to the card. It wraps context.Canceled, so
+// the command exits with exitInterrupted.
+var errInterrupted = fmt.Errorf("interrupted at the prompt; nothing was sent to the card: %w", context.Canceled)
+
+// interruptedText is the line printed when the command was interrupted.
+func interruptedText(err error) string {
+	if errors.Is(err, errInterrupted) {
+		return "sclogon: interrupted at the prompt; nothing was sent to the card"
+	}
+	return "sclogon: interrupted"
+}
+
+// interruptible is ctx, also cancelled by SIGINT and SIGTERM while a prompt
+// waits: the signal ends the prompt instead of being swallowed by it.
+func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+}
+
+// readSecretLineContext is readSecretLine that returns errInterrupted as
+// soon as ctx ends or Ctrl-C is pressed; the line read after that, if any,
+// is wiped.
+func readSecretLineContext(ctx context.Context, r *bufio.Reader, unblock func()) ([]byte, error) {
+	ctx, stop := interruptible(ctx)
+	defer stop()
+	type result struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		b, err := readSecretLine(r)
+		ch <- result{b, err}
+	}()
+	select {
+	case res := <-ch:
+		if ctx.Err() != nil { // both ready: the interrupt wins
+			clear(res.b)
+			return nil, errInterrupted
+		}
+		return res.b, res.err
+	case <-ctx.Done():
+		if unblock != nil {
+			unblock()
+		}
+		go func() { res := <-ch; clear(res.b) }()
+		return nil, errInterrupted
+	}
+}
+
 // promptTerminal asks on the controlling terminal with echo off (stty, so no
-// cgo or extra dependency is needed).
+// cgo or extra dependency is needed); Ctrl-C ends it with errInterrupted.
 func promptTerminal(prompt string) ([]byte, error) {
+	return promptTerminalContext(context.Background(), prompt)
+}
+
+// promptTerminalContext is promptTerminal that also ends when ctx does.
+func promptTerminalContext(ctx context.Context, prompt string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, errInterrupted
+	}
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
 		return nil, errors.New("no terminal to ask for the PIN or password on; use --pin-stdin")
@@ -539,7 +643,8 @@ func promptTerminal(prompt string) ([]byte, error) {
 	}
 	defer func() { _ = stty("echo"); fmt.Fprintln(tty) }()
 	fmt.Fprint(tty, prompt)
-	return readSecretLine(bufio.NewReader(tty))
+	// The terminal is pollable: a past deadline wakes the blocked read.
+	return readSecretLineContext(ctx, bufio.NewReader(tty), func() { _ = tty.SetReadDeadline(time.Now()) })
 }
 
 // startSpinner shows progress on a terminal while the KDC (or the card) is
@@ -592,51 +697,43 @@ func explainKinit(err error) (msg, hint string) {
 	case errors.As(err, &kerr):
 		return explainKDCError(kerr)
 	case errors.Is(err, kinit.ErrKDCNotTrusted):
-		return "refused the KDC's reply: " + trimPkg(err), "trust the CA that issued the KDC's certificate: pkinit_anchors = FILE:ca.pem under [realms] in krb5.conf, or --anchors ca.pem"
+		return "refused the KDC's reply: " + err.Error(), "trust the CA that issued the KDC's certificate: pkinit_anchors = FILE:ca.pem under [realms] in krb5.conf, or --anchors ca.pem"
 	case errors.Is(err, kinit.ErrKDCEKU):
-		return "refused the KDC's reply: " + trimPkg(err), "a KDC certificate needs the EKU id-pkinit-KPKdc; to accept serverAuth instead, set pkinit_eku_checking = kpServerAuth or pass --kdc-eku kpServerAuth"
+		return "refused the KDC's reply: " + err.Error(), "a KDC certificate needs the EKU id-pkinit-KPKdc; to accept serverAuth instead, set pkinit_eku_checking = kpServerAuth or pass --kdc-eku kpServerAuth"
 	case errors.Is(err, kinit.ErrKDCName):
-		return "refused the KDC's reply: " + trimPkg(err), "if the certificate names the KDC's host, set pkinit_kdc_hostname or pass --kdc-hostname HOST"
+		return "refused the KDC's reply: " + err.Error(), "if the certificate names the KDC's host, set pkinit_kdc_hostname or pass --kdc-hostname HOST"
 	case errors.Is(err, kinit.ErrKDCRevoked):
-		return "refused the KDC's reply: " + trimPkg(err), "the KDC's certificate may be revoked; tell the realm's administrator, or retry with --kdc-ocsp stapled if its OCSP responder is unreachable"
+		return "refused the KDC's reply: " + err.Error(), "the KDC's certificate may be revoked; tell the realm's administrator, or retry with --kdc-ocsp stapled if its OCSP responder is unreachable"
 	case errors.Is(err, pkinit.ErrSHA1Signature):
-		return "refused the KDC's reply: " + strings.TrimPrefix(trimPkg(err), "pkinit: "), "the KDC signed with SHA-1, which anyone with enough computing power can forge; ask the realm's administrator to move the KDC to SHA-256, or accept SHA-1 for this realm with pkinit_allow_sha1 = true in krb5.conf (or --allow-sha1)"
+		return "refused the KDC's reply: " + err.Error(), "the KDC signed with SHA-1, which anyone with enough computing power can forge; ask the realm's administrator to move the KDC to SHA-256, or accept SHA-1 for this realm with pkinit_allow_sha1 = true in krb5.conf (or --allow-sha1)"
 	case errors.Is(err, pkinit.ErrBadSignature), errors.Is(err, pkinit.ErrUnknownSigner):
 		return "refused the KDC's reply: its signature does not verify, so it was altered on the way or does not come from the KDC", "do not trust this network path; tell the realm's administrator"
 	case errors.Is(err, pkinit.ErrNonceMismatch), errors.Is(err, pkinit.ErrASChecksumMismatch), errors.Is(err, kinit.ErrReplyMismatch):
-		return "refused the KDC's reply: " + trimPkg(err), "the reply does not belong to this request (a replay or a man in the middle); retry, and tell the realm's administrator if it persists"
+		return "refused the KDC's reply: " + err.Error(), "the reply does not belong to this request (a replay or a man in the middle); retry, and tell the realm's administrator if it persists"
 	case errors.Is(err, kinit.ErrSkew):
-		return trimPkg(err), "set this computer's clock (NTP); Kerberos allows 5 minutes of difference"
+		return err.Error(), "set this computer's clock (NTP); Kerberos allows 5 minutes of difference"
 	case errors.Is(err, kinit.ErrNoPKINIT):
-		return trimPkg(err), "the principal must be set to require pre-authentication and the KDC must have PKINIT configured"
+		return err.Error(), "the principal must be set to require pre-authentication and the KDC must have PKINIT configured"
 	case errors.Is(err, kinit.ErrPolicy):
-		return trimPkg(err), "change pkinit_dh_min_bits / pkinit_cert_match in krb5.conf, or the --dh / --ecdh / --rsa-key-transport choice"
+		return err.Error(), "change pkinit_dh_min_bits / pkinit_cert_match in krb5.conf, or the --dh / --ecdh / --rsa-key-transport choice"
 	case errors.As(err, &terr), errors.Is(err, transport.ErrNoKDC):
-		return trimPkg(err), "check the KDC addresses ([realms] kdc in krb5.conf, or --kdc HOST:PORT), that the KDC runs, and the network"
+		return err.Error(), "check the KDC addresses ([realms] kdc in krb5.conf, or --kdc HOST:PORT), that the KDC runs, and the network"
 	case errors.Is(err, identity.ErrBadPassword):
-		return trimPkg(err), "run the command again and type the PKCS #12 file's password"
+		return err.Error(), "run the command again and type the PKCS #12 file's password"
 	case errors.Is(err, identity.ErrSyntax), errors.Is(err, identity.ErrUnsupportedFile), errors.Is(err, identity.ErrKeyMismatch):
-		return trimPkg(err), "--identity takes FILE:cert.pem,key.pem (PEM or DER), PKCS12:file.p12 or PKCS11:module_name=LIB.so:token=LABEL"
+		return err.Error(), "--identity takes FILE:cert.pem,key.pem (PEM or DER), PKCS12:file.p12 or PKCS11:module_name=LIB.so:token=LABEL"
 	case errors.Is(err, kinit.ErrNotRenewable):
-		return trimPkg(err), "get a renewable ticket with 'sclogon kinit -r 7d' (or renew_lifetime in krb5.conf's [libdefaults]); the KDC caps it at the realm's maximum renewable life"
+		return err.Error(), "get a renewable ticket with 'sclogon kinit -r 7d' (or renew_lifetime in krb5.conf's [libdefaults]); the KDC caps it at the realm's maximum renewable life"
 	case errors.Is(err, kinit.ErrNotPostdated):
-		return trimPkg(err), "-v validates a ticket obtained with -s (postdated); this one can be used as it is"
+		return err.Error(), "-v validates a ticket obtained with -s (postdated); this one can be used as it is"
 	case errors.Is(err, errNoCache):
-		return trimPkg(err), "obtain a ticket first with 'sclogon kinit', or name the cache that holds it with -c or KRB5CCNAME"
+		return err.Error(), "obtain a ticket first with 'sclogon kinit', or name the cache that holds it with -c or KRB5CCNAME"
 	case errors.Is(err, kinit.ErrDuration):
-		return trimPkg(err), "write durations as MIT does: 10h, 7d, 1d2h30m, 90s, 1:30 or a number of seconds"
+		return err.Error(), "write durations as MIT does: 10h, 7d, 1d2h30m, 90s, 1:30 or a number of seconds"
 	case errors.Is(err, context.Canceled):
 		return "interrupted", ""
 	}
-	return trimPkg(err), ""
-}
-
-func trimPkg(err error) string {
-	m := err.Error()
-	for _, p := range []string{"kinit: ", "identity: ", "transport: ", "ccache: ", "krb5conf: "} {
-		m = strings.TrimPrefix(m, p)
-	}
-	return m
+	return err.Error(), ""
 }
 
 func explainKDCError(e *kinit.KDCError) (string, string) {
@@ -712,71 +809,66 @@ func otherKeyExchange(e *kinit.KDCError) string {
 	return "try --dh 4096 or --ecdh, or --rsa-key-transport"
 }
 
-// cardIdentity finds the logon certificate on the cards present, chooses one
-// (--cert, the only usable one, or a numbered choice on the terminal) and
-// returns an identity that asks for the PIN when the card first signs. When
-// the certificates came from the cache, the chosen one is read again from
-// its slot (one APDU), so the KDC always gets the card's certificate; if it
-// changed, the cache entry is dropped and the card read afresh.
+// cardIdentity chooses the logon certificate on the cards present
+// (selection.Select: --cert, the only usable one, or a numbered choice on
+// the terminal) and returns an identity that asks for the PIN when the card
+// first signs. The hint (the principal argument or --hint) lets a
+// certificate without a UPN through when sclogon_allow_no_upn is set.
 func cardIdentity(s stdio, f *kinitFlags, conf *krb5conf.Config, principal string, stdin *bufio.Reader, trace func(string, ...any)) (kinit.Identity, func(), error) {
-	realm := conf.DefaultRealm()
+	realm, hint := conf.DefaultRealm(), principal
 	if i := strings.LastIndexByte(principal, '@'); i >= 0 && !strings.Contains(principal[i:], "\\") {
 		realm = principal[i+1:]
 	}
-	pol, err := f.card.logonPolicy(conf, realm, principal)
+	if f.hint != "" {
+		h, err := selection.ParseHint(f.hint, conf, "")
+		if err != nil {
+			return nil, nil, usageError{err}
+		}
+		realm, hint = h.Principal.Realm, h.Text
+	}
+	pol, err := f.card.logonPolicy(conf, realm, hint)
 	if err != nil {
 		return nil, nil, err
 	}
-	for attempt := 0; ; attempt++ {
-		scanned, err := scanCards(&f.card, conf, pol, attempt == 0)
-		if err != nil {
-			return nil, nil, err
-		}
-		closeAll := func(keep *scannedCard) {
-			for _, sc := range scanned {
-				if sc != keep {
-					sc.card.Close()
-				}
-			}
-		}
-		var usable []logon.Verdict
-		owner := map[string]*scannedCard{}
-		for _, sc := range scanned {
-			for _, v := range sc.verdicts {
-				if trace != nil {
-					trace("card %s slot %s %q: usable %v %v", sc.card.Reader(), v.Slot, v.Label, v.Usable(), v.Rejections)
-				}
-				if v.Usable() {
-					usable = append(usable, v)
-					owner[v.Fingerprint] = sc
-				}
-			}
-		}
-		v, err := logon.Choose(usable, f.card.cert, askChoice(!f.pinStdin))
-		if err != nil {
-			closeAll(nil)
-			return nil, nil, err
-		}
-		sc := owner[v.Fingerprint]
-		if sc.card.Hit {
-			fresh, err := sc.card.Certificate(v.Slot)
-			if err != nil || !bytes.Equal(fresh.Raw, v.Cert.Raw) {
-				if trace != nil {
-					trace("the cached certificates of %s are stale; reading the card", sc.id)
-				}
-				_ = sc.card.Forget()
-				closeAll(nil)
-				if attempt > 0 {
-					return nil, nil, fmt.Errorf("the certificate in slot %s changed while it was read", v.Slot)
-				}
-				continue
-			}
-		}
-		closeAll(sc)
-		if trace != nil {
-			trace("logon certificate: card %s (%s, cache hit %v) slot %s, %q", sc.card.Reader(), sc.id, sc.card.Hit, v.Slot, v.Label)
-		}
-		id := identity.NewCard(sc.card, v.Slot, v.Cert, v.Label, identity.CardOptions{PIN: cardPINPrompt(s, stdin, f.pinStdin)})
-		return id, func() { id.Close(); sc.card.Close() }, nil
+	req, err := f.card.selectionRequest(conf, pol, trace)
+	if err != nil {
+		return nil, nil, err
 	}
+	if req.Provider, err = f.cardWait.provider(s, conf, realm, req.Reader, req.Provider); err != nil {
+		return nil, nil, err
+	}
+	req.Choose = askChoice(!f.pinStdin)
+	sel, err := selection.Select(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := sel.Verdict
+	opt, err := cardIdentityOptions(s, stdin, f, conf, realm)
+	if err != nil {
+		sel.Close()
+		return nil, nil, err
+	}
+	id := identity.NewCard(sel.Card, v.Slot, v.Cert, v.Label, opt)
+	return cardKeyIdentity{id}, func() { id.Close(); sel.Close() }, nil
+}
+
+// errCardKey: the card signed with a key that is not the chosen
+// certificate's (a card re-provisioned in a way its identity object does
+// not show, or a broken one).
+var errCardKey = errors.New("the card's key does not belong to the certificate read for it")
+
+// cardKeyIdentity marks a key mismatch on the card as [errCardKey], apart
+// from a software identity's.
+type cardKeyIdentity struct{ *identity.Card }
+
+func (c cardKeyIdentity) Signer() crypto.Signer { return cardKeySigner{c.Card.Signer()} }
+
+type cardKeySigner struct{ crypto.Signer }
+
+func (s cardKeySigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	sig, err := s.Signer.Sign(r, digest, opts)
+	if errors.Is(err, identity.ErrKeyMismatch) {
+		err = fmt.Errorf("%w: %w", errCardKey, err)
+	}
+	return sig, err
 }

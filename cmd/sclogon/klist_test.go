@@ -99,7 +99,7 @@ func TestKlistMatchesMIT(t *testing.T) {
 	}
 	compareKlist(t, e.mit, "-l", expired) // "(Expired)"
 	code, _, stderr := runSclogon(t, "klist", missing)
-	if code != exitFail || !strings.Contains(stderr, "sclogon: error: no credentials cache found") || !strings.Contains(stderr, "sclogon: hint: ") {
+	if code != exitFail || !strings.Contains(stderr, "sclogon: error: ccache: no credentials cache found") || !strings.Contains(stderr, "sclogon: hint: ") {
 		t.Errorf("klist of a missing cache: exit %d:\n%s", code, stderr)
 	}
 }

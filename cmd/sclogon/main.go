@@ -41,6 +41,9 @@ const (
 	exitOK    = 0
 	exitFail  = 1
 	exitUsage = 2
+	// exitInterrupted: Ctrl-C (SIGINT) ended the command, 128 + 2 as
+	// shells report it.
+	exitInterrupted = 130
 )
 
 var commands = map[string]*command{}
@@ -64,6 +67,10 @@ func run(ctx context.Context, s stdio, args []string) int {
 		fmt.Fprintln(s.out, versionLine())
 		return exitOK
 	case "help", "-h", "-help", "--help":
+		if page, ok := subPage(args[1:]); ok {
+			fmt.Fprint(s.out, strings.TrimLeft(page, "\n"))
+			return exitOK
+		}
 		if len(args) > 1 {
 			c, ok := commands[args[1]]
 			if !ok {
@@ -86,11 +93,28 @@ func run(ctx context.Context, s stdio, args []string) int {
 		usage(s.errOut)
 		return exitUsage
 	}
+	if page, ok := subPage(args); ok && asksHelp(args[2:], false) {
+		fmt.Fprint(s.out, strings.TrimLeft(page, "\n"))
+		return exitOK
+	}
 	if asksHelp(args[1:], c.subHelp) {
 		fmt.Fprint(s.out, strings.TrimLeft(c.help, "\n"))
 		return exitOK
 	}
 	return c.run(ctx, s, args[1:])
+}
+
+// subcommandHelp are the pages of the subcommands that have their own
+// ('sclogon help kdc conform'), keyed "COMMAND SUBCOMMAND".
+var subcommandHelp = map[string]string{}
+
+// subPage is the page of the subcommand args name, if it has its own.
+func subPage(args []string) (string, bool) {
+	if len(args) < 2 {
+		return "", false
+	}
+	page, ok := subcommandHelp[args[0]+" "+args[1]]
+	return page, ok
 }
 
 // asksHelp reports whether a command's arguments ask for its help page

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sclogon/sclogon/card"
 	"github.com/sclogon/sclogon/card/pcsc"
+	"github.com/sclogon/sclogon/card/selection"
 	"github.com/sclogon/sclogon/kinit"
 	"github.com/sclogon/sclogon/kinit/identity"
 	"github.com/sclogon/sclogon/kinit/transport"
@@ -21,29 +22,70 @@ import (
 )
 
 const pamHelp = `
-usage: sclogon pam [--config FILE] [-V]
+usage: sclogon pam [--config FILE] [-V] [--module]
 
-The PAM helper, run by pam_exec(8) with expose_authtok: PAM asks for the PIN,
-sclogon reads it from stdin, obtains a TGT for PAM_USER@REALM with the card's
-certificate that names that user, validates it by getting a ticket for
-host/<this host's FQDN> and decrypting it with the host keytab (a KDC without
-the host key cannot log anyone in), and writes the user's credential cache,
-owned by the user, mode 0600. It logs to syslog (LOG_AUTHPRIV), never the PIN.
+The PAM helper, run by pam_sclogon.so (--module, recommended) or by
+pam_exec(8) with expose_authtok (the fallback).
 
-/etc/pam.d lines (before the other auth modules):
+Under pam_sclogon.so the helper asks for the PIN itself, through the
+module's PAM conversation ("PIN for alice@EXAMPLE.COM (2 tries left): "),
+says "Insert your smart card" and waits when card_wait is set, says "Enter
+the PIN on the reader" for a reader with a PIN pad (the PIN never crosses the
+host), offers a choice when several certificates may log on, sets KRB5CCNAME
+in the session, destroys that ccache at close_session (as pam_krb5 does),
+and returns the PAM codes a display manager expects: PAM_AUTHINFO_UNAVAIL
+without a card, reader or KDC (the stack falls through to a password),
+PAM_MAXTRIES on a blocked PIN, PAM_AUTH_ERR on a wrong PIN or a refusal by
+the KDC, PAM_CRED_INSUFFICIENT when no certificate may log on. The PIN typed
+is the logon's one PIN; a key whose own PIN policy is "always" (slot 9c, or
+set at key generation) is asked for again at each use, a "never" key not at
+all.
+
+Under pam_exec, PAM asks for the PIN ("Password:") and sclogon reads it from
+stdin; it can neither ask again nor show messages nor set KRB5CCNAME, and a
+key that wants its PIN at each use is refused rather than given the same PIN
+unasked.
+
+Either way the helper obtains a TGT for the user with the card's
+certificate, validates it by getting a ticket for host/<this host's FQDN>
+and decrypting it with the host keytab (a KDC without the host key cannot log
+anyone in), and writes the user's credential cache, owned by the user, mode
+0600. It logs to syslog (LOG_AUTHPRIV), never the PIN.
+
+The PAM user name is the logon's name hint, as Windows' X509HintsNeeded:
+"alice" asks for alice@REALM, EXAMPLE\alice the same, "alice@example.com" an
+enterprise name when the suffix is not the realm's. The KDC maps the
+certificate (UPN, altSecurityIdentities, the SID extension) and refuses one
+that does not belong to that account; the helper does not guess.
+
+/etc/pam.d lines (before the other auth modules), with the module:
+
+  auth     [success=done authinfo_unavail=ignore default=die]  pam_sclogon.so
+  account  [success=ok ignore=ignore default=bad]              pam_sclogon.so
+  session  optional                                            pam_sclogon.so
+
+  module options: helper=/usr/bin/sclogon config=/etc/sclogon/pam.conf
+  log=FILE (the helper's stderr, appended) debug (-V)
+
+or with pam_exec:
 
   auth     [success=done default=ignore]  pam_exec.so quiet expose_authtok /usr/bin/sclogon pam
   session  optional                       pam_exec.so quiet /usr/bin/sclogon pam
 
 PAM_TYPE decides what it does:
   auth           the logon above
-  open_session   checks the user's ccache is there, theirs, 0600 and unexpired
-  account, close_session   nothing (exit 0): the KDC judged the account
-  password       refuses (exit 1): change the PIN with 'sclogon pin change'
+  account        pam_sclogon.so: success when the card logon left the user's
+                 ccache, else PAM_IGNORE; pam_exec: nothing (exit 0)
+  open_session   checks the user's ccache is there, theirs, 0600 and
+                 unexpired; pam_sclogon.so sets KRB5CCNAME to it
+  close_session  pam_sclogon.so: destroys (zeroes, removes) the ccache whose
+                 KRB5CCNAME it gave the session, unless retain_after_close;
+                 pam_exec: nothing (exit 0)
+  password       refused: change the PIN with 'sclogon pin change'
 
-The ccache (default FILE:/tmp/krb5cc_%{uid}) is MIT's default name, so the
-session needs no KRB5CCNAME. For another path, set KRB5CCNAME with pam_env,
-e.g. in /etc/security/pam_env.conf:
+The ccache (default FILE:/tmp/krb5cc_%{uid}) is MIT's default name, so a
+pam_exec session needs no KRB5CCNAME. For another path, set KRB5CCNAME with
+pam_env, e.g. in /etc/security/pam_env.conf:
   KRB5CCNAME DEFAULT=FILE:/tmp/krb5cc_@{PAM_USER}
 with ccache = FILE:/tmp/krb5cc_%{username} in pam.conf.
 
@@ -55,23 +97,35 @@ Configuration (default /etc/sclogon/pam.conf), a krb5.conf-style file:
       keytab = FILE:/etc/krb5.keytab
       host_principal = host/ws1.example.com   # default: host/<FQDN>
       ccache = FILE:/tmp/krb5cc_%{uid} # %{uid}, %{gid}, %{username}
-      identity = card                  # FILE:cert.pem,key.pem or PKCS12:file.p12 for tests
-      reader = Virtual PCD 00 00       # default: the only reader with a card
+      identity = card                  # or PKCS11:…; FILE:cert.pem,key.pem or PKCS12:file.p12 for tests
+      reader = Virtual PCD 00 00       # default: every reader with a card
+      cert_cache = /var/cache/sclogon/cards   # certificates of cards seen before; "none": read each card in full
+      card_wait = 30s                  # pam_sclogon.so: "Insert your smart card", wait this long (default: no wait)
+      retain_after_close = false       # pam_sclogon.so: keep the ccache at close_session
+      offline = false                  # log on when no KDC answers, for a user seen online before
+      offline_dir = /var/lib/sclogon/offline  # the records of online logons (root's, 0700)
+      offline_max_status_age = 24h     # the recorded OCSP answer's age, from its thisUpdate
       kdc = 127.0.0.1:88               # repeatable; default from krb5.conf or DNS
       timeout = 3s
       lifetime = 10h
 
-Environment (set by pam_exec): PAM_TYPE, PAM_USER, PAM_SERVICE, PAM_RHOST.
+An offline logon writes no ccache and sets no KRB5CCNAME: the conversation
+says "Offline logon: no Kerberos ticket", and each attempt is audited.
+
+Environment (set by pam_exec or pam_sclogon.so): PAM_TYPE, PAM_USER,
+PAM_SERVICE, PAM_RHOST, PAM_TTY; KRB5CCNAME, the session's (close_session).
 
 flags:
   --config FILE   the configuration (default /etc/sclogon/pam.conf)
   -V              trace each step to the log
+  --module        speak pam_sclogon.so's protocol on stdin and stdout
 
-Exit codes (pam_exec turns any non-zero status into PAM_SYSTEM_ERR and logs
-it): 0 success, 1 the logon was refused (wrong PIN, blocked card, no
-certificate for the user, the KDC refused, validation failed), 2 usage (not
-run by pam_exec, bad flags), 3 configuration or system error (config file,
-keytab, unknown account, no card reader, KDC unreachable).
+Exit codes under pam_exec (which turns any non-zero status into
+PAM_SYSTEM_ERR and logs it): 0 success, 1 the logon was refused (wrong PIN,
+blocked card, no certificate for the user, the KDC refused, validation
+failed), 2 usage (not run by pam_exec, bad flags), 3 configuration or system
+error (config file, keytab, unknown account, no card reader, KDC
+unreachable). Under pam_sclogon.so the outcome is the PAM code above.
 
 Example, by hand:
   printf '123456\0' | PAM_TYPE=auth PAM_USER=alice sclogon pam --config pam.conf
@@ -82,7 +136,7 @@ const exitSystem = 3
 func init() {
 	register(&command{
 		name:    "pam",
-		summary: "the PAM helper: smart-card logon through pam_exec",
+		summary: "the PAM helper: smart-card logon through pam_sclogon.so or pam_exec",
 		help:    pamHelp,
 		run:     runPAM,
 	})
@@ -115,6 +169,8 @@ func (l *pamLog) printf(level syslog.Priority, format string, a ...any) {
 		_ = l.sys.Err(msg)
 	case syslog.LOG_WARNING:
 		_ = l.sys.Warning(msg)
+	case syslog.LOG_NOTICE:
+		_ = l.sys.Notice(msg)
 	case syslog.LOG_DEBUG:
 		_ = l.sys.Debug(msg)
 	default:
@@ -133,6 +189,7 @@ func runPAM(ctx context.Context, s stdio, args []string) int {
 	fs.SetOutput(io.Discard)
 	configPath := fs.String("config", pam.DefaultConfigPath, "")
 	verbose := fs.Bool("V", false, "")
+	module := fs.Bool("module", false, "")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(s.out, strings.TrimLeft(pamHelp, "\n"))
@@ -141,8 +198,11 @@ func runPAM(ctx context.Context, s stdio, args []string) int {
 		if err == nil {
 			err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
 		}
-		fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon pam [--config FILE] [-V]\n", err)
+		fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon pam [--config FILE] [-V] [--module]\n", err)
 		return exitUsage
+	}
+	if *module {
+		return runPAMModule(ctx, s, *configPath, *verbose)
 	}
 	typ, user := os.Getenv("PAM_TYPE"), os.Getenv("PAM_USER")
 	log := newPAMLog(s.errOut, pamLogTags(typ, user)+": ")
@@ -216,19 +276,32 @@ func pamAuth(ctx context.Context, s stdio, cfg *pam.Config, account pam.Account,
 		log.printf(syslog.LOG_WARNING, "logon refused: %s", msg)
 		return code
 	}
+	logResult(log, res)
+	return exitOK
+}
+
+// logResult logs a completed logon.
+func logResult(log *pamLog, res *pam.Result) {
+	if res.Offline {
+		log.printf(syslog.LOG_NOTICE, "offline logon as %s with %s: no KDC answered; no ticket, no ccache", res.Principal, res.Identity)
+		return
+	}
 	log.printf(syslog.LOG_INFO, "logged on as %s with %s (KDC %s); ccache %s valid until %s",
 		res.Principal, res.Identity, res.KDC, res.CCache, res.EndTime.UTC().Format(time.RFC3339))
-	return exitOK
 }
 
 // identitySource is the card unless the configuration names a PKCS #11
 // token or a software identity (tests).
 func identitySource(cfg *pam.Config) pam.IdentitySource {
 	if cfg.Identity == "" || cfg.Identity == pam.DefaultIdentity {
-		return pam.CardSource{Provider: pcsc.Provider{}, Reader: cfg.Reader, Profile: cfg.Profile}
+		src := pam.CardSource{Provider: pcsc.Provider{}, Reader: cfg.Reader, Policy: cfg.Policy}
+		if cfg.CertCache != "" {
+			src.Cache = &card.Cache{Dir: cfg.CertCache}
+		}
+		return src
 	}
 	if identity.IsPKCS11(cfg.Identity) {
-		return pam.TokenSource{Spec: cfg.Identity, Profile: cfg.Profile}
+		return pam.TokenSource{Spec: cfg.Identity, Policy: cfg.Policy}
 	}
 	return pam.SoftwareSource{Spec: cfg.Identity}
 }
@@ -258,9 +331,10 @@ func explainPAM(err error) (msg, hint string) {
 	var perr *card.PINError
 	var kerr *kinit.KDCError
 	var terr *identity.TokenError
+	var rerr *selection.ReaderError
 	switch {
 	case errors.As(err, &kerr) && kerr.Code == krberror.ClientNameMismatch:
-		return "the KDC says the certificate does not belong to this account", "a user logs on with a card whose certificate maps to their account"
+		return fmt.Sprintf("the KDC says the certificate does not belong to this account (%v)", kerr.Code), "a user logs on with a card whose certificate maps to their account"
 	case errors.As(err, &terr):
 		// A token's tries are flags ("low"), not a count; its lock is undone with the SO PIN.
 		if msg, hint, ok := explainToken(err); ok {
@@ -273,10 +347,19 @@ func explainPAM(err error) (msg, hint string) {
 		return fmt.Sprintf("the card refused the PIN (%s)", card.TriesLeft(perr.Retries)), ""
 	case errors.Is(err, card.ErrPINBlocked):
 		return "the card's PIN is blocked", "unblock it with 'sclogon pin unblock'"
-	case errors.Is(err, pam.ErrNoCertificate), errors.Is(err, pam.ErrWrongClient):
-		return strings.TrimPrefix(err.Error(), "pam: "), "a user logs on with a card whose certificate names them"
+	case errors.As(err, &kerr):
+		msg, hint := explainKDCError(kerr)
+		return fmt.Sprintf("%s [%v]", msg, kerr.Code), hint
+	case errors.Is(err, card.ErrNoCard):
+		return "no smart card in a reader", "insert the card; 'reader' in [pam] names the reader to read"
+	case errors.As(err, &rerr):
+		return rerr.Err.Error(), "check that pcscd runs and the reader 'reader' in [pam] names"
+	case errors.Is(err, pam.ErrNoCertificate):
+		return err.Error(), "'sclogon certs' shows why each certificate was rejected and the switch that allows it"
+	case errors.Is(err, pam.ErrWrongClient):
+		return err.Error(), "a user logs on with a card whose certificate maps to their account"
 	case errors.Is(err, pam.ErrNotValidated):
-		return strings.TrimPrefix(err.Error(), "pam: "), "the answer did not come from the realm's KDC, or the host keytab is stale; export it again with 'sclogon kdc keytab'"
+		return err.Error(), "the answer did not come from the realm's KDC, or the host keytab is stale; export it again with 'sclogon kdc keytab'"
 	}
 	return explainKinit(err)
 }

@@ -36,7 +36,7 @@ func TestKinitPKCS12OpenSSL3Default(t *testing.T) {
 	// A KDC that cannot answer shows that the wrong password stops sclogon
 	// before any request is sent.
 	code, _, stderr = runKinitCmd(t, "wrong\n", "--identity", "PKCS12:"+p12, "--pin-stdin", "--kdc", "127.0.0.1:1", "--timeout", "200ms")
-	if code != exitFail || !strings.Contains(stderr, "sclogon: error: wrong PKCS #12 password") ||
+	if code != exitFail || !strings.Contains(stderr, "sclogon: error: identity: wrong PKCS #12 password") ||
 		!strings.Contains(stderr, "sclogon: hint: ") || strings.Contains(stderr, "KDC") {
 		t.Fatalf("wrong password: exit %d:\n%s", code, stderr)
 	}

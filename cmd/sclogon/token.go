@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -51,7 +52,12 @@ func tokenIdentity(s stdio, f *kinitFlags, idSpec string, conf *krb5conf.Config,
 		tok.Close()
 		return nil, nil, err
 	}
-	id := identity.NewToken(tok, byFingerprint[v.Fingerprint], v.Label, tokenPINOptions(s, tok, stdin, f.pinStdin))
+	opt, err := tokenPINOptions(s, tok, stdin, f, conf, realmOf(conf, principal))
+	if err != nil {
+		tok.Close()
+		return nil, nil, err
+	}
+	id := identity.NewToken(tok, byFingerprint[v.Fingerprint], v.Label, opt)
 	if trace != nil {
 		trace("logon certificate: %s", id.Label())
 	}
@@ -64,20 +70,41 @@ func tokenIdentity(s stdio, f *kinitFlags, idSpec string, conf *krb5conf.Config,
 }
 
 // tokenPINOptions ask for a token's PIN as for a card's, with the token's
-// own PIN length; a token with a PIN pad or a fingerprint reader is not
-// asked, and the person is told to enter the PIN there (Windows' "external
-// PIN").
-func tokenPINOptions(s stdio, tok *pkcs11.Token, stdin *bufio.Reader, fromStdin bool) identity.CardOptions {
+// own PIN length and under the same PIN cache policy (--pin-cache, else
+// krb5.conf's); a key that wants a login per use (CKA_ALWAYS_AUTHENTICATE)
+// is asked for again whatever the policy. A token with a PIN pad or a
+// fingerprint reader is not asked, and the person is told to enter the PIN
+// there (Windows' "external PIN").
+func tokenPINOptions(s stdio, tok *pkcs11.Token, stdin *bufio.Reader, f *kinitFlags, conf *krb5conf.Config, realm string) (identity.CardOptions, error) {
+	pol, err := pinCachePolicy(conf, realm, f.pinCache)
+	if err != nil {
+		return identity.CardOptions{}, err
+	}
 	min, max := tok.PINLength()
+	newPIN := func(b []byte) (*card.PIN, error) { return card.NewTokenPIN(b, min, max) }
 	return identity.CardOptions{
-		PIN: pinPrompt(s, stdin, fromStdin, func(b []byte) (*card.PIN, error) { return card.NewTokenPIN(b, min, max) }),
+		// A token's PIN is its user PIN, not a PIV role: "PIN for
+		// alice@EXAMPLE.COM to sign the logon request (tries left: not
+		// counted): ".
+		Ask: func(ctx context.Context, req card.PINRequest) (*card.PIN, error) {
+			if req.Retries == 1 {
+				fmt.Fprintln(s.errOut, "sclogon: warning: this is the last PIN try; a wrong PIN locks the token")
+			}
+			prompt := "PIN for " + req.For
+			if p := req.Purpose.String(); p != "" {
+				prompt += " " + p
+			}
+			a := pinAsker{ctx: ctx, stdin: stdin, fromStdin: f.pinStdin, newPIN: newPIN}
+			return a.ask(fmt.Sprintf("%s (%s): ", prompt, card.TriesLeft(req.Retries)))
+		},
+		CachePolicy: pol,
 		OnDevice: func(label string, retries int) {
 			if retries == 1 {
 				fmt.Fprintln(s.errOut, "sclogon: warning: this is the final PIN try; a wrong PIN locks the token")
 			}
 			fmt.Fprintf(s.errOut, "sclogon: enter the PIN for %s on the PIN pad or fingerprint reader of token %q; sclogon waits for the token\n", label, tok.Label())
 		},
-	}
+	}, nil
 }
 
 // configIdentities are krb5.conf's pkinit_identities for realm, looked up
@@ -225,11 +252,11 @@ func explainToken(err error) (msg, hint string, ok bool) {
 	case errors.Is(err, errPadChange):
 		return tokenName + ": " + errPadChange.Error(), "change or unlock its PIN with the device's own tool", true
 	case errors.Is(err, pkcs11.ErrModule):
-		return strings.TrimPrefix(err.Error(), "pkcs11: "), "name the module's path with PKCS11:module_name=/path/to/module.so (p11-kit-proxy.so from p11-kit-modules is the default)", true
+		return err.Error(), "name the module's path with PKCS11:module_name=/path/to/module.so (p11-kit-proxy.so from p11-kit-modules is the default)", true
 	case errors.Is(err, pkcs11.ErrNoToken):
-		return strings.TrimPrefix(err.Error(), "pkcs11: "), "check the token label (token=) and slot (slotid=); 'pkcs11-tool --module MODULE -L' lists them", true
+		return err.Error(), "check the token label (token=) and slot (slotid=); 'pkcs11-tool --module MODULE -L' lists them", true
 	case errors.Is(err, identity.ErrNoTokenCertificate):
-		return strings.TrimPrefix(err.Error(), "identity: "), "check certid= and certlabel=; 'pkcs11-tool --module MODULE -O' lists the objects with their IDs and labels", true
+		return err.Error(), "check certid= and certlabel=; 'pkcs11-tool --module MODULE -O' lists the objects with their IDs and labels", true
 	case errors.Is(err, pkcs11.ErrUnavailable):
 		return err.Error(), "use a build of sclogon made with cgo", true
 	case errors.As(err, &p11err):

@@ -29,6 +29,8 @@ type PCSC struct {
 	// CardAddrs are where a software card connects (vpcd's card side), one per
 	// reader, in the order of Readers.
 	CardAddrs []string
+	// PINPad is the PIN-pad reader of [PCSCOptions.PINPad], or nil.
+	PINPad *PINPad
 
 	proc *Process
 }
@@ -39,9 +41,22 @@ func (p *PCSC) Process() *Process { return p.proc }
 // StartPCSCD takes the machine-wide pcscd lock (waiting for other tests to
 // finish with it), then starts pcscd in the foreground with a private reader
 // configuration whose vpcd readers listen on free loopback ports.
-func StartPCSCD(tb testing.TB) *PCSC {
+func StartPCSCD(tb testing.TB) *PCSC { tb.Helper(); return StartPCSCDWith(tb, PCSCOptions{}) }
+
+// PCSCOptions add readers to [StartPCSCDWith].
+type PCSCOptions struct {
+	// PINPad adds a PIN-pad reader ([PCSC.PINPad]) beside vpcd's two.
+	PINPad bool
+}
+
+// StartPCSCDWith is [StartPCSCD] with the readers o asks for.
+func StartPCSCDWith(tb testing.TB, o PCSCOptions) *PCSC {
 	tb.Helper()
 	pcscd := Require(tb, "pcscd", "pcscd")
+	var padDriver string
+	if o.PINPad {
+		padDriver = buildPINPad(tb)
+	}
 	const driver = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 	if _, err := os.Stat(driver); err != nil {
 		Missing(tb, "harness: the vpcd driver "+driver+" is missing: install the Debian package vsmartcard-vpcd")
@@ -69,13 +84,21 @@ func StartPCSCD(tb testing.TB) *PCSC {
 	// vpcd takes its TCP port from the channel id; the second reader gets port+1.
 	conf := fmt.Sprintf("FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME   /dev/null:0x%04X\nLIBPATH      %s\nCHANNELID    0x%04X\n", port, driver, port)
 	writeFile(tb, filepath.Join(confDir, "vpcd"), []byte(conf), 0o600)
+	var pad *PINPad
+	if o.PINPad {
+		pad = configurePINPad(tb, confDir, padDriver)
+	}
 
 	proc := Start(tb, "pcscd", exec.Command(pcscd, "--foreground", "--config", confDir, "--info"))
 	WaitFor(tb, proc, 10*time.Second, func() error {
 		if err := unixReady(pcscdSocket)(); err != nil {
 			return err
 		}
-		for _, p := range []int{port, port + 1} {
+		ports := []int{port, port + 1}
+		if pad != nil {
+			ports = append(ports, pad.port)
+		}
+		for _, p := range ports {
 			if !tcpListening(p) {
 				return fmt.Errorf("vpcd reader port %d not listening yet", p)
 			}
@@ -85,6 +108,7 @@ func StartPCSCD(tb testing.TB) *PCSC {
 	return &PCSC{
 		Readers:   []string{"Virtual PCD 00 00", "Virtual PCD 00 01"},
 		CardAddrs: []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", port+1)},
+		PINPad:    pad,
 		proc:      proc,
 	}
 }

@@ -18,6 +18,11 @@ import (
 //go:embed schema/ad-mini.ldif
 var adSchema []byte
 
+// keysSchema holds the realm keys a KDC keeps in the directory (kdc.LDAPKeys).
+//
+//go:embed schema/sclogon-keys.ldif
+var keysSchema []byte
+
 // SlapdConfig describes a private directory.
 type SlapdConfig struct {
 	// Suffix is the naming context; default "dc=example,dc=com". Its entry is
@@ -73,6 +78,7 @@ func StartSlapd(tb testing.TB, cfg SlapdConfig) *LDAP {
 	}
 	schemaPath := filepath.Join(dir, "ad-mini.ldif")
 	writeFile(tb, schemaPath, adSchema, 0o600)
+	writeFile(tb, filepath.Join(dir, "sclogon-keys.ldif"), keysSchema, 0o600)
 	configPath := filepath.Join(dir, "config.ldif")
 	writeFile(tb, configPath, []byte(l.configLDIF(schemaPath)), 0o600)
 	dataPath := filepath.Join(dir, "data.ldif")
@@ -136,6 +142,8 @@ include: file:///etc/ldap/schema/cosine.ldif
 include: file:///etc/ldap/schema/inetorgperson.ldif
 
 include: file://%[2]s
+
+include: file://%[1]s/sclogon-keys.ldif
 
 dn: olcDatabase={-1}frontend,cn=config
 objectClass: olcDatabaseConfig

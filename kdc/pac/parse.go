@@ -182,7 +182,14 @@ func Verify(pacBytes []byte, serverKey Key, kdcKey *Key) (*PAC, error) {
 // only the server signature covers the buffers), then returns the same
 // buffers, in the same order, signed for serviceKey and kdcKey.
 func Resign(pacBytes []byte, kdcKey, serviceKey Key) ([]byte, error) {
-	p, err := Verify(pacBytes, kdcKey, &kdcKey)
+	return ResignRolled(pacBytes, kdcKey, kdcKey, serviceKey)
+}
+
+// ResignRolled is [Resign] across a krbtgt key rollover: the TGT's PAC is
+// verified with tgtKey, the krbtgt key version the TGT was issued under,
+// and signed anew with kdcKey, the current one.
+func ResignRolled(pacBytes []byte, tgtKey, kdcKey, serviceKey Key) ([]byte, error) {
+	p, err := Verify(pacBytes, tgtKey, &tgtKey)
 	if err != nil {
 		return nil, err
 	}

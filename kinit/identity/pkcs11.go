@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sclogon/sclogon/card"
 	"github.com/sclogon/sclogon/card/pkcs11"
 )
 
@@ -150,11 +151,16 @@ type Token struct {
 }
 
 // NewToken makes the identity of the certificate o on tok; label names the
-// certificate to the person asked for the PIN. A key with
-// CKA_ALWAYS_AUTHENTICATE logs in again before each use with the same PIN,
-// asked once. The Token owns tok.
+// certificate to the person asked for the PIN. The user logs in as the PIN
+// cache policy says; a key with CKA_ALWAYS_AUTHENTICATE (the "always" PIN
+// policy) also logs in right before each use, with the PIN the person types
+// for that use: the first use takes the one just typed for the user login,
+// a later one asks again. The Token owns tok.
 func NewToken(tok *pkcs11.Token, o pkcs11.Object, label string, opt CardOptions) *Token {
 	t := &Token{Card: NewCard(tok, o.Slot, o.Cert, label, opt), tok: tok, obj: o}
+	// The object's slot is a number Token gives it, not a PIV slot whose
+	// default policy would apply; the per-use login is the token's.
+	t.Card.policy, t.Card.known = card.KeyPINOnce, true
 	tok.ContextPIN(t.Card.contextPIN)
 	return t
 }

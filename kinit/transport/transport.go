@@ -6,6 +6,9 @@
 // each KDC in order with a per-KDC timeout, prefers TCP for requests larger than
 // the UDP preference limit (PKINIT requests always are), falls back from UDP to
 // TCP when a KDC answers KRB_ERR_RESPONSE_TOO_BIG, and honours the context.
+// A KDC that did not answer one exchange is asked after the others in the
+// next exchanges of the same Client (one command: the AS exchange, then the
+// TGS), so that a logon pays a dead KDC's timeouts once, not per message.
 package transport
 
 import (
@@ -17,6 +20,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/messages"
@@ -119,7 +123,9 @@ type Dialer interface {
 	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-// Client exchanges messages with KDCs. The zero value is ready to use.
+// Client exchanges messages with KDCs. The zero value is ready to use; it
+// is safe for concurrent use, and remembers the KDCs that did not answer
+// for its life.
 type Client struct {
 	Dialer Dialer
 	// Timeout bounds each attempt at one KDC (default 3 s).
@@ -131,6 +137,9 @@ type Client struct {
 	MaxReply int
 	// Trace, when set, is told of each attempt (for -V).
 	Trace func(format string, args ...any)
+
+	mu         sync.Mutex
+	unanswered map[KDC]bool // KDCs whose every attempt failed, until one answers
 }
 
 const (
@@ -173,7 +182,7 @@ func (c *Client) Exchange(ctx context.Context, kdcs []KDC, req []byte) ([]byte, 
 		limit = defaultUDPLimit
 	}
 	var attempts []error
-	for _, k := range kdcs {
+	for _, k := range c.order(kdcs) {
 		var networks []string
 		switch {
 		case k.Network != "":
@@ -195,6 +204,7 @@ func (c *Client) Exchange(ctx context.Context, kdcs []KDC, req []byte) ([]byte, 
 			}
 			if err == nil {
 				c.trace("%s/%s: %d-byte reply", network, k.Addr, len(reply))
+				c.remember(k, true)
 				return reply, KDC{Addr: k.Addr, Network: network}, nil
 			}
 			if ctxErr := ctx.Err(); ctxErr != nil {
@@ -203,8 +213,46 @@ func (c *Client) Exchange(ctx context.Context, kdcs []KDC, req []byte) ([]byte, 
 			c.trace("%s/%s: %v", network, k.Addr, err)
 			attempts = append(attempts, fmt.Errorf("%s/%s: %w", network, k.Addr, err))
 		}
+		c.remember(k, false)
 	}
 	return nil, KDC{}, &Error{Attempts: attempts}
+}
+
+// order is kdcs with those that did not answer an earlier exchange moved
+// to the end, each part in its configured order: they are still asked
+// when the others fail too.
+func (c *Client) order(kdcs []KDC) []KDC {
+	out := make([]KDC, 0, len(kdcs))
+	var last []KDC
+	var names []string
+	c.mu.Lock()
+	for _, k := range kdcs {
+		if c.unanswered[k] {
+			last = append(last, k)
+			names = append(names, k.String())
+		} else {
+			out = append(out, k)
+		}
+	}
+	c.mu.Unlock()
+	if len(last) > 0 && len(out) > 0 {
+		c.trace("%s did not answer before: asked last", strings.Join(names, ", "))
+	}
+	return append(out, last...)
+}
+
+// remember notes whether k answered.
+func (c *Client) remember(k KDC, answered bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if answered {
+		delete(c.unanswered, k)
+		return
+	}
+	if c.unanswered == nil {
+		c.unanswered = map[KDC]bool{}
+	}
+	c.unanswered[k] = true
 }
 
 func (c *Client) trace(format string, args ...any) {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -150,6 +152,72 @@ func TestFailoverToSecondKDC(t *testing.T) {
 	if dead.udpHits.Load() != 1 || dead.tcpHits.Load() != 1 {
 		t.Fatalf("dead KDC saw udp %d tcp %d, want one each", dead.udpHits.Load(), dead.tcpHits.Load())
 	}
+}
+
+// dialLog is a Dialer that records what it dials, as network/addr.
+type dialLog struct {
+	mu    sync.Mutex
+	dials []string
+}
+
+func (d *dialLog) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	d.mu.Lock()
+	d.dials = append(d.dials, network+"/"+addr)
+	d.mu.Unlock()
+	var nd net.Dialer
+	return nd.DialContext(ctx, network, addr)
+}
+
+// take returns the dials since the last take.
+func (d *dialLog) take() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := d.dials
+	d.dials = nil
+	return out
+}
+
+// TestUnansweredKDCAskedLast: a KDC that did not answer one exchange is
+// not asked first in the Client's next one (the TGS after the AS), but is
+// still asked when it is the only one; a new Client asks it first again.
+func TestUnansweredKDCAskedLast(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := KDC{Addr: closed.Addr().String(), Network: "tcp"} // connection refused
+	closed.Close()
+	live := startFakeKDC(t, nil)
+	kdcs := []KDC{dead, {Addr: live.addr}}
+	log := &dialLog{}
+	c := &Client{Dialer: log, Timeout: 5 * time.Second}
+
+	want := func(step string, dials ...string) {
+		t.Helper()
+		if got := log.take(); !slices.Equal(got, dials) {
+			t.Fatalf("%s dialled %q, want %q", step, got, dials)
+		}
+	}
+	for _, step := range []string{"the first exchange", "the second exchange"} {
+		if _, used, err := c.Exchange(context.Background(), kdcs, []byte("req")); err != nil || used.Addr != live.addr {
+			t.Fatalf("%s: answered by %v, %v", step, used, err)
+		}
+		if step == "the first exchange" {
+			want(step, "tcp/"+dead.Addr, "udp/"+live.addr)
+		} else {
+			want(step, "udp/"+live.addr)
+		}
+	}
+	if _, _, err := c.Exchange(context.Background(), []KDC{dead}, []byte("req")); err == nil {
+		t.Fatal("the dead KDC answered")
+	}
+	want("an exchange with the dead KDC alone", "tcp/"+dead.Addr)
+
+	fresh := &Client{Dialer: log, Timeout: 5 * time.Second}
+	if _, _, err := fresh.Exchange(context.Background(), kdcs, []byte("req")); err != nil {
+		t.Fatal(err)
+	}
+	want("a new Client", "tcp/"+dead.Addr, "udp/"+live.addr)
 }
 
 func TestNoKDCAnswers(t *testing.T) {

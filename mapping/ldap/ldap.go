@@ -12,13 +12,26 @@
 // # Connections
 //
 // New does not connect; the first lookup does. Connections live in a pool of
-// at most [Config.PoolSize]; each is bound once with a simple bind. A
-// lookup that fails because its connection broke (the server restarted,
-// the network dropped it) is retried once on a fresh connection, after the
-// idle connections, which are likely broken too, are closed. Every lookup
-// ends within [Config.Timeout] — dial, TLS, bind and search included —
-// or its context's deadline, whichever comes first, with an error wrapping
-// [mapping.ErrDirectoryUnavailable] when the server could not be reached.
+// at most [Config.PoolSize] in use at once; each is bound once with a simple
+// bind. Every lookup ends within [Config.Timeout] — dial, TLS, bind and
+// search included — or its context's deadline, whichever comes first, with
+// an error wrapping [mapping.ErrDirectoryUnavailable] when no server could
+// be reached.
+//
+// # Replicas
+//
+// [Config.Replicas] names more servers of the same directory, kept in step
+// by the directory's own replication (several domain controllers, OpenLDAP
+// providers under syncrepl). A lookup asks the servers in order of
+// preference, [Config.URL] first, skipping those that failed lately: a
+// server that fails (refuses the connection, drops it, does not answer in
+// time) is asked again only after a backoff (1 s, doubling up to 30 s, see
+// [Directory.Servers]) unless no other answers. A lookup whose pooled
+// connection broke drops that server's idle connections, which are likely
+// broken too, and asks again on a fresh connection, to the same server (it
+// may have restarted) and then to the next. While another server is left to
+// ask (one not backing off), an attempt gets half the time left, so that a
+// server that hangs leaves time for the next.
 //
 // # Filters
 //
@@ -53,10 +66,22 @@ const (
 	DefaultSizeLimit = 100
 )
 
+// The backoff of a failed server: it is asked again after minBackoff, then
+// twice as long after each further failure, up to maxBackoff.
+const (
+	minBackoff = time.Second
+	maxBackoff = 30 * time.Second
+)
+
 // Config says how to reach the directory.
 type Config struct {
-	// URL is ldap://host[:port], ldaps://host[:port] or ldapi://.
+	// URL is ldap://host[:port], ldaps://host[:port] or ldapi://: the
+	// server asked first.
 	URL string
+	// Replicas are more servers of the same directory, in the same URL
+	// forms, asked in this order when the ones before them fail. They take
+	// the same credentials, TLS settings and BaseDN as URL.
+	Replicas []string
 	// BindDN and Password are the simple-bind credentials; an empty
 	// BindDN searches anonymously.
 	BindDN   string
@@ -66,49 +91,59 @@ type Config struct {
 	// CAFile is a PEM file of CA certificates that verify the server's
 	// certificate for ldaps:// and StartTLS; empty means the system roots.
 	CAFile string
-	// ServerName overrides the name checked in the server's certificate;
-	// default the URL's host.
+	// ServerName overrides the name checked in the servers' certificates;
+	// default each URL's host.
 	ServerName string
 	// StartTLS upgrades an ldap:// connection with the StartTLS extended
 	// operation before binding.
 	StartTLS bool
 	// Timeout bounds each lookup; default DefaultTimeout.
 	Timeout time.Duration
-	// PoolSize is the most connections open at once; default DefaultPoolSize.
+	// PoolSize is the most connections in use at once; default DefaultPoolSize.
 	PoolSize int
 	// PageSize is the RFC 2696 page size for group searches; default DefaultPageSize.
 	PageSize uint32
 	// SizeLimit caps the entries an account search returns; default
 	// DefaultSizeLimit. More than one is already ambiguous.
 	SizeLimit int
+	// Now is the clock of the servers' backoff; default time.Now.
+	Now func() time.Time
 }
 
 // Directory is an LDAP-backed [mapping.Directory]. It is safe for
 // concurrent use.
 type Directory struct {
-	cfg  Config
+	cfg     Config
+	servers []*server     // URL, then the replicas: the order of preference
+	slot    chan struct{} // one token per connection that may be in use
+
+	mu     sync.Mutex // guards closed and the servers' failures and retryAt
+	closed bool
+}
+
+// server is one server of the directory and its idle connections.
+type server struct {
+	url  string
 	tls  *tls.Config
-	slot chan struct{}     // one token per connection that may be open
 	idle chan *goldap.Conn // bound connections ready for use
 
-	mu     sync.Mutex
-	closed bool
+	failures int       // consecutive failures; 0 while it answers
+	retryAt  time.Time // while failing, asked before this only when no other answers
+}
+
+// ServerState is what a [Directory] knows of one of its servers.
+type ServerState struct {
+	URL string
+	// Failures counts the failures since the server last answered: 0 for a
+	// server that answers. Failures within one backoff count once.
+	Failures int
+	// RetryAt is, while Failures > 0, the time before which the server is
+	// asked only when no other answers.
+	RetryAt time.Time
 }
 
 // New checks cfg and returns a directory; it does not connect.
 func New(cfg Config) (*Directory, error) {
-	u, err := url.Parse(cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("mapping/ldap: bad URL %q: %w", cfg.URL, err)
-	}
-	switch u.Scheme {
-	case "ldap", "ldaps", "ldapi":
-	default:
-		return nil, fmt.Errorf("mapping/ldap: URL %q: scheme must be ldap, ldaps or ldapi", cfg.URL)
-	}
-	if cfg.StartTLS && u.Scheme != "ldap" {
-		return nil, fmt.Errorf("mapping/ldap: StartTLS needs an ldap:// URL, not %q", cfg.URL)
-	}
 	if cfg.BaseDN == "" {
 		return nil, errors.New("mapping/ldap: no BaseDN")
 	}
@@ -127,30 +162,53 @@ func New(cfg Config) (*Directory, error) {
 	if cfg.SizeLimit <= 0 {
 		cfg.SizeLimit = DefaultSizeLimit
 	}
-	d := &Directory{
-		cfg:  cfg,
-		slot: make(chan struct{}, cfg.PoolSize),
-		idle: make(chan *goldap.Conn, cfg.PoolSize),
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	if u.Scheme == "ldaps" || cfg.StartTLS {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.ServerName}
-		if tc.ServerName == "" {
-			tc.ServerName = u.Hostname()
+	var roots *x509.CertPool
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("mapping/ldap: CA file: %w", err)
 		}
-		if cfg.CAFile != "" {
-			pem, err := os.ReadFile(cfg.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("mapping/ldap: CA file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("mapping/ldap: CA file %s holds no PEM certificate", cfg.CAFile)
-			}
-			tc.RootCAs = pool
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mapping/ldap: CA file %s holds no PEM certificate", cfg.CAFile)
 		}
-		d.tls = tc
+	}
+	d := &Directory{cfg: cfg, slot: make(chan struct{}, cfg.PoolSize)}
+	for _, raw := range append([]string{cfg.URL}, cfg.Replicas...) {
+		s, err := newServer(cfg, raw, roots)
+		if err != nil {
+			return nil, err
+		}
+		d.servers = append(d.servers, s)
 	}
 	return d, nil
+}
+
+// newServer checks one URL of cfg.
+func newServer(cfg Config, raw string, roots *x509.CertPool) (*server, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("mapping/ldap: bad URL %q: %w", raw, err)
+	}
+	switch u.Scheme {
+	case "ldap", "ldaps", "ldapi":
+	default:
+		return nil, fmt.Errorf("mapping/ldap: URL %q: scheme must be ldap, ldaps or ldapi", raw)
+	}
+	if cfg.StartTLS && u.Scheme != "ldap" {
+		return nil, fmt.Errorf("mapping/ldap: StartTLS needs an ldap:// URL, not %q", raw)
+	}
+	s := &server{url: raw, idle: make(chan *goldap.Conn, cfg.PoolSize)}
+	if u.Scheme == "ldaps" || cfg.StartTLS {
+		s.tls = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.ServerName, RootCAs: roots}
+		if s.tls.ServerName == "" {
+			s.tls.ServerName = u.Hostname()
+		}
+	}
+	return s, nil
 }
 
 // Close closes the idle connections; lookups after Close fail.
@@ -158,7 +216,9 @@ func (d *Directory) Close() error {
 	d.mu.Lock()
 	d.closed = true
 	d.mu.Unlock()
-	d.drainIdle()
+	for _, s := range d.servers {
+		s.drainIdle()
+	}
 	return nil
 }
 
@@ -167,10 +227,43 @@ func (d *Directory) Ping(ctx context.Context) error {
 	return d.do(ctx, func(*goldap.Conn) error { return nil })
 }
 
-func (d *Directory) drainIdle() {
+// Servers reports the state of each server, in order of preference.
+func (d *Directory) Servers() []ServerState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]ServerState, len(d.servers))
+	for i, s := range d.servers {
+		out[i] = ServerState{URL: s.url, Failures: s.failures, RetryAt: s.retryAt}
+	}
+	return out
+}
+
+func (s *server) takeIdle() *goldap.Conn {
 	for {
 		select {
-		case c := <-d.idle:
+		case c := <-s.idle:
+			if !c.IsClosing() {
+				return c
+			}
+			c.Close()
+		default:
+			return nil
+		}
+	}
+}
+
+func (s *server) putIdle(c *goldap.Conn) {
+	select {
+	case s.idle <- c:
+	default:
+		c.Close()
+	}
+}
+
+func (s *server) drainIdle() {
+	for {
+		select {
+		case c := <-s.idle:
 			c.Close()
 		default:
 			return
@@ -178,52 +271,142 @@ func (d *Directory) drainIdle() {
 	}
 }
 
-// unavailable wraps a connection-level failure.
-func (d *Directory) unavailable(err error) error {
-	return fmt.Errorf("%w: %s: %w", mapping.ErrDirectoryUnavailable, d.cfg.URL, err)
+// failed records a failure of s. Failures while s is already backing off
+// are the same outage (many lookups see it at once) and count once.
+func (d *Directory) failed(s *server) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.cfg.Now()
+	if s.failures > 0 && now.Before(s.retryAt) {
+		return
+	}
+	s.failures++
+	s.retryAt = now.Add(min(minBackoff<<min(s.failures-1, 16), maxBackoff))
 }
 
-// dial opens and binds a new connection.
-func (d *Directory) dial(ctx context.Context) (*goldap.Conn, error) {
+// answered records that s answers again.
+func (d *Directory) answered(s *server) {
+	d.mu.Lock()
+	s.failures = 0
+	d.mu.Unlock()
+}
+
+// dial opens and binds a new connection to s. A network failure comes back
+// as is; a bind the server refuses comes back wrapped in [answerError].
+func (d *Directory) dial(ctx context.Context, s *server) (*goldap.Conn, error) {
 	dialer := &net.Dialer{Timeout: d.cfg.Timeout}
 	if dl, ok := ctx.Deadline(); ok {
 		dialer.Deadline = dl
 	}
 	opts := []goldap.DialOpt{goldap.DialWithDialer(dialer)}
-	if d.tls != nil {
-		opts = append(opts, goldap.DialWithTLSConfig(d.tls))
+	if s.tls != nil {
+		opts = append(opts, goldap.DialWithTLSConfig(s.tls))
 	}
-	c, err := goldap.DialURL(d.cfg.URL, opts...)
+	c, err := goldap.DialURL(s.url, opts...)
 	if err != nil {
-		return nil, d.unavailable(err)
+		return nil, err
 	}
 	c.SetTimeout(d.cfg.Timeout)
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	if d.cfg.StartTLS {
-		if err := c.StartTLS(d.tls); err != nil {
+		if err := c.StartTLS(s.tls); err != nil {
 			c.Close()
-			return nil, d.unavailable(fmt.Errorf("StartTLS: %w", err))
+			return nil, fmt.Errorf("StartTLS: %w", err)
 		}
 	}
 	if d.cfg.BindDN != "" {
 		if err := c.Bind(d.cfg.BindDN, d.cfg.Password); err != nil {
 			c.Close()
 			if ctx.Err() != nil || isNetwork(err) {
-				return nil, d.unavailable(fmt.Errorf("bind: %w", err))
+				return nil, fmt.Errorf("bind: %w", err)
 			}
-			return nil, fmt.Errorf("mapping/ldap: bind as %s: %w", d.cfg.BindDN, err)
+			return nil, answerError{fmt.Errorf("mapping/ldap: bind as %s at %s: %w", d.cfg.BindDN, s.url, err)}
 		}
 	}
 	if ctx.Err() != nil {
 		c.Close()
-		return nil, d.unavailable(ctx.Err())
+		return nil, ctx.Err()
 	}
 	return c, nil
 }
 
-// do runs op on a pooled connection, retrying once on a fresh connection
-// when a pooled one turns out to be broken.
+// answerError is a server's refusal while connecting (a bad bind): the
+// server works, and its replicas would say the same.
+type answerError struct{ err error }
+
+func (e answerError) Error() string { return e.err.Error() }
+func (e answerError) Unwrap() error { return e.err }
+
+// lookup is one call of do: how each server fared in it.
+type lookup struct {
+	d      *Directory
+	pooled map[*server]bool // a pooled connection of the server was tried
+	down   map[*server]bool // the server failed: not asked again
+	errs   []error          // each failure, naming its server
+}
+
+// next is the server to ask next: the most preferred of those that have
+// not failed in this lookup, those backing off last. nil: none is left.
+func (lk *lookup) next() *server {
+	d := lk.d
+	now := d.cfg.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var later *server
+	for _, s := range d.servers {
+		if lk.down[s] {
+			continue
+		}
+		if s.failures == 0 || !now.Before(s.retryAt) {
+			return s
+		}
+		if later == nil {
+			later = s
+		}
+	}
+	return later
+}
+
+// others reports whether a server besides s is worth leaving time for: one
+// that has not failed in this lookup and is not backing off.
+func (lk *lookup) others(s *server) bool {
+	d := lk.d
+	now := d.cfg.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, o := range d.servers {
+		if o != s && !lk.down[o] && (o.failures == 0 || !now.Before(o.retryAt)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (lk *lookup) fail(s *server, err error) {
+	lk.errs = append(lk.errs, fmt.Errorf("%s: %w", s.url, err))
+}
+
+// unavailable is the lookup's end when no server answered.
+func (lk *lookup) unavailable() error {
+	return fmt.Errorf("%w: %w", mapping.ErrDirectoryUnavailable, serverErrors(lk.errs))
+}
+
+// serverErrors are the failures of a lookup, one line.
+type serverErrors []error
+
+func (e serverErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (e serverErrors) Unwrap() []error { return e }
+
+// do runs op on a pooled connection, asking the servers as the package
+// documentation says, until one answers, every one failed or the time is up.
 func (d *Directory) do(ctx context.Context, op func(*goldap.Conn) error) error {
 	d.mu.Lock()
 	closed := d.closed
@@ -236,56 +419,83 @@ func (d *Directory) do(ctx context.Context, op func(*goldap.Conn) error) error {
 	select {
 	case d.slot <- struct{}{}:
 	case <-ctx.Done():
-		return d.unavailable(fmt.Errorf("waiting for a pooled connection: %w", ctx.Err()))
+		return fmt.Errorf("%w: %s: waiting for a pooled connection: %w", mapping.ErrDirectoryUnavailable, d.cfg.URL, ctx.Err())
 	}
 	defer func() { <-d.slot }()
 
-	for attempt := 0; ; attempt++ {
-		var c *goldap.Conn
-		fresh := false
-		select {
-		case c = <-d.idle:
-			if c.IsClosing() {
-				c.Close()
-				c = nil
-			}
-		default:
+	lk := &lookup{d: d, pooled: map[*server]bool{}, down: map[*server]bool{}}
+	for {
+		s := lk.next()
+		if s == nil {
+			return lk.unavailable()
 		}
-		if c == nil {
-			var err error
-			if c, err = d.dial(ctx); err != nil {
-				return err
-			}
-			fresh = true
-		}
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		err := op(c)
-		expired := !stop()
-		if err == nil && !expired {
-			select {
-			case d.idle <- c:
-			default:
-				c.Close()
-			}
-			return nil
-		}
-		if !expired && !isNetwork(err) && !c.IsClosing() {
-			// The server answered: the connection is fine, the request was not.
-			select {
-			case d.idle <- c:
-			default:
-				c.Close()
-			}
+		if done, err := d.attempt(ctx, lk, s, op); done {
 			return err
 		}
-		c.Close()
-		if expired || ctx.Err() != nil {
-			return d.unavailable(fmt.Errorf("no answer within %s: %w", d.cfg.Timeout, err))
+		if ctx.Err() != nil {
+			return lk.unavailable()
 		}
-		if fresh || attempt > 0 {
-			return d.unavailable(err)
+	}
+}
+
+// attempt asks s once, on a pooled connection of its or a new one. done
+// says the lookup ends with err; otherwise lk says what failed.
+func (d *Directory) attempt(ctx context.Context, lk *lookup, s *server, op func(*goldap.Conn) error) (done bool, err error) {
+	if lk.others(s) {
+		// Leave time for the others.
+		if dl, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, time.Until(dl)/2)
+			defer cancel()
 		}
-		d.drainIdle()
+	}
+	var c *goldap.Conn
+	if !lk.pooled[s] {
+		c = s.takeIdle()
+		lk.pooled[s] = c != nil
+	}
+	fresh := c == nil
+	if fresh {
+		if c, err = d.dial(ctx, s); err != nil {
+			var refused answerError
+			if errors.As(err, &refused) {
+				return true, refused.err
+			}
+			d.down(ctx, lk, s, err)
+			return false, nil
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	err = op(c)
+	expired := !stop()
+	if !expired && (err == nil || !isNetwork(err) && !c.IsClosing()) {
+		// The server answered: the connection is fine, whatever the answer.
+		s.putIdle(c)
+		d.answered(s)
+		return true, err
+	}
+	c.Close()
+	if expired {
+		err = fmt.Errorf("no answer in time: %w", err)
+	}
+	if fresh || expired {
+		d.down(ctx, lk, s, err)
+	} else {
+		// A broken pooled connection: the others are likely broken too.
+		lk.fail(s, err)
+		s.drainIdle()
+	}
+	return false, nil
+}
+
+// down records that s failed in this lookup, and starts or extends its
+// backoff unless the caller gave up: a cancelled lookup says nothing of the
+// server.
+func (d *Directory) down(ctx context.Context, lk *lookup, s *server, err error) {
+	lk.down[s] = true
+	lk.fail(s, err)
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		d.failed(s)
 	}
 }
 

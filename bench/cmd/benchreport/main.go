@@ -47,6 +47,12 @@ type options struct {
 	keys                     kdcload.Keys   // the main tables'
 	otherKeys                []kdcload.Keys // DH-2048 again with these
 	kx                       []string       // key exchanges measured
+	perCoreConcurrency       int            // clients of the per-core rows (0: no such rows)
+	stormUsers               int            // users of the storm (0: no directory and storm rows)
+	mappingCache             time.Duration  // cache_ttl of the cached directory row
+	profileOut               string         // where to keep the KDC's raw CPU profile ("": nowhere)
+	kdcprofileBefore         string         // kdcprofile built from the baseline revision ("": no before profile)
+	baselineNote             string         // what the baseline is, for the report
 }
 
 func main() {
@@ -68,6 +74,12 @@ func main() {
 	flag.StringVar(&kdcKey, "kdc-key", "p256", "the KDCs' key type in the main tables, the same for both KDCs")
 	flag.StringVar(&otherKeys, "other-keys", "rsa2048/rsa2048,p256/rsa2048", "USER/KDC key types to measure DH-2048 with again, at the highest concurrency (empty: none)")
 	flag.StringVar(&kxs, "kx", "DH-2048,ECDH P-256,RSA", "key exchanges to measure")
+	flag.IntVar(&o.perCoreConcurrency, "per-core-concurrency", 8, "clients of the per-core rows, the KDC on CPU 0 and the clients on CPU 1 (0: no per-core rows)")
+	flag.IntVar(&o.stormUsers, "storm-users", 10000, "distinct users of the logon storm (0: no slapd, OCSP and storm rows)")
+	flag.DurationVar(&o.mappingCache, "mapping-cache", time.Minute, "[mapping] cache_ttl of the directory row with the mapping cache (0: no such row)")
+	flag.StringVar(&o.profileOut, "profile-out", "", "keep the KDC's raw CPU profile in this file")
+	flag.StringVar(&o.kdcprofileBefore, "kdcprofile-before", "", "bench/cmd/kdcprofile built from the baseline revision, profiled the same way (empty: none)")
+	flag.StringVar(&o.baselineNote, "baseline", "", "the baseline revision, named in the report")
 	flag.Parse()
 	var err error
 	if o.keys.User, err = benchKeyType(userKey); err != nil {
@@ -112,6 +124,37 @@ func main() {
 		fmt.Fprintf(os.Stderr, "benchreport: error: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// measureCell runs o.runs loads of conc clients with kx against p and
+// returns their medians.
+func measureCell(ctx context.Context, o options, realm *kdcload.Realm, pol kinit.Policy, p *kdcload.Process, label string, kx keyExchange, conc int) (report.Cell, error) {
+	cell := report.Cell{KDC: label, KeyExchange: kx.name, Concurrency: conc, Runs: o.runs}
+	loadBefore := loadAverage1()
+	var rates []float64
+	var p50, p99, kcpu, lcpu []time.Duration
+	for i := range o.runs {
+		res, err := kdcload.Run(ctx, kdcload.Load{Addr: p.Addr, Users: realm.Users, KeyExchange: kx.kx, Concurrency: conc,
+			Warmup: o.warmup, Duration: o.duration, Policy: pol, KDC: p})
+		if err != nil {
+			return cell, err
+		}
+		rates = append(rates, res.PerSecond())
+		p50 = append(p50, res.Percentile(50))
+		p99 = append(p99, res.Percentile(99))
+		kcpu = append(kcpu, res.KDCCPUPerExchange())
+		lcpu = append(lcpu, res.LoadCPUPerExchange())
+		cell.Errors += res.Errors
+		if res.FirstErr != nil && cell.FirstError == "" {
+			cell.FirstError = firstLine(res.FirstErr.Error())
+		}
+		logf("  %s %s c=%d run %d: %.1f/s p50 %v p99 %v KDC %v/exch, %d errors", label, kx.name, conc, i+1,
+			res.PerSecond(), res.Percentile(50).Round(time.Microsecond), res.Percentile(99).Round(time.Microsecond), res.KDCCPUPerExchange().Round(time.Microsecond), res.Errors)
+	}
+	cell.Rate, cell.P50, cell.P99 = report.Median(rates), report.Median(p50), report.Median(p99)
+	cell.KDCCPU, cell.LoadCPU = report.Median(kcpu), report.Median(lcpu)
+	cell.Load = loadBefore + " → " + loadAverage1()
+	return cell, nil
 }
 
 func usage(format string, args ...any) {
@@ -163,9 +206,13 @@ func run(ctx context.Context, o options) error {
 		"# which runs:",
 		"go build -o bin/sclogon ./cmd/sclogon",
 		"go build -o bin/kdcprofile ./bench/cmd/kdcprofile",
-		"go run ./bench/cmd/benchreport " + strings.Join(os.Args[1:], " "),
-		"# and benchreport runs:",
 	}
+	if o.kdcprofileBefore != "" {
+		rep.Commands = append(rep.Commands, fmt.Sprintf("git archive %s | tar -x -C $BASELINE && (cd $BASELINE && go build -o $OLDPWD/%s ./bench/cmd/kdcprofile)", o.baselineNote, o.kdcprofileBefore))
+	}
+	rep.Commands = append(rep.Commands,
+		"go run ./bench/cmd/benchreport "+strings.Join(os.Args[1:], " "),
+		"# and benchreport runs:")
 
 	// Part 2 first: the crypto benchmarks on an idle machine.
 	logf("pkinit benchmarks (-count %d)", o.count)
@@ -174,6 +221,11 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	rep.Crypto = crypto
+	rep.Commands = append(rep.Commands, cmdline)
+	logf("DH exponentiation timing by exponent weight")
+	if rep.DHTiming, cmdline, err = dhTiming(ctx); err != nil {
+		return err
+	}
 	rep.Commands = append(rep.Commands, cmdline)
 	// Per exchange the KDC verifies the user's signature and the CA's
 	// (RSA-2048) on the user's certificate, agrees a key and signs.
@@ -216,7 +268,7 @@ func run(ctx context.Context, o options) error {
 			logf("skipping RSA key transport: the users' keys are %s", kdcload.KeyName(o.keys.User))
 		}
 	}
-	confPath, _, err := kdcload.WriteSclogonConfig(realm, o.reuse)
+	confPath, _, err := kdcload.WriteSclogonConfig(realm, kdcload.SclogonOptions{DHKeyReuse: o.reuse})
 	if err != nil {
 		return err
 	}
@@ -243,32 +295,7 @@ func run(ctx context.Context, o options) error {
 		}})
 	}
 	measure := func(realm *kdcload.Realm, pol kinit.Policy, p *kdcload.Process, label string, kx keyExchange, conc int) (report.Cell, error) {
-		cell := report.Cell{KDC: label, KeyExchange: kx.name, Concurrency: conc, Runs: o.runs}
-		loadBefore := loadAverage1()
-		var rates []float64
-		var p50, p99, kcpu, lcpu []time.Duration
-		for i := range o.runs {
-			res, err := kdcload.Run(ctx, kdcload.Load{Addr: p.Addr, Users: realm.Users, KeyExchange: kx.kx, Concurrency: conc,
-				Warmup: o.warmup, Duration: o.duration, Policy: pol, KDC: p})
-			if err != nil {
-				return cell, err
-			}
-			rates = append(rates, res.PerSecond())
-			p50 = append(p50, res.Percentile(50))
-			p99 = append(p99, res.Percentile(99))
-			kcpu = append(kcpu, res.KDCCPUPerExchange())
-			lcpu = append(lcpu, res.LoadCPUPerExchange())
-			cell.Errors += res.Errors
-			if res.FirstErr != nil && cell.FirstError == "" {
-				cell.FirstError = firstLine(res.FirstErr.Error())
-			}
-			logf("  %s %s c=%d run %d: %.1f/s p50 %v p99 %v KDC %v/exch, %d errors", label, kx.name, conc, i+1,
-				res.PerSecond(), res.Percentile(50).Round(time.Microsecond), res.Percentile(99).Round(time.Microsecond), res.KDCCPUPerExchange().Round(time.Microsecond), res.Errors)
-		}
-		cell.Rate, cell.P50, cell.P99 = report.Median(rates), report.Median(p50), report.Median(p99)
-		cell.KDCCPU, cell.LoadCPU = report.Median(kcpu), report.Median(lcpu)
-		cell.Load = loadBefore + " → " + loadAverage1()
-		return cell, nil
+		return measureCell(ctx, o, realm, pol, p, label, kx, conc)
 	}
 
 	// Part 1.
@@ -297,6 +324,12 @@ func run(ctx context.Context, o options) error {
 			}
 			rep.Peaks = append(rep.Peaks, report.Peak{KDC: s.label, KeyExchange: kx.name, RSS: last.PeakRSS})
 			p.Stop()
+		}
+	}
+
+	if o.perCoreConcurrency > 0 {
+		if rep.PerCore, err = perCore(ctx, o, realm, pol, sclogonBin); err != nil {
+			return err
 		}
 	}
 
@@ -356,15 +389,31 @@ func run(ctx context.Context, o options) error {
 		p.Stop()
 	}
 
+	if o.stormUsers > 0 {
+		logf("directory rows (LDIF, slapd with OCSP) and a storm of %d users", o.stormUsers)
+		if rep.Directory, rep.Storm, cmdline, err = kdcloadBenchmarks(ctx, o, sclogonBin); err != nil {
+			return err
+		}
+		rep.MappingCache = o.mappingCache
+		rep.Commands = append(rep.Commands, cmdline)
+	}
+
 	if o.kdcprofile != "" && slices.Contains(o.kx, "DH-2048") {
 		logf("CPU profile of the KDC under DH-2048 load, concurrency 8")
-		prof, cmdline, err := profile(ctx, realm, pol, o)
+		prof, cmdline, err := profile(ctx, realm, pol, o, o.kdcprofile, o.profileOut)
 		if err != nil {
 			return err
 		}
 		rep.Profile = prof
-		rep.ProfileLoad = fmt.Sprintf("DH-2048, concurrency 8, %s, %s users, a %s KDC key, %s", 2*o.duration, rep.UserKey, rep.KDCKey, rep.Sclogon)
+		rep.ProfileLoad = fmt.Sprintf("DH-2048, concurrency 8, %s, %s users, a %s KDC key, %s, the KDC on CPU %d and the clients on CPU %d", 2*o.duration, rep.UserKey, rep.KDCKey, rep.Sclogon, kdcCPU, loadCPU)
 		rep.Commands = append(rep.Commands, cmdline)
+		if o.kdcprofileBefore != "" {
+			logf("the same profile of the baseline KDC, %s", o.kdcprofileBefore)
+			if rep.ProfileBefore, _, err = profile(ctx, realm, pol, o, o.kdcprofileBefore, ""); err != nil {
+				return err
+			}
+			rep.ProfileBeforeNote = o.baselineNote
+		}
 	}
 
 	// Part 3: an RSA-2048 key on the card and an RSA-2048 KDC key, whatever
@@ -447,7 +496,7 @@ func firstLine(s string) string {
 // cryptoBenchmarks runs the pkinit benchmarks of the KDC's operations and
 // returns each one's median ns/op.
 func cryptoBenchmarks(ctx context.Context, count int) ([]report.CryptoOp, string, error) {
-	const pattern = "^Benchmark(RSA2048Verify|RSA2048Sign|P256Verify|P256Sign|DH2048Validate|DH2048ValidateByExponent|DH2048KeyPair|DH2048Secret|ECDHP256|KeyTransportReplyBuild|KDCReplyBuild)$"
+	const pattern = "^Benchmark(RSA2048Verify|RSA2048Sign|P256Verify|P256Sign|DH2048Validate|DH2048ValidateByExponent|DH2048KeyPair|DH2048KeyPairMathBig|DH2048Secret|DH2048SecretMathBig|ECDHP256|KeyTransportReplyBuild|KDCReplyBuild)$"
 	args := []string{"test", "-run", "^$", "-bench", pattern, "-count", fmt.Sprint(count), "./pkinit"}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Stderr = os.Stderr
@@ -493,12 +542,19 @@ func parseBenchmarks(out []byte) ([]report.CryptoOp, error) {
 	return ops, nil
 }
 
-// profile runs the KDC under bench/cmd/kdcprofile through a DH-2048 load at
-// concurrency 8 and returns the top of `go tool pprof -top`.
-func profile(ctx context.Context, realm *kdcload.Realm, pol kinit.Policy, o options) (string, string, error) {
-	bin, _ := filepath.Abs(o.kdcprofile)
+// profile runs the KDC under bin (bench/cmd/kdcprofile) pinned to one CPU,
+// the clients on the other, through a DH-2048 load at concurrency 8, and
+// returns the top of `go tool pprof -top`, flat and cumulative; profileOut
+// keeps the raw profile.
+func profile(ctx context.Context, realm *kdcload.Realm, pol kinit.Policy, o options, bin, profileOut string) (string, string, error) {
+	bin, _ = filepath.Abs(bin)
 	protoPath := filepath.Join(realm.Dir, "kdc.pprof")
-	p, err := kdcload.StartSclogonKDC(ctx, realm, kdcload.SclogonOptions{Command: []string{bin, "--cpuprofile", protoPath}, DHKeyReuse: o.reuse})
+	restore, err := kdcload.PinSelf(loadCPU)
+	if err != nil {
+		return "", "", err
+	}
+	defer restore()
+	p, err := kdcload.StartSclogonKDC(ctx, realm, kdcload.SclogonOptions{Command: []string{bin, "--cpuprofile", protoPath}, DHKeyReuse: o.reuse, CPUs: strconv.Itoa(kdcCPU)})
 	if err != nil {
 		return "", "", err
 	}
@@ -508,12 +564,27 @@ func profile(ctx context.Context, realm *kdcload.Realm, pol kinit.Policy, o opti
 	if err != nil {
 		return "", "", err
 	}
-	args := []string{"tool", "pprof", "-top", "-nodecount=30", bin, protoPath}
-	out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
-	if err != nil {
-		return "", "", fmt.Errorf("go tool pprof: %w\n%s", err, out)
+	if profileOut != "" {
+		if b, err := os.ReadFile(protoPath); err == nil {
+			_ = os.WriteFile(profileOut, b, 0o644)
+		}
 	}
-	return string(out), "bin/kdcprofile --cpuprofile kdc.pprof --config kdc.conf   # under the same DH-2048 load, concurrency 8\ngo tool pprof -top -nodecount=30 bin/kdcprofile kdc.pprof", nil
+	var out []byte
+	for _, sort := range []string{"-flat", "-cum"} {
+		args := []string{"tool", "pprof", "-top", sort, "-nodecount=35", bin, protoPath}
+		top, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
+		if err != nil {
+			return "", "", fmt.Errorf("go tool pprof: %w\n%s", err, top)
+		}
+		if sort == "-cum" {
+			// The header again adds nothing: from the first row on.
+			if i := bytes.Index(top, []byte("      flat  flat%")); i >= 0 {
+				top = append([]byte("\nSorted by cumulative time:\n\n"), top[i:]...)
+			}
+		}
+		out = append(out, top...)
+	}
+	return string(out), "bin/kdcprofile --cpuprofile kdc.pprof --config kdc.conf   # under the same DH-2048 load, concurrency 8\ngo tool pprof -top -flat -nodecount=35 bin/kdcprofile kdc.pprof; go tool pprof -top -cum -nodecount=35 bin/kdcprofile kdc.pprof", nil
 }
 
 // clientLogons measures part 3: MIT kinit through OpenSC on the software
@@ -571,12 +642,7 @@ func clientLogons(ctx context.Context, dir string, realm *kdcload.Realm, sclogon
 	})
 	for _, warm := range []bool{false, true} {
 		cache := map[bool]string{false: "cold", true: "warm"}[warm]
-		m, err := b.SclogonKinit(ctx, sclogonBin, warm)
-		if err != nil {
-			rows = append(rows, report.ClientRow{Client: "sclogon kinit", Cache: cache, Note: firstLine(err.Error())})
-			continue
-		}
-		rows = append(rows, report.ClientRow{Client: "sclogon kinit", Cache: cache, Runs: 1, APDUs: m.APDUs, Wall: m.Wall})
+		repeated("sclogon kinit", cache, func(int) (logon.Measurement, error) { return b.SclogonKinit(ctx, sclogonBin, warm) })
 	}
 	// After the direct rows: the targets find "sclogon kinit" by prefix.
 	openSC("sclogon kinit via OpenSC PKCS#11", "sclogon-opensc", func(cacheDir string) (logon.Measurement, error) {

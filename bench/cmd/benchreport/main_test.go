@@ -29,3 +29,30 @@ PASS
 		t.Error("output without results parsed")
 	}
 }
+
+func TestParseMetrics(t *testing.T) {
+	out := []byte(`goos: linux
+BenchmarkDirectory/ldif-2         	       1	4292538563 ns/op	         0 errors	       113.0 exch/s	         2.611 kdc-cpu-ms/exch
+BenchmarkDirectory/slapd-ocsp-cache-2   	       1	3398142201 ns/op	         1 errors	       149.5 exch/s
+BenchmarkStorm                  	       1	1472089722 ns/op	        74.38 exch/s	         1.344 serve-all-s	       100.0 served
+BenchmarkDH2048SecretTiming-2   	       1	3689286137 ns/op	         0.08882 |t|-bigmod	         0.2070 |t|-math/big
+--- BENCH: BenchmarkStorm-2
+PASS
+`)
+	m := parseMetrics(out)
+	if got := m["Directory/ldif"]["exch/s"]; got != 113 {
+		t.Errorf("ldif exch/s = %v", got)
+	}
+	if got := m["Directory/slapd-ocsp-cache"]["errors"]; got != 1 {
+		t.Errorf("slapd-ocsp-cache errors = %v", got)
+	}
+	if got := m["Storm"]["serve-all-s"]; got != 1.344 {
+		t.Errorf("storm serve-all-s = %v", got)
+	}
+	if got := m["DH2048SecretTiming"]["|t|-math/big"]; got != 0.207 {
+		t.Errorf("timing |t|-math/big = %v", got)
+	}
+	if len(m) != 4 {
+		t.Errorf("%d benchmarks parsed: %v", len(m), m)
+	}
+}

@@ -1,0 +1,180 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// reproduce names, for each group of targets, the command that measures
+// it alone (make bench runs them all).
+var reproduce = [][2]string{
+	{"KDC CPU per exchange and the per-core rates", "make build && go run ./bench/cmd/benchreport -sclogon bin/sclogon -kdcprofile '' -o /tmp/bench.md -kx 'DH-2048,ECDH P-256' -concurrency 8 -mit-workers 0 -other-keys '' -storm-users 0 -client=false   # part 2 gives the floors, the per-core table the figures"},
+	{"slapd with OCSP, and the storm", "make build && go test -run '^$' -bench '^Benchmark(Directory|Storm)$' -benchtime 1x -timeout 60m ./bench/kdcload -args -sclogon $PWD/bin/sclogon"},
+	{"the DH timing statistic", "go test -run '^$' -bench '^BenchmarkDH2048SecretTiming$' -benchtime 1x -count 3 ./pkinit"},
+	{"the client's APDUs", "make build && go run ./bench/cmd/benchreport -sclogon bin/sclogon -kdcprofile '' -o /tmp/bench.md -runs 3 -duration 200ms -warmup 100ms -concurrency 1 -users 2 -count 1 -mit-workers 0 -other-keys '' -kx DH-2048 -per-core-concurrency 0 -storm-users 0"},
+}
+
+func (r *Report) perCoreCell(kdc, kx string) (Cell, bool) {
+	for _, c := range r.PerCore {
+		if c.KDC == kdc && c.KeyExchange == kx {
+			return c, true
+		}
+	}
+	return Cell{}, false
+}
+
+func capacity(c Cell) float64 {
+	if c.KDCCPU <= 0 {
+		return 0
+	}
+	return 1 / c.KDCCPU.Seconds()
+}
+
+func (r *Report) perCoreSection() string {
+	if len(r.PerCore) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("### Per core: each KDC pinned to CPU 0, the clients to CPU 1\n\n")
+	b.WriteString("Each KDC runs under `taskset -c 0` (sclogon's Go runtime then runs with GOMAXPROCS 1, MIT as its one process), the load generator's threads are pinned to CPU 1, so both KDCs get the same single core. *KDC core busy* is the KDC's CPU time over the wall time: below 100% the clients' core, not the KDC, set the rate. *Capacity* is one second over the KDC's CPU per exchange: what the core would do with the clients elsewhere.\n\n")
+	b.WriteString("| KDC | key exchange | concurrency | exchanges/s | p50 | p99 | KDC CPU/exchange | KDC core busy | capacity (1 core) | vs MIT DH-2048 (rate) | vs MIT DH-2048 (capacity) | errors | load |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	mit, okMIT := r.perCoreCell("MIT", "DH-2048")
+	for _, c := range r.PerCore {
+		vsRate, vsCap := "–", "–"
+		if okMIT && c.KDC != "MIT" {
+			vsRate, vsCap = ratio(c.Rate, mit.Rate), ratio(capacity(c), capacity(mit))
+		}
+		errs := fmt.Sprint(c.Errors)
+		if c.Errors > 0 && c.FirstError != "" {
+			errs += " (" + c.FirstError + ")"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s | %.0f%% | %s/s | %s | %s | %s | %s |\n", c.KDC, c.KeyExchange, c.Concurrency, rate(c.Rate), ms(c.P50), ms(c.P99), ms(c.KDCCPU),
+			100*c.KDCCPU.Seconds()*c.Rate, rate(capacity(c)), vsRate, vsCap, errs, c.Load)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func (r *Report) directoryRow(name string) (DirectoryRow, bool) {
+	for _, d := range r.Directory {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return DirectoryRow{}, false
+}
+
+var directoryNames = map[string][2]string{
+	"ldif":             {"LDIF file", "off"},
+	"slapd-ocsp":       {"slapd (the harness's)", "hard, warm cache"},
+	"slapd-ocsp-cache": {"slapd, with the mapping cache", "hard, warm cache"},
+}
+
+func (r *Report) directorySection() string {
+	var b strings.Builder
+	if len(r.Directory) > 0 {
+		b.WriteString("### sclogon with a real directory and OCSP\n\n")
+		b.WriteString("bench/kdcload BenchmarkDirectory: DH-2048, concurrency 8, P-256 users, `dh_key_reuse = 10m`, on both cores as in the tables above, each row measured right after the others so that they compare. The accounts are in the KDC's LDIF file, or in OpenLDAP's slapd as integration/harness runs it (the AD schema subset, indexed), reached over LDAP with a bind (pool_size 4); OCSP is `ocsp = hard` against a local responder for the realm's CA (certs/pki's, which reads the CA's index at every request), its answers cached by the KDC: every user logs on once before the counted windows (a warm cache). Each row is the median of rounds in which every row takes its turn, so that other work on the machine weighs on all alike.\n\n")
+		b.WriteString("| directory | OCSP | exchanges/s | vs LDIF | p50 | p99 | KDC CPU/exchange | errors |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+		ldif, okLDIF := r.directoryRow("ldif")
+		for _, d := range r.Directory {
+			vs := "–"
+			if okLDIF && d.Name != "ldif" && ldif.Rate > 0 {
+				vs = fmt.Sprintf("%.0f%%", 100*d.Rate/ldif.Rate)
+			}
+			n := directoryNames[d.Name]
+			if d.Name == "slapd-ocsp-cache" && r.MappingCache > 0 {
+				n[0] = fmt.Sprintf("slapd, `cache_ttl = %s` in [mapping]", r.MappingCache)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %d |\n", n[0], n[1], rate(d.Rate), vs, ms(d.P50), ms(d.P99), ms(d.KDCCPU), d.Errors)
+		}
+		b.WriteString("\n")
+	}
+	if s := r.Storm; s != nil {
+		b.WriteString("### A logon storm\n\n")
+		fmt.Fprintf(&b, "bench/kdcload BenchmarkStorm: %d distinct users (each with its own certificate, account and OCSP status) log on once each, %d at a time, DH-2048, against a KDC just started: its OCSP cache cold (every certificate asked about for the first time), the accounts in slapd, `dh_key_reuse = 0` (a fresh DH key per request). The OCSP responder and the clients share the machine with the KDC and slapd.\n\n", s.Users, s.Concurrency)
+		b.WriteString("| users | concurrency | served | errors | time to serve all | exchanges/s | p50 | p99 | KDC CPU/exchange |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		fmt.Fprintf(&b, "| %d | %d | %d | %d | %.1f s | %s | %s | %s | %s |\n\n", s.Users, s.Concurrency, s.Served, s.Errors, s.ServeAll.Seconds(), rate(s.Rate), ms(s.P50), ms(s.P99), ms(s.KDCCPU))
+	}
+	return b.String()
+}
+
+// dudectThreshold is the |t| above which dudect reads a timing difference.
+const dudectThreshold = 4.5
+
+func maxAbs(xs []float64) float64 {
+	var m float64
+	for _, x := range xs {
+		m = math.Max(m, math.Abs(x))
+	}
+	return m
+}
+
+func (r *Report) timingSection() string {
+	t := r.DHTiming
+	if t == nil || len(t.Bigmod) == 0 {
+		return ""
+	}
+	f := func(xs []float64) string {
+		var s []string
+		for _, x := range xs {
+			s = append(s, fmt.Sprintf("%.2f", x))
+		}
+		return strings.Join(s, ", ")
+	}
+	var b strings.Builder
+	b.WriteString("### Does the DH exponentiation's time depend on the secret?\n\n")
+	fmt.Fprintf(&b, "pkinit BenchmarkDH2048SecretTiming times the group-14 secret y^x with a 256-bit exponent of all ones and one with two set bits (the top bit is always set), %d samples each, interleaved, and gives Welch's t between them after dropping the samples above the pooled 90th percentile (preemptions on a shared machine), as dudect does; |t| above %.1f is a difference, below it noise. The KDC's secret is bigmod's (constant-time); math/big's, which it used before, for contrast. %d runs:\n\n", t.Samples, dudectThreshold, t.Runs)
+	fmt.Fprintf(&b, "| exponentiation | \\|t\\| per run | largest |\n|---|---|---:|\n| bigmod (the KDC's, the client's) | %s | %.2f |\n| math/big (before) | %s | %.2f |\n\n", f(t.Bigmod), maxAbs(t.Bigmod), f(t.MathBig), maxAbs(t.MathBig))
+	if c, ok := r.op("DH2048Secret"); ok {
+		if m, ok := r.op("DH2048SecretMathBig"); ok {
+			fmt.Fprintf(&b, "Cost: DH2048Secret (bigmod, validation included) %.0f ns against DH2048SecretMathBig %.0f ns (%s).\n\n", c, m, ratio(c, m))
+		}
+	}
+	return b.String()
+}
+
+// kdcTargets reports the issue's KDC targets through target.
+func (r *Report) kdcTargets(target func(name, measured string, met, known bool)) {
+	floor := func(kx string) string {
+		if l, ok := r.limitFor(kx); ok {
+			if sum, ok := r.LimitSum(l); ok {
+				return "floor " + ms(sum)
+			}
+		}
+		return "floor not measured"
+	}
+	cpu := func(kx string, limit time.Duration) {
+		c, ok := r.perCoreCell("sclogon", kx)
+		name := fmt.Sprintf("KDC CPU per exchange, %s ≤ %s (one core)", kx, ms(limit))
+		target(name, fmt.Sprintf("%s (%s)", ms(c.KDCCPU), floor(kx)), ok && c.KDCCPU > 0 && c.KDCCPU <= limit, ok && c.KDCCPU > 0)
+	}
+	cpu("DH-2048", time.Millisecond)
+	cpu("ECDH P-256", 400*time.Microsecond)
+	mit, okMIT := r.perCoreCell("MIT", "DH-2048")
+	dh, okDH := r.perCoreCell("sclogon", "DH-2048")
+	ec, okEC := r.perCoreCell("sclogon", "ECDH P-256")
+	perCore := func(name string, c Cell, ok bool, times float64) {
+		target(name, fmt.Sprintf("%s vs %s/s: %s (capacity %s vs %s/s: %s)", rate(c.Rate), rate(mit.Rate), ratio(c.Rate, mit.Rate),
+			rate(capacity(c)), rate(capacity(mit)), ratio(capacity(c), capacity(mit))), ok && okMIT && c.Rate >= times*mit.Rate, ok && okMIT)
+	}
+	perCore("per core, DH-2048 ≥ 4× MIT krb5kdc's exchanges/s", dh, okDH, 4)
+	perCore("per core, ECDH P-256 ≥ 15× MIT's DH-2048 exchanges/s", ec, okEC, 15)
+	ldif, okL := r.directoryRow("ldif")
+	slapd, okS := r.directoryRow("slapd-ocsp")
+	target("slapd with OCSP (warm) ≥ 80% of the LDIF exchanges/s", fmt.Sprintf("%s vs %s/s: %.0f%%", rate(slapd.Rate), rate(ldif.Rate), 100*slapd.Rate/math.Max(ldif.Rate, 1e-9)),
+		okL && okS && slapd.Rate >= 0.8*ldif.Rate, okL && okS)
+	if s := r.Storm; s != nil {
+		target(fmt.Sprintf("storm of %d users: 0 errors", s.Users), fmt.Sprintf("%d served, %d errors in %.1f s (p99 %s)", s.Served, s.Errors, s.ServeAll.Seconds(), ms(s.P99)),
+			s.Errors == 0 && s.Served == s.Users, true)
+	} else {
+		target("storm of 10000 users: 0 errors", "not measured", false, false)
+	}
+	if t := r.DHTiming; t != nil && len(t.Bigmod) > 0 {
+		worst := maxAbs(t.Bigmod)
+		target(fmt.Sprintf("DH exponentiation: no dependence on the exponent's bits beyond noise (\\|t\\| < %.1f)", dudectThreshold),
+			fmt.Sprintf("largest \\|t\\| %.2f over %d runs (math/big: %.2f)", worst, t.Runs, maxAbs(t.MathBig)), worst < dudectThreshold, true)
+	}
+}
