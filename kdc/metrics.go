@@ -29,6 +29,13 @@ type Metrics struct {
 	revocation map[string]uint64 // the audit record's revocation field
 
 	ocspQueries, ocspQueryFailures atomic.Uint64
+
+	// The OCSP checkers' counts (see ocspStats): ocspRetiring are checkers
+	// a reload replaced whose requests may still be running, ocspBase sums
+	// the final counts of those whose requests have all ended.
+	ocspMu       sync.Mutex
+	ocspRetiring map[*revocation.Checker]struct{}
+	ocspBase     revocation.Stats
 }
 
 // latencyBuckets are the upper bounds, in seconds, of the request latency
@@ -142,6 +149,7 @@ func (e *expo) counterMap(name, help, label string, m map[string]uint64) {
 func (m *Metrics) WriteText(w io.Writer, srv *Server, r *Reloader) error {
 	e := &expo{}
 	m.writeRequests(e)
+	m.writeOCSP(e, r)
 	if srv != nil {
 		writeServer(e, srv)
 	}
@@ -180,17 +188,74 @@ func (m *Metrics) writeRequests(e *expo) {
 	e.counterMap("sclogon_kdc_key_exchanges_total", "AS replies by key exchange: dh-groupN, ecdh-CURVE, rsa (key transport).", "kind", m.keyExch)
 	e.counterMap("sclogon_kdc_mappings_total", "Certificates mapped to an account, by the method that matched.", "method", m.mapping)
 	e.counterMap("sclogon_kdc_ocsp_checks_total", "Client certificate revocation checks, by the status decided.", "result", m.revocation)
-	var checks uint64
-	for _, n := range m.revocation {
-		checks += n
-	}
-	queries := m.ocspQueries.Load()
-	e.family("sclogon_kdc_ocsp_queries_total", "counter", "OCSP queries sent to a responder (checks the cache did not answer).")
-	e.sample("sclogon_kdc_ocsp_queries_total", float64(queries))
+}
+
+// writeOCSP writes what the OCSP client sent, and, with r, what its
+// checker answered from the cache and from queries in flight.
+func (m *Metrics) writeOCSP(e *expo, r *Reloader) {
+	e.family("sclogon_kdc_ocsp_queries_total", "counter", "OCSP queries sent to a responder over HTTP (checks the cache did not answer).")
+	e.sample("sclogon_kdc_ocsp_queries_total", float64(m.ocspQueries.Load()))
 	e.family("sclogon_kdc_ocsp_query_failures_total", "counter", "OCSP queries that got no answer: a network error or an HTTP status other than 200.")
 	e.sample("sclogon_kdc_ocsp_query_failures_total", float64(m.ocspQueryFailures.Load()))
-	e.family("sclogon_kdc_ocsp_cache_hits", "gauge", "Revocation checks answered without a query of their own (from the cache, the revoked set, or a query in flight for the same certificate): checks less queries, not below zero.")
-	e.sample("sclogon_kdc_ocsp_cache_hits", float64(checks-min(checks, queries)))
+	if r == nil {
+		return
+	}
+	st := m.ocspStats(r.KDC().ocsp)
+	e.family("sclogon_kdc_ocsp_cache_hits_total", "counter", "Revocation checks answered from the OCSP cache or the certificates remembered as revoked, without a query.")
+	e.sample("sclogon_kdc_ocsp_cache_hits_total", float64(st.CacheHits))
+	e.family("sclogon_kdc_ocsp_query_waits_total", "counter", "Revocation checks answered by a query another check of the same certificate had in flight.")
+	e.sample("sclogon_kdc_ocsp_query_waits_total", float64(st.Waits))
+	e.family("sclogon_kdc_ocsp_lookup_failures_total", "counter", "OCSP lookups that ended without a verified answer: no responder URL, no answer, or an answer refused (malformed, badly signed, stale, wrong nonce, a responder error status).")
+	e.sample("sclogon_kdc_ocsp_lookup_failures_total", float64(st.QueryFailures))
+}
+
+// ocspStats returns the counts of cur, the current KDC's OCSP checker (nil
+// with OCSP off), added to those of every checker a reload replaced (new
+// OCSP settings make a new checker): those still draining are read live,
+// those drained by their final counts. Every checker's counts only grow, and
+// a checker moves from retiring to the base only with its final counts, so
+// the sums never go down.
+func (m *Metrics) ocspStats(cur *revocation.Checker) revocation.Stats {
+	m.ocspMu.Lock()
+	defer m.ocspMu.Unlock()
+	sum := m.ocspBase
+	for c := range m.ocspRetiring {
+		if c != cur {
+			sum = addStats(sum, c.Stats())
+		}
+	}
+	if cur != nil {
+		sum = addStats(sum, cur.Stats())
+	}
+	return sum
+}
+
+// replacingChecker is told of a checker a reload has just replaced; its
+// requests in flight still count.
+func (m *Metrics) replacingChecker(c *revocation.Checker) {
+	m.ocspMu.Lock()
+	defer m.ocspMu.Unlock()
+	if m.ocspRetiring == nil {
+		m.ocspRetiring = map[*revocation.Checker]struct{}{}
+	}
+	m.ocspRetiring[c] = struct{}{}
+}
+
+// retiredChecker is told when the last request that could use a replaced
+// checker has ended: its counts are final.
+func (m *Metrics) retiredChecker(c *revocation.Checker) {
+	m.ocspMu.Lock()
+	defer m.ocspMu.Unlock()
+	if _, ok := m.ocspRetiring[c]; !ok {
+		return
+	}
+	delete(m.ocspRetiring, c)
+	m.ocspBase = addStats(m.ocspBase, c.Stats())
+}
+
+func addStats(a, b revocation.Stats) revocation.Stats {
+	return revocation.Stats{CacheHits: a.CacheHits + b.CacheHits, Waits: a.Waits + b.Waits,
+		Queries: a.Queries + b.Queries, QueryFailures: a.QueryFailures + b.QueryFailures}
 }
 
 // writeServer writes what the server dropped, limited and holds open.

@@ -270,8 +270,10 @@ func TestHealthEndpoints(t *testing.T) {
 }
 
 // TestMetricsOCSP: OCSP checks by result, queries sent, their failures and
-// the cache hits; a reload keeps the OCSP cache, so a logon answered from
-// it goes through with the responder down.
+// the cache hits, counted exactly; a reload keeps the OCSP cache, so a
+// logon answered from it goes through with the responder down, and its
+// counters; a reload with new OCSP settings, which starts a new cache, adds
+// to them.
 func TestMetricsOCSP(t *testing.T) {
 	f := getFixture(t)
 	url, victim, stop := ocspFixture(t, f)
@@ -295,17 +297,62 @@ func TestMetricsOCSP(t *testing.T) {
 	}
 	asRequest{user: alice}.build(t).asOK(t, x.addr)
 
-	m := scrape(t, x)
-	for name, want := range map[string]float64{
+	// alice: a query, then the cache twice (once after the reload); the
+	// victim: a query answered "revoked"; erin: a query that gets no answer.
+	want := map[string]float64{
 		`sclogon_kdc_ocsp_checks_total{result="good"}`:    3,
 		`sclogon_kdc_ocsp_checks_total{result="revoked"}`: 1,
 		`sclogon_kdc_ocsp_checks_total{result="unknown"}`: 1,
 		`sclogon_kdc_ocsp_queries_total`:                  3,
 		`sclogon_kdc_ocsp_query_failures_total`:           1,
-		`sclogon_kdc_ocsp_cache_hits`:                     2,
-	} {
-		if m[name] != want {
-			t.Errorf("%s = %v, want %v", name, m[name], want)
+		`sclogon_kdc_ocsp_cache_hits_total`:               2,
+		`sclogon_kdc_ocsp_query_waits_total`:              0,
+		`sclogon_kdc_ocsp_lookup_failures_total`:          1,
+	}
+	checkOCSPMetrics(t, "after the first reload", scrape(t, x), want)
+
+	// New OCSP settings make a new, cold checker: alice's logon needs a
+	// query, which the stopped responder does not answer.
+	changed := ocspConfig(f, t, kdc.OCSPHard, url)
+	changed.OCSPPolicy.Timeout = 3 * time.Second
+	fc = &kdc.FileConfig{Config: changed}
+	if err := x.r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if send(t, x.addr, asRequest{user: alice}.build(t).msg).err == nil {
+		t.Fatal("a logon went through the new checker's empty cache with the responder down")
+	}
+	want[`sclogon_kdc_ocsp_checks_total{result="unknown"}`]++
+	want[`sclogon_kdc_ocsp_queries_total`]++
+	want[`sclogon_kdc_ocsp_query_failures_total`]++
+	want[`sclogon_kdc_ocsp_lookup_failures_total`]++
+	checkOCSPMetrics(t, "after a reload with new OCSP settings", scrape(t, x), want)
+
+	// A checker replaced before any scrape saw it still counts: another
+	// cold checker fails a lookup, and is itself replaced unscraped.
+	for _, timeout := range []time.Duration{4 * time.Second, 5 * time.Second} {
+		next := ocspConfig(f, t, kdc.OCSPHard, url)
+		next.OCSPPolicy.Timeout = timeout
+		fc = &kdc.FileConfig{Config: next}
+		if err := x.r.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		if timeout == 4*time.Second && send(t, x.addr, asRequest{user: alice}.build(t).msg).err == nil {
+			t.Fatal("a logon went through a cold checker with the responder down")
+		}
+	}
+	want[`sclogon_kdc_ocsp_checks_total{result="unknown"}`]++
+	want[`sclogon_kdc_ocsp_queries_total`]++
+	want[`sclogon_kdc_ocsp_query_failures_total`]++
+	want[`sclogon_kdc_ocsp_lookup_failures_total`]++
+	checkOCSPMetrics(t, "after a checker was replaced unscraped", scrape(t, x), want)
+}
+
+func checkOCSPMetrics(t *testing.T, when string, m, want map[string]float64) {
+	t.Helper()
+	for name, w := range want {
+		if v, ok := m[name]; !ok || v != w {
+			t.Errorf("%s: %s = %v (present %v), want %v", when, name, v, ok, w)
 		}
 	}
 }

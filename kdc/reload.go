@@ -146,12 +146,19 @@ func (r *Reloader) Reload() error {
 		return err
 	}
 	r.cur.Store(next)
+	replaced := old.kdc.ocsp
+	if replaced != nil && replaced != next.kdc.ocsp {
+		r.metrics.replacingChecker(replaced)
+	}
 	r.reloadsOK.Add(1)
 	r.log.Info("kdc: configuration reloaded", "took", time.Since(start).Round(time.Millisecond),
 		"ntauth_cas", len(next.fc.NTAuth), "services", len(next.fc.Services))
 	go func() {
 		old.retire()
 		<-old.drained
+		if replaced != nil && replaced != next.kdc.ocsp {
+			r.metrics.retiredChecker(replaced)
+		}
 		closeReplaced(old.fc.Config, next.fc.Config)
 	}()
 	return nil

@@ -34,6 +34,9 @@ type CardSource struct {
 	// Policy is the client's certificate selection rules (Windows'
 	// defaults when zero); Open sets its UserHint.
 	Policy logon.Policy
+	// PINCache is how long the PIN typed is kept ([pam] pin_cache); the
+	// zero value is the normal policy: asked once for the logon.
+	PINCache card.PINCachePolicy
 }
 
 // Open chooses the logon certificate with [selection.Select] (several
@@ -58,17 +61,18 @@ func (s CardSource) Open(ctx context.Context, hint selection.Hint, conv Conversa
 	v := sel.Verdict
 	// The PIN is asked for when the AuthPack is signed: a KDC that does
 	// not answer costs no try. A blocked card sends no VERIFY.
-	id := identity.NewCard(sel.Card, v.Slot, v.Cert, fmt.Sprintf("%s in %q", v.Label, sel.Reader()), pinOptions(ctx, conv, hint, card.NewPIN))
+	id := identity.NewCard(sel.Card, v.Slot, v.Cert, fmt.Sprintf("%s in %q", v.Label, sel.Reader()), pinOptions(ctx, conv, hint, s.PINCache, card.NewPIN))
 	return id, func() { id.Close(); sel.Close() }, nil
 }
 
 // pinOptions ask for the PIN through conv, in the name the user logs on
-// as. The PIN typed is the one PIN of the logon (the normal PIN cache
-// policy: asked once, kept until the logon ends); a key whose own PIN
-// policy is "always" is asked for again, through conv, for each use, and a
-// key whose policy is "never" is not asked for. A card in a PIN-pad reader
+// as, kept under policy: by default (normal) the PIN typed is the one PIN
+// of the logon, asked once and kept until the logon ends; timed, none and
+// always-prompt ask again as `sclogon kinit --pin-cache` does. A key whose
+// own PIN policy is "always" is asked for again, through conv, for each
+// use, and a key whose policy is "never" is not asked for. A card in a PIN-pad reader
 // takes the PIN there: the person is told to enter it on the reader.
-func pinOptions(ctx context.Context, conv Conversation, hint selection.Hint, newPIN func([]byte) (*card.PIN, error)) identity.CardOptions {
+func pinOptions(ctx context.Context, conv Conversation, hint selection.Hint, policy card.PINCachePolicy, newPIN func([]byte) (*card.PIN, error)) identity.CardOptions {
 	return identity.CardOptions{
 		Ask: func(ctx context.Context, req card.PINRequest) (*card.PIN, error) {
 			if err := ctx.Err(); err != nil {
@@ -80,7 +84,7 @@ func pinOptions(ctx context.Context, conv Conversation, hint selection.Hint, new
 			}
 			return newPIN(b)
 		},
-		CachePolicy: card.PINCachePolicy{Mode: card.PINCacheNormal},
+		CachePolicy: policy,
 		OnDevice:    func(string, int) { conv.Info(EnterOnReader) },
 		Context:     ctx,
 	}

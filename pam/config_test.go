@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sclogon/sclogon/card"
 	"github.com/sclogon/sclogon/card/selection"
 )
 
@@ -43,12 +44,28 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if c.CertCache != DefaultCertCache || c.CardWait != 0 {
 		t.Errorf("cert cache %q, card wait %v: want %q, 0", c.CertCache, c.CardWait, DefaultCertCache)
 	}
-	conf = writeFile(t, dir, "nocache.conf", "[pam]\n krb5_config = "+krb5+"\n cert_cache = none\n card_wait = 30s\n")
+	if !c.PerSessionCCache || c.PINCache != (card.PINCachePolicy{Mode: card.PINCacheNormal}) {
+		t.Errorf("per-session ccache %v, PIN cache %v: want true (no ccache key), normal", c.PerSessionCCache, c.PINCache)
+	}
+	conf = writeFile(t, dir, "nocache.conf", "[pam]\n krb5_config = "+krb5+"\n cert_cache = none\n card_wait = 30s\n pin_cache = timed:300\n ccache = FILE:/tmp/krb5cc_%{username}\n")
 	if c, err = LoadConfig(conf, func() (string, error) { return "ws1.example.com", nil }); err != nil {
 		t.Fatal(err)
 	}
 	if c.CertCache != "" || c.CardWait != 30*time.Second {
 		t.Errorf("cert_cache = none, card_wait = 30s: %q, %v", c.CertCache, c.CardWait)
+	}
+	if c.PerSessionCCache || c.PINCache != (card.PINCachePolicy{Mode: card.PINCacheTimed, TTL: 300 * time.Second}) {
+		t.Errorf("ccache set, pin_cache = timed:300: per-session %v, PIN cache %v", c.PerSessionCCache, c.PINCache)
+	}
+	for v, want := range map[string]card.PINCacheMode{"none": card.PINCacheNone, "always-prompt": card.PINCacheAlwaysPrompt, "normal": card.PINCacheNormal} {
+		conf = writeFile(t, dir, "pin.conf", "[pam]\n krb5_config = "+krb5+"\n pin_cache = "+v+"\n")
+		if c, err = LoadConfig(conf, func() (string, error) { return "ws1.example.com", nil }); err != nil || c.PINCache.Mode != want {
+			t.Errorf("pin_cache = %s: %v, %v", v, c.PINCache, err)
+		}
+	}
+	conf = writeFile(t, dir, "pin.conf", "[pam]\n krb5_config = "+krb5+"\n pin_cache = sometimes\n")
+	if _, err := LoadConfig(conf, func() (string, error) { return "ws1.example.com", nil }); !errors.Is(err, card.ErrPINCachePolicy) {
+		t.Errorf("pin_cache = sometimes: %v, want card.ErrPINCachePolicy", err)
 	}
 }
 
@@ -61,6 +78,9 @@ func TestLoadConfigRefusals(t *testing.T) {
 		{"[pam]\n realm = X\n krb5_config = " + none + "\n ccache = KCM:\n", "want FILE:/absolute/path"},
 		{"[pam]\n realm = X\n krb5_config = " + none + "\n timeout = soon\n", "want a duration"},
 		{"[pam]\n realm = X\n krb5_config = " + none + "\n card_wait = -1s\n", "want a duration"},
+		{"[pam]\n realm = X\n krb5_config = " + none + "\n retain_after_close = maybe\n", "retain_after_close = \"maybe\": want true or false"},
+		{"[pam]\n realm = X\n krb5_config = " + none + "\n offline = 1x\n", "offline = \"1x\": want true or false"},
+		{"[pam]\n realm = X\n krb5_config = " + none + "\n pin_cache = timed:0\n", "pin_cache"},
 	} {
 		p := writeFile(t, dir, "pam.conf", tc.body)
 		_, err := LoadConfig(p, func() (string, error) { return "h.example.com", nil })

@@ -285,7 +285,8 @@ func writeKeytab(t testing.TB, data []byte) string {
 }
 
 // writeConfig writes a krb5.conf and a pam.conf for the KDC and returns the
-// pam.conf path. extra lines go into [pam].
+// pam.conf path. extra lines go into [pam]; an empty ccache sets none (a
+// per-session ccache under pam_sclogon.so).
 func (f *realmFixture) writeConfig(t testing.TB, kdcAddr, keytab, ccache string, extra ...string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -295,7 +296,10 @@ func (f *realmFixture) writeConfig(t testing.TB, kdcAddr, keytab, ccache string,
 		t.Fatal(err)
 	}
 	pamConf := filepath.Join(dir, "pam.conf")
-	lines := []string{"krb5_config = " + krb5, "keytab = FILE:" + keytab, "host_principal = " + host, "ccache = FILE:" + ccache, "timeout = 5s"}
+	lines := []string{"krb5_config = " + krb5, "keytab = FILE:" + keytab, "host_principal = " + host, "timeout = 5s"}
+	if ccache != "" {
+		lines = append(lines, "ccache = FILE:"+ccache)
+	}
 	lines = append(lines, extra...)
 	if err := os.WriteFile(pamConf, []byte("[pam]\n  "+strings.Join(lines, "\n  ")+"\n"), 0o644); err != nil {
 		t.Fatal(err)

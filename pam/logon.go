@@ -60,6 +60,11 @@ type Logon struct {
 	// Offline is the offline logon's store when Config.Offline is set
 	// (default: Config.OfflineDir, see offlinelogon.go).
 	Offline *offline.Store
+	// PerSession writes a new ccache for this logon's session when
+	// Config.PerSessionCCache is set (pam_sclogon.so, which hands its
+	// name to the session as KRB5CCNAME); otherwise, and always under
+	// pam_exec, the account's ccache at Config.CCachePath is written.
+	PerSession bool
 }
 
 // Request is the PAM side of a logon.
@@ -173,13 +178,23 @@ func (l *Logon) finish(res *kinit.Result, hint selection.Hint, kt *Keytab, a Acc
 		return nil, err
 	}
 	l.trace("the ticket for %s decrypts with the host keytab", cfg.HostPrincipal)
-	path := cfg.CCachePath(a)
 	// The TGT only: the host ticket served its purpose.
 	cc := &ccache.CCache{Principal: res.Client, Credentials: []ccache.Credential{res.TGT}}
-	if err := writeOwned(path, cc, a); err != nil {
+	path, err := l.writeCCache(cc, a)
+	if err != nil {
 		return nil, err
 	}
 	return &Result{Principal: res.Client, CCache: path, EndTime: res.TGT.EndTime, KDC: res.KDC, Identity: id.Label()}, nil
+}
+
+// writeCCache writes the logon's ccache: a new per-session one, or the
+// account's at its configured path.
+func (l *Logon) writeCCache(cc *ccache.CCache, a Account) (string, error) {
+	if l.PerSession && l.Config.PerSessionCCache {
+		return createSessionCCache(l.Config, a, cc)
+	}
+	path := l.Config.CCachePath(a)
+	return path, writeOwned(path, cc, a)
 }
 
 // writeOwned writes the ccache atomically (0600), already the account's when

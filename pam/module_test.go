@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -112,9 +113,11 @@ func TestPamtesterModule(t *testing.T) {
 		}
 	})
 	keytab := k.keytab(t)
-	service := func(t *testing.T, reader string, extra ...string) string {
+	// serviceCC installs a service whose pam.conf sets ccache (none when
+	// empty: each session gets its own).
+	serviceCC := func(t *testing.T, reader, cc string, extra ...string) string {
 		t.Helper()
-		m.conf = f.writeConfig(t, k.addr, keytab, filepath.Join(dir, "krb5cc_%{uid}"),
+		m.conf = f.writeConfig(t, k.addr, keytab, cc,
 			append([]string{"identity = card", "reader = " + reader, "cert_cache = " + filepath.Join(dir, "cards")}, extra...)...)
 		// Certificates without a UPN may log on when a user name is given
 		// (Windows' AllowCertificatesWithNoUPN with X509HintsNeeded), and
@@ -123,6 +126,10 @@ func TestPamtesterModule(t *testing.T) {
 		name := "sclogon-mod-" + strings.ReplaceAll(t.Name()[strings.LastIndex(t.Name(), "/")+1:], "_", "-")
 		m.install(t, name)
 		return name
+	}
+	service := func(t *testing.T, reader string, extra ...string) string {
+		t.Helper()
+		return serviceCC(t, reader, filepath.Join(dir, "krb5cc_%{uid}"), extra...)
 	}
 	ccPath := func(a pam.Account) string { return filepath.Join(dir, "krb5cc_"+strconv.Itoa(a.UID)) }
 
@@ -199,6 +206,40 @@ func TestPamtesterModule(t *testing.T) {
 			t.Errorf("the ccache survived close_session: %v", err)
 		}
 		assertLog(t, m.log, "session closed: ccache "+ccPath(acct)+" destroyed")
+	})
+
+	// With no ccache configured each session gets its own, as with
+	// pam_krb5: two sessions of one user, and closing the second leaves
+	// the first its tickets.
+	t.Run("per_session_ccache", func(t *testing.T) {
+		svc := serviceCC(t, pd.Readers[0], "")
+		pattern := regexp.MustCompile(`(?m)^KRB5CCNAME=FILE:(/tmp/krb5cc_` + strconv.Itoa(acct.UID) + `_[A-Za-z0-9]{6})$`)
+		session := func(ops ...string) string {
+			t.Helper()
+			os.Remove(m.envLog)
+			out, err := pamtesterOps(t, svc, acct.Name, vcard.DefaultPIN, append([]string{"authenticate"}, ops...)...)
+			if err != nil {
+				t.Fatalf("pamtester: %v\n%s", err, out)
+			}
+			env := readFile(t, m.envLog)
+			match := pattern.FindStringSubmatch(env)
+			if match == nil {
+				t.Fatalf("the session environment has no KRB5CCNAME matching %s:\n%s", pattern, env)
+			}
+			t.Cleanup(func() { pam.DestroyCCache(match[1]) })
+			return match[1]
+		}
+		first := session("open_session")
+		checkOwnedCCache(t, first, acct, acct.Name+"@"+realm)
+		second := session("open_session", "close_session")
+		if second == first {
+			t.Fatalf("two sessions share the ccache %s", first)
+		}
+		if _, err := os.Lstat(second); !os.IsNotExist(err) {
+			t.Errorf("the second session's ccache survived its close_session: %v", err)
+		}
+		assertLog(t, m.log, "session closed: ccache "+second+" destroyed")
+		checkOwnedCCache(t, first, acct, acct.Name+"@"+realm)
 	})
 
 	// A key in slot 9c whose PIN policy is "always": the PIN typed at

@@ -79,10 +79,11 @@ func (c *countingConv) Choose(h selection.Hint, vs []certlogon.Verdict) (int, er
 
 // signTwice opens the card through pam.CardSource as a logon does and
 // signs twice with its key: two private-key operations of one logon.
-func signTwice(t *testing.T, c *policyCard, conv pam.Conversation) (first, second error) {
+// extra lines go into [pam].
+func signTwice(t *testing.T, c *policyCard, conv pam.Conversation, extra ...string) (first, second error) {
 	t.Helper()
 	f := getFixture(t)
-	conf := f.writeConfig(t, "127.0.0.1:88", "/nonexistent", "/tmp/krb5cc_%{uid}")
+	conf := f.writeConfig(t, "127.0.0.1:88", "/nonexistent", "/tmp/krb5cc_%{uid}", extra...)
 	// A key in slot 9c may log on where the realm allows it (Windows'
 	// AllowSignatureOnlyKeys).
 	appendFile(t, conf, "[libdefaults]\n  sclogon_allow_signature_keys = true\n")
@@ -94,7 +95,7 @@ func signTwice(t *testing.T, c *policyCard, conv pam.Conversation) (first, secon
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, release, err := pam.CardSource{Provider: c, Policy: cfg.Policy}.Open(context.Background(), hint, conv)
+	id, release, err := pam.CardSource{Provider: c, Policy: cfg.Policy, PINCache: cfg.PINCache}.Open(context.Background(), hint, conv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +128,18 @@ func TestPAMKeyPINPolicy(t *testing.T) {
 		c := newPolicyCard(t, f.user, card.SlotSignature, vcard.PINPolicyAlways)
 		conv := &countingConv{pin: vcard.DefaultPIN}
 		if first, second := signTwice(t, c, conv); first != nil || second != nil {
+			t.Fatalf("sign: %v, %v", first, second)
+		}
+		if len(conv.prompts) != 2 || c.Verifies() != 2 {
+			t.Errorf("%d prompts, %d VERIFY; want 2 and 2", len(conv.prompts), c.Verifies())
+		}
+	})
+	// [pam] pin_cache = none keeps no PIN: even a "once" key is asked
+	// for again at its second use, and VERIFY goes to the card again.
+	t.Run("pin_cache_none_asked_each_use", func(t *testing.T) {
+		c := newPolicyCard(t, f.user, card.SlotAuthentication, vcard.PINPolicyOnce)
+		conv := &countingConv{pin: vcard.DefaultPIN}
+		if first, second := signTwice(t, c, conv, "pin_cache = none"); first != nil || second != nil {
 			t.Fatalf("sign: %v, %v", first, second)
 		}
 		if len(conv.prompts) != 2 || c.Verifies() != 2 {

@@ -22,6 +22,8 @@ type TokenSource struct {
 	// Policy is the client's certificate selection rules (Windows'
 	// defaults when zero); Open sets its UserHint.
 	Policy logon.Policy
+	// PINCache is how long the PIN typed is kept ([pam] pin_cache).
+	PINCache card.PINCachePolicy
 }
 
 // Open opens the token and chooses among the certificates the identity
@@ -54,7 +56,7 @@ func (s TokenSource) Open(ctx context.Context, hint selection.Hint, conv Convers
 		return nil, nil, err
 	}
 	min, max := tok.PINLength()
-	id := identity.NewToken(tok, bySlot[chosen.Slot], chosen.Label, pinOptions(ctx, conv, hint, func(b []byte) (*card.PIN, error) {
+	id := identity.NewToken(tok, bySlot[chosen.Slot], chosen.Label, pinOptions(ctx, conv, hint, s.PINCache, func(b []byte) (*card.PIN, error) {
 		return card.NewTokenPIN(b, min, max)
 	}))
 	return id, func() { id.Close() }, nil

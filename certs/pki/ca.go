@@ -77,6 +77,9 @@ type CA struct {
 	rootKey      crypto.Signer
 
 	mu sync.Mutex
+
+	idxMu sync.Mutex
+	idx   *indexSnapshot // see index
 }
 
 // Record is one issued certificate in the index.
@@ -349,28 +352,22 @@ func trimSpace(b []byte) []byte {
 
 // Records returns the index: every certificate the CA issued.
 func (ca *CA) Records() ([]Record, error) {
-	b, err := os.ReadFile(ca.path("index.json"))
+	s, err := ca.index()
 	if err != nil {
-		return nil, fmt.Errorf("pki: %w", err)
+		return nil, err
 	}
-	var recs []Record
-	if err := json.Unmarshal(b, &recs); err != nil {
-		return nil, fmt.Errorf("pki: %s: %w", ca.path("index.json"), err)
-	}
-	return recs, nil
+	return s.clone(), nil
 }
 
 // Lookup returns the index record of serial, or [ErrNotFound].
 func (ca *CA) Lookup(serial *big.Int) (Record, error) {
-	recs, err := ca.Records()
+	s, err := ca.index()
 	if err != nil {
 		return Record{}, err
 	}
 	want := serialHex(serial)
-	for _, r := range recs {
-		if r.Serial == want {
-			return r, nil
-		}
+	if r, ok := s.lookup(want); ok {
+		return r, nil
 	}
 	return Record{}, fmt.Errorf("%w: serial %s", ErrNotFound, want)
 }

@@ -34,8 +34,9 @@ type ResponderOptions struct {
 
 // Responder is an RFC 6960 OCSP responder for a [CA], an [http.Handler]
 // that answers POST and GET (RFC 6960 Appendix A.1) requests, and serves
-// the CA's CRL at /crl. It reads the CA's index on every request, so a
-// revocation by another process shows at once. It answers for certificates
+// the CA's CRL at /crl. It looks at the CA's index on every request
+// (re-reading it only when it changed), so a revocation by another process
+// shows at once. It answers for certificates
 // of the issuing CA; a CertID naming any other issuer (including the root,
 // for the intermediate itself) or a serial it never issued gets "unknown".
 // Every response embeds the signing certificate.
@@ -169,13 +170,9 @@ func (r *Responder) Respond(der []byte) ([]byte, error) {
 	if len(req.CertIDs) > r.opts.MaxRequests {
 		return nil, fmt.Errorf("pki: OCSP request asks about %d certificates, at most %d allowed", len(req.CertIDs), r.opts.MaxRequests)
 	}
-	recs, err := r.ca.Records()
+	index, err := r.ca.index()
 	if err != nil {
 		return ErrorResponse(ocsp.InternalError), nil
-	}
-	bySerial := make(map[string]Record, len(recs))
-	for _, rec := range recs {
-		bySerial[rec.Serial] = rec
 	}
 	now := r.opts.now()
 	t := ResponseTemplate{ProducedAt: now, Nonce: req.Nonce, Certificates: r.embedded}
@@ -183,7 +180,7 @@ func (r *Responder) Respond(der []byte) ([]byte, error) {
 		s := SingleResponse{CertID: id, Status: ocsp.Unknown, ThisUpdate: now, NextUpdate: now.Add(r.opts.Validity)}
 		mine, err := NewCertID(r.ca.issuer, id.Serial, id.Hash)
 		if err == nil && bytes.Equal(mine.IssuerNameHash, id.IssuerNameHash) && bytes.Equal(mine.IssuerKeyHash, id.IssuerKeyHash) {
-			if rec, ok := bySerial[serialHex(id.Serial)]; ok {
+			if rec, ok := index.lookup(serialHex(id.Serial)); ok {
 				s.Status = ocsp.Good
 				if rec.Revoked {
 					s.Status, s.RevokedAt, s.Reason = ocsp.Revoked, rec.RevokedAt, rec.Reason

@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
@@ -98,6 +99,31 @@ type Checker struct {
 	cache   map[string]Result
 	revoked map[string]revokedAnswer
 	flights map[string]*flight
+
+	hits, waits, queries, failures atomic.Uint64
+}
+
+// Stats counts a Checker's work since it was made. Every [Checker.Check]
+// adds one to exactly one of CacheHits, Waits and Queries.
+type Stats struct {
+	// CacheHits are Checks answered from the cache or from the
+	// certificates remembered as revoked, without a query.
+	CacheHits uint64
+	// Waits are Checks answered by a query another Check of the same
+	// certificate had in flight.
+	Waits uint64
+	// Queries are the queries the Checker started: Checks that found no
+	// answer to reuse.
+	Queries uint64
+	// QueryFailures are the queries that ended without a verified answer:
+	// no responder URL, no answer, or an answer refused (malformed, badly
+	// signed, stale, wrong nonce, a responder error status).
+	QueryFailures uint64
+}
+
+// Stats returns the counts so far, each read atomically.
+func (c *Checker) Stats() Stats {
+	return Stats{CacheHits: c.hits.Load(), Waits: c.waits.Load(), Queries: c.queries.Load(), QueryFailures: c.failures.Load()}
 }
 
 // revokedAnswer is a verified "revoked" answer, kept until notAfter, the
@@ -144,14 +170,19 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) (Re
 	c.mu.Lock()
 	if r, ok := c.knownRevoked(key); ok && r.Reason != ocsp.CertificateHold {
 		c.mu.Unlock()
+		c.hits.Add(1)
 		return c.decide(cert, r, nil)
 	}
 	if r, ok := c.cached(key); ok {
 		c.mu.Unlock()
+		c.hits.Add(1)
 		return c.settle(key, cert, r, nil)
 	}
 	f, ok := c.flights[key]
-	if !ok {
+	if ok {
+		c.waits.Add(1)
+	} else {
+		c.queries.Add(1)
 		f = &flight{done: make(chan struct{})}
 		c.flights[key] = f
 		// The query outlives any one caller's context, so a caller that
@@ -160,6 +191,9 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) (Re
 		go func() {
 			defer cancel()
 			f.res, f.err = c.query(qctx, cert, issuer)
+			if f.err != nil {
+				c.failures.Add(1)
+			}
 			c.mu.Lock()
 			delete(c.flights, key)
 			if f.err == nil {

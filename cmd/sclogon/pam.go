@@ -37,9 +37,10 @@ and returns the PAM codes a display manager expects: PAM_AUTHINFO_UNAVAIL
 without a card, reader or KDC (the stack falls through to a password),
 PAM_MAXTRIES on a blocked PIN, PAM_AUTH_ERR on a wrong PIN or a refusal by
 the KDC, PAM_CRED_INSUFFICIENT when no certificate may log on. The PIN typed
-is the logon's one PIN; a key whose own PIN policy is "always" (slot 9c, or
-set at key generation) is asked for again at each use, a "never" key not at
-all.
+is the logon's one PIN (pin_cache = normal); pin_cache = timed:300s, none or
+always-prompt asks again as 'sclogon kinit --pin-cache' does. A key whose own
+PIN policy is "always" (slot 9c, or set at key generation) is asked for again
+at each use, a "never" key not at all.
 
 Under pam_exec, PAM asks for the PIN ("Password:") and sclogon reads it from
 stdin; it can neither ask again nor show messages nor set KRB5CCNAME, and a
@@ -79,12 +80,19 @@ PAM_TYPE decides what it does:
   open_session   checks the user's ccache is there, theirs, 0600 and
                  unexpired; pam_sclogon.so sets KRB5CCNAME to it
   close_session  pam_sclogon.so: destroys (zeroes, removes) the ccache whose
-                 KRB5CCNAME it gave the session, unless retain_after_close;
+                 KRB5CCNAME it gave the session (a regular file the user owns,
+                 of this session's name), unless retain_after_close;
                  pam_exec: nothing (exit 0)
   password       refused: change the PIN with 'sclogon pin change'
 
-The ccache (default FILE:/tmp/krb5cc_%{uid}) is MIT's default name, so a
-pam_exec session needs no KRB5CCNAME. For another path, set KRB5CCNAME with
+Under pam_sclogon.so with no ccache in pam.conf, each session gets its own
+ccache, as with pam_krb5: /tmp/krb5cc_%{uid}_XXXXXX (a new name, 0600, the
+user's), named in the session's KRB5CCNAME; close_session destroys that one
+only, so logging out of one session leaves the user's other sessions their
+tickets. With ccache set, every session of the user shares that file.
+
+Under pam_exec the ccache (default FILE:/tmp/krb5cc_%{uid}) is MIT's default
+name, so a pam_exec session needs no KRB5CCNAME. For another path, set KRB5CCNAME with
 pam_env, e.g. in /etc/security/pam_env.conf:
   KRB5CCNAME DEFAULT=FILE:/tmp/krb5cc_@{PAM_USER}
 with ccache = FILE:/tmp/krb5cc_%{username} in pam.conf.
@@ -96,11 +104,12 @@ Configuration (default /etc/sclogon/pam.conf), a krb5.conf-style file:
       krb5_config = /etc/krb5.conf     # [realms] kdc, pkinit_anchors, pkinit_kdc_hostname…
       keytab = FILE:/etc/krb5.keytab
       host_principal = host/ws1.example.com   # default: host/<FQDN>
-      ccache = FILE:/tmp/krb5cc_%{uid} # %{uid}, %{gid}, %{username}
+      ccache = FILE:/tmp/krb5cc_%{uid} # %{uid}, %{gid}, %{username}; unset: one per session (above)
       identity = card                  # or PKCS11:…; FILE:cert.pem,key.pem or PKCS12:file.p12 for tests
       reader = Virtual PCD 00 00       # default: every reader with a card
       cert_cache = /var/cache/sclogon/cards   # certificates of cards seen before; "none": read each card in full
       card_wait = 30s                  # pam_sclogon.so: "Insert your smart card", wait this long (default: no wait)
+      pin_cache = normal               # or timed:300s, none, always-prompt (as kinit --pin-cache)
       retain_after_close = false       # pam_sclogon.so: keep the ccache at close_session
       offline = false                  # log on when no KDC answers, for a user seen online before
       offline_dir = /var/lib/sclogon/offline  # the records of online logons (root's, 0700)
@@ -113,7 +122,8 @@ An offline logon writes no ccache and sets no KRB5CCNAME: the conversation
 says "Offline logon: no Kerberos ticket", and each attempt is audited.
 
 Environment (set by pam_exec or pam_sclogon.so): PAM_TYPE, PAM_USER,
-PAM_SERVICE, PAM_RHOST, PAM_TTY; KRB5CCNAME, the session's (close_session).
+PAM_SERVICE, PAM_RHOST, PAM_TTY; KRB5CCNAME, the session's (read at
+account, open_session and close_session).
 
 flags:
   --config FILE   the configuration (default /etc/sclogon/pam.conf)
@@ -294,14 +304,14 @@ func logResult(log *pamLog, res *pam.Result) {
 // token or a software identity (tests).
 func identitySource(cfg *pam.Config) pam.IdentitySource {
 	if cfg.Identity == "" || cfg.Identity == pam.DefaultIdentity {
-		src := pam.CardSource{Provider: pcsc.Provider{}, Reader: cfg.Reader, Policy: cfg.Policy}
+		src := pam.CardSource{Provider: pcsc.Provider{}, Reader: cfg.Reader, Policy: cfg.Policy, PINCache: cfg.PINCache}
 		if cfg.CertCache != "" {
 			src.Cache = &card.Cache{Dir: cfg.CertCache}
 		}
 		return src
 	}
 	if identity.IsPKCS11(cfg.Identity) {
-		return pam.TokenSource{Spec: cfg.Identity, Policy: cfg.Policy}
+		return pam.TokenSource{Spec: cfg.Identity, Policy: cfg.Policy, PINCache: cfg.PINCache}
 	}
 	return pam.SoftwareSource{Spec: cfg.Identity}
 }

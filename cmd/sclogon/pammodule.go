@@ -63,8 +63,19 @@ func pamModuleStage(ctx context.Context, conv *pam.ModuleConv, configPath, typ, 
 		return pamModuleClose(cfg, account, log)
 	}
 	// account and open_session: this module's business only when the card
-	// logon left the account's ccache; a password logon is left alone.
+	// logon left the account's ccache (per session: the one the auth
+	// stage named in KRB5CCNAME); a password logon is left alone.
 	path := cfg.CCachePath(account)
+	if cfg.PerSessionCCache {
+		p, ok := cfg.SessionCCache(account, os.Getenv("KRB5CCNAME"))
+		if !ok {
+			if verbose {
+				log.printf(syslog.LOG_DEBUG, "KRB5CCNAME %q is not a session ccache of %s", os.Getenv("KRB5CCNAME"), account.Name)
+			}
+			return pam.Ignore
+		}
+		path = p
+	}
 	if err := pam.CheckCCache(path, account, cfg.Realm, time.Now()); err != nil {
 		if verbose {
 			log.printf(syslog.LOG_DEBUG, "%v", err)
@@ -92,7 +103,7 @@ func pamModuleAuth(ctx context.Context, conv *pam.ModuleConv, cfg *pam.Config, a
 		}}
 		src = cs
 	}
-	l := &pam.Logon{Config: cfg, Identities: src}
+	l := &pam.Logon{Config: cfg, Identities: src, PerSession: true}
 	if verbose {
 		l.Trace = func(format string, a ...any) { log.printf(syslog.LOG_DEBUG, format, a...) }
 	}
@@ -129,8 +140,10 @@ func pamModuleLoggedOn(conv *pam.ModuleConv, log *pamLog, res *pam.Result) pam.C
 }
 
 // pamModuleClose destroys the ccache the session was given, as pam_krb5
-// does at close_session (unless retain_after_close is set); a KRB5CCNAME
-// that is not this module's is left alone.
+// does at close_session (unless retain_after_close is set): with no
+// ccache configured that is the session's own, so the user's other
+// sessions keep theirs. A KRB5CCNAME that is not this module's is left
+// alone.
 func pamModuleClose(cfg *pam.Config, account pam.Account, log *pamLog) pam.Code {
 	destroyed, err := pam.EndSession(cfg, account, os.Getenv("KRB5CCNAME"))
 	switch {
@@ -140,9 +153,9 @@ func pamModuleClose(cfg *pam.Config, account pam.Account, log *pamLog) pam.Code 
 	case err != nil:
 		log.printf(syslog.LOG_ERR, "%v", err)
 		return pam.SystemErr
-	case !destroyed:
+	case destroyed == "":
 		return pam.Ignore
 	}
-	log.printf(syslog.LOG_INFO, "session closed: ccache %s destroyed", cfg.CCachePath(account))
+	log.printf(syslog.LOG_INFO, "session closed: ccache %s destroyed", destroyed)
 	return pam.Success
 }

@@ -203,8 +203,9 @@ static int run_helper(pam_handle_t *pamh, const struct options *o, const char *t
 		tty = item;
 
 	/* A clean environment: what pam_exec would export, PATH, and the
-	 * session's KRB5CCNAME (close_session destroys the ccache this
-	 * module gave the session). */
+	 * session's KRB5CCNAME (the session's own ccache when none is
+	 * configured: account and open_session check it, close_session
+	 * destroys it and no other session's). */
 	const char *ccname = pam_getenv(pamh, "KRB5CCNAME");
 	char *envp[8] = {0};
 	envp[0] = env_item("PAM_TYPE", type);

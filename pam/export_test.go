@@ -1,0 +1,4 @@
+package pam
+
+// CreateSessionCCache is createSessionCCache, for package pam_test.
+var CreateSessionCCache = createSessionCCache
