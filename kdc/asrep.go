@@ -62,14 +62,7 @@ func addGeneralString(b *cryptobyte.Builder, s string) {
 
 // PA-DATA ::= SEQUENCE { padata-type [1] Int32, padata-value [2] OCTET STRING }
 func addPAData(b *cryptobyte.Builder, padata types.PADataSequence) {
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		for _, pa := range padata {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				explicit(b, 1, func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(pa.PADataType)) })
-				explicit(b, 2, func(b *cryptobyte.Builder) { b.AddASN1OctetString(pa.PADataValue) })
-			})
-		}
-	})
+	addTypedValues(b, padata, 1, 2, func(pa types.PAData) (int32, []byte) { return pa.PADataType, pa.PADataValue })
 }
 
 // PrincipalName ::= SEQUENCE { name-type [0] Int32, name-string [1] SEQUENCE OF KerberosString }

@@ -327,6 +327,11 @@ func (s *Server) serveConn(tc *tcpConn) {
 	}
 }
 
+// readAhead is how much of an announced TCP request readFrame makes room
+// for before any of it has come: a PKINIT AS-REQ with its certificate is
+// 2–4 KiB.
+const readAhead = 8192
+
 // readFrame reads one request: its first byte within IdleTimeout, while
 // the connection counts as idle (and may be evicted), then the rest of the
 // frame within HeaderTimeout. The buffer grows with the bytes received, not
@@ -359,7 +364,13 @@ func (s *Server) readFrame(tc *tcpConn) ([]byte, bool) {
 		_ = writeFrame(tc, s.errorReply(krberror.FieldTooLong, fmt.Sprintf("request of %d bytes exceeds the limit of %d", n&^(1<<31), s.MaxRequest)))
 		return nil, false
 	}
+	// Room up front for a request of up to readAhead bytes (and the
+	// MinRead that ReadFrom wants free before it sees EOF), so one read
+	// and one allocation take a whole AS-REQ that has arrived, where
+	// growing from 512 bytes took a read per doubling; past readAhead the
+	// buffer still grows only with the bytes that come.
 	var req bytes.Buffer
+	req.Grow(min(int(n), readAhead) + bytes.MinRead)
 	if _, err := req.ReadFrom(io.LimitReader(tc, int64(n))); err != nil || req.Len() != int(n) {
 		s.countTimeout(err, &s.counters.tcpHeader)
 		return nil, false

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jcmturner/gofork/encoding/asn1"
-	"github.com/jcmturner/gokrb5/v8/asn1tools"
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
@@ -48,7 +47,8 @@ func hasFlag(f asn1.BitString, bit int) bool {
 }
 
 // encTicketPart mirrors EncTicketPart (RFC 4120 §5.3) for encoding: gokrb5
-// can decode one but not encode it.
+// can decode one but not encode it. marshalEncTicketPart encodes it; the
+// asn1 tags are the reference its test holds it to.
 type encTicketPart struct {
 	Flags             asn1.BitString             `asn1:"explicit,tag:0"`
 	Key               types.EncryptionKey        `asn1:"explicit,tag:1"`
@@ -93,12 +93,11 @@ func issueTicket(s ticketSpec) (messages.Ticket, error) {
 		RenewTill:         s.RenewTill.UTC().Truncate(time.Second),
 		AuthorizationData: s.AuthData,
 	}
-	b, err := asn1.Marshal(part)
+	b, err := marshalEncTicketPart(part)
 	if err != nil {
-		return messages.Ticket{}, fmt.Errorf("kdc: encode EncTicketPart: %w", err)
+		return messages.Ticket{}, err
 	}
-	b = asn1tools.AddASNAppTag(b, asnAppTag.EncTicketPart)
-	ed, err := crypto.GetEncryptedData(b, s.ServerKey.encryptionKey(), keyusage.KDC_REP_TICKET, int(s.ServerKey.KVNO))
+	ed, err := encryptedData(b, s.ServerKey.encryptionKey(), keyusage.KDC_REP_TICKET, int(s.ServerKey.KVNO))
 	if err != nil {
 		return messages.Ticket{}, fmt.Errorf("kdc: encrypt ticket: %w", err)
 	}
@@ -133,7 +132,8 @@ func newSessionKey(etype int32, rand io.Reader) (types.EncryptionKey, error) {
 }
 
 // encKDCRepPart mirrors EncKDCRepPart (RFC 4120 §5.4.2); gokrb5 always tags
-// it as EncASRepPart, and a TGS-REP needs EncTGSRepPart.
+// it as EncASRepPart, and a TGS-REP needs EncTGSRepPart. marshalEncKDCRepPart
+// encodes it; the asn1 tags are the reference its test holds it to.
 type encKDCRepPart struct {
 	Key           types.EncryptionKey  `asn1:"explicit,tag:0"`
 	LastReqs      []messages.LastReq   `asn1:"explicit,tag:1"`
@@ -165,16 +165,15 @@ func encryptRepPart(s ticketSpec, nonce int, tgs bool, key types.EncryptionKey, 
 		SRealm:    s.SRealm,
 		SName:     s.Server,
 	}
-	b, err := asn1.Marshal(part)
-	if err != nil {
-		return types.EncryptedData{}, fmt.Errorf("kdc: encode EncKDCRepPart: %w", err)
-	}
 	tag := asnAppTag.EncASRepPart
 	if tgs {
 		tag = asnAppTag.EncTGSRepPart
 	}
-	b = asn1tools.AddASNAppTag(b, tag)
-	return crypto.GetEncryptedData(b, key, usage, 0)
+	b, err := marshalEncKDCRepPart(part, tag)
+	if err != nil {
+		return types.EncryptedData{}, err
+	}
+	return encryptedData(b, key, usage, 0)
 }
 
 // requestedTime reads a KDC-REQ's till or rtime. RFC 4120 §5.4.1 gives

@@ -419,7 +419,7 @@ func (r *Report) bounds() string {
 			r.Machine.Cores, rate(capOurs), ms(ours.KDCCPU), rate(capMIT), ms(mit.KDCCPU), ratio(capOurs, capMIT))
 	}
 	if b.Len() > 0 {
-		b.WriteString("\nWhat would move it: a load generator on other cores or another machine (the clients' share goes to the KDC: each client logon makes a DH-2048 key pair, the secret and the subgroup check of the KDC's value, a real client's work); a quiet machine (see the load column); and, in the KDC, the DH-2048 secret (bigmod's constant-time exponentiation with the KDC's 256-bit exponent, the largest item in the profile below and most of the floor), then gokrb5's reflection-based ASN.1 for the parts still encoded with it (EncASRepPart, EncTicketPart, the PAC) and its Kerberos encryption, the client certificate's parsing and path building, and the Go runtime's allocation and garbage collection.\n\n")
+		b.WriteString("\nWhat would move it: a load generator on other cores or another machine (the clients' share goes to the KDC: each client logon makes a DH-2048 key pair, the secret and the subgroup check of the KDC's value, a real client's work); a quiet machine (see the load column); and, in the KDC, the DH-2048 secret (bigmod's constant-time exponentiation with the KDC's 256-bit exponent, the largest item in the profile below and most of the floor), then the mapping (the directory lookup per logon unless its cache holds the certificate), the TCP reads and writes, gokrb5's reflection-based ASN.1 where it is still used (decoding the AS-REQ, encoding the KRB-ERROR that asks for pre-authentication) and its key derivation for the PAC's two checksums, the client certificate's signature check, and the Go runtime's allocation and garbage collection.\n\n")
 	}
 	return b.String()
 }
