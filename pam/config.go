@@ -41,7 +41,7 @@ const (
 //	    keytab = FILE:/etc/krb5.keytab
 //	    host_principal = host/ws1.example.com   # default: host/<this host's FQDN>
 //	    ccache = FILE:/tmp/krb5cc_%{uid}  # %{uid}, %{gid}, %{username}; unset: pam_sclogon.so
-//	                                      # gives each session its own, /tmp/krb5cc_%{uid}_XXXXXX
+//	                                      # gives each session its own, /tmp/krb5cc_%{uid}_ + 6 random characters
 //	    identity = card                   # or PKCS11:module_name=…:token=… (a PKCS #11 token);
 //	                                      # FILE:cert.pem,key.pem / PKCS12:file.p12 (tests)
 //	    reader = Yubico YubiKey           # card reader (substring); default: every card

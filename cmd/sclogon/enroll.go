@@ -78,7 +78,64 @@ type enrollFlags struct {
 }
 
 func runEnroll(ctx context.Context, s stdio, args []string) int {
-	var f enrollFlags
+	usageFail := func(err error) int {
+		fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon pki enroll --upn UPN [flags]; 'sclogon pki enroll -h' explains\n", err)
+		return exitUsage
+	}
+	f, err := parseEnrollFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(s.out, strings.TrimLeft(enrollHelp, "\n"))
+		return exitOK
+	}
+	if err != nil {
+		return usageFail(err)
+	}
+	req, err := f.request()
+	if err != nil {
+		return usageFail(err)
+	}
+	mgmAlg, err := f.managementAlgorithm()
+	if err != nil {
+		return usageFail(err)
+	}
+	// The CA first: a directory that does not open stops before the card.
+	ca, err := pki.Open(f.dir, pki.Options{})
+	if err != nil {
+		return enrollFail(s, err)
+	}
+	req.CA = ca
+	prov := pcsc.Provider{}
+	reader, err := enrollReader(prov, f.reader)
+	if err != nil {
+		var u usageError
+		if errors.As(err, &u) {
+			return usageFail(u.err)
+		}
+		return enrollFail(s, err)
+	}
+	stdin := bufio.NewReader(s.in)
+	if req.ManagementKey, err = f.managementKey(mgmAlg, stdin, reader); err != nil {
+		var u usageError
+		if errors.As(err, &u) {
+			return usageFail(u.err)
+		}
+		return enrollFail(s, err)
+	}
+	defer req.ManagementKey.Wipe()
+	prompt := cardPINPrompt(s, stdin, f.pinStdin)
+	req.PIN = func(retries int) (*card.PIN, error) { return prompt(reader, retries) }
+	res, err := enrollCard(s, prov, reader, req)
+	if err != nil {
+		return enrollFailKey(s, req.ManagementKey, err)
+	}
+	printEnrolled(s.out, res)
+	fmt.Fprintf(s.errOut, "sclogon: slot %s of the card in %s holds a new %s key and its certificate\n", res.Slot, res.Reader, res.Key)
+	return exitOK
+}
+
+// parseEnrollFlags reads enroll's flags; flag.ErrHelp for -h.
+func parseEnrollFlags(args []string) (*enrollFlags, error) {
+	f := &enrollFlags{}
 	fs := flag.NewFlagSet("sclogon pki enroll", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.dir, "dir", "pki", "")
@@ -98,28 +155,21 @@ func runEnroll(ctx context.Context, s stdio, args []string) int {
 	fs.StringVar(&f.eku, "eku", "clientauth,smartcardlogon", "")
 	fs.StringVar(&f.ku, "ku", "", "")
 	fs.StringVar(&f.validity, "validity", "365d", "")
-	usageFail := func(err error) int {
-		fmt.Fprintf(s.errOut, "sclogon: error: %v\nusage: sclogon pki enroll --upn UPN [flags]; 'sclogon pki enroll -h' explains\n", err)
-		return exitUsage
+	if err := fs.Parse(args); err != nil {
+		return nil, err
 	}
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(s.out, strings.TrimLeft(enrollHelp, "\n"))
-		return exitOK
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if err == nil && fs.NArg() > 0 {
-		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
+	return f, nil
+}
+
+// managementAlgorithm reads --management-key-algorithm and checks that at
+// most one source of the management key is given.
+func (f *enrollFlags) managementAlgorithm() (card.ManagementAlgorithm, error) {
+	alg, err := card.ParseManagementAlgorithm(f.mgmAlg)
 	if err != nil {
-		return usageFail(err)
-	}
-	req, err := f.request()
-	if err != nil {
-		return usageFail(err)
-	}
-	mgmAlg, err := card.ParseManagementAlgorithm(f.mgmAlg)
-	if err != nil {
-		return usageFail(err)
+		return 0, err
 	}
 	n := 0
 	for _, on := range []bool{f.mgmFile != "", f.mgmStdin, f.mgmDefault} {
@@ -128,62 +178,68 @@ func runEnroll(ctx context.Context, s stdio, args []string) int {
 		}
 	}
 	if n > 1 {
-		return usageFail(errors.New("give one of --management-key-file, --management-key-stdin and --default-management-key"))
+		return 0, errors.New("give one of --management-key-file, --management-key-stdin and --default-management-key")
 	}
-	// The CA first: a directory that does not open stops before the card.
-	ca, err := pki.Open(f.dir, pki.Options{})
-	if err != nil {
-		return enrollFail(s, err)
+	if f.mgmDefault && alg != 0 {
+		return 0, errors.New("--management-key-algorithm is for a key given by file, stdin or terminal; the default key is offered as 3DES, then as AES-192")
 	}
-	req.CA = ca
-	prov := pcsc.Provider{}
-	reader := f.reader
-	if reader == "" {
-		rs, err := card.List(prov)
-		if err != nil {
-			return enrollFail(s, err)
-		}
-		if len(rs) > 1 {
-			return usageFail(fmt.Errorf("%d cards are present; name one with --reader (%s)", len(rs), strings.Join(rs, ", ")))
-		}
-		reader = rs[0]
-	}
-	stdin := bufio.NewReader(s.in)
-	switch {
-	case f.mgmDefault:
-		if mgmAlg != 0 {
-			return usageFail(errors.New("--management-key-algorithm is for a key given by file, stdin or terminal; the default key is offered as 3DES, then as AES-192"))
-		}
-		req.ManagementKey = card.DefaultManagementKey()
-	default:
-		var text []byte
-		switch {
-		case f.mgmFile != "":
-			text, err = os.ReadFile(f.mgmFile)
-		case f.mgmStdin:
-			text, err = readSecretLine(stdin)
-		default:
-			text, err = promptTerminal(fmt.Sprintf("Management key for %s (hex): ", reader))
-		}
-		if err != nil {
-			return enrollFail(s, fmt.Errorf("reading the management key: %w", err))
-		}
-		if req.ManagementKey, err = card.ParseManagementKey(mgmAlg, text); err != nil {
-			return usageFail(err)
-		}
-	}
-	defer req.ManagementKey.Wipe()
-	prompt := cardPINPrompt(s, stdin, f.pinStdin)
-	req.PIN = func(retries int) (*card.PIN, error) { return prompt(reader, retries) }
+	return alg, nil
+}
 
+// enrollReader is the named reader, else the only one with a card; several
+// cards without --reader is a usageError.
+func enrollReader(prov pcsc.Provider, named string) (string, error) {
+	if named != "" {
+		return named, nil
+	}
+	rs, err := card.List(prov)
+	if err != nil {
+		return "", err
+	}
+	if len(rs) > 1 {
+		return "", usageError{fmt.Errorf("%d cards are present; name one with --reader (%s)", len(rs), strings.Join(rs, ", "))}
+	}
+	return rs[0], nil
+}
+
+// managementKey reads the card's management key from the source the flags
+// name (the default key, a file, stdin or the terminal); a key that does
+// not parse is a usageError.
+func (f *enrollFlags) managementKey(alg card.ManagementAlgorithm, stdin *bufio.Reader, reader string) (*card.ManagementKey, error) {
+	if f.mgmDefault {
+		return card.DefaultManagementKey(), nil
+	}
+	var text []byte
+	var err error
+	switch {
+	case f.mgmFile != "":
+		text, err = os.ReadFile(f.mgmFile)
+	case f.mgmStdin:
+		text, err = readSecretLine(stdin)
+	default:
+		text, err = promptTerminal(fmt.Sprintf("Management key for %s (hex): ", reader))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the management key: %w", err)
+	}
+	key, err := card.ParseManagementKey(alg, text)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return key, nil
+}
+
+// enrollCard generates the key and installs the certificate on the card in
+// reader, then drops the card's entry from the certificate cache.
+func enrollCard(s stdio, prov pcsc.Provider, reader string, req enroll.Request) (*enroll.Result, error) {
 	c, err := prov.Open(reader)
 	if err != nil {
-		return enrollFailKey(s, req.ManagementKey, err)
+		return nil, err
 	}
 	defer c.Close()
 	en, ok := c.(card.Enroller)
 	if !ok {
-		return enrollFailKey(s, req.ManagementKey, fmt.Errorf("the card in %s cannot be enrolled by this client", reader))
+		return nil, fmt.Errorf("the card in %s cannot be enrolled by this client", reader)
 	}
 	stop := func() {}
 	req.Progress = func(step enroll.Step) {
@@ -194,7 +250,7 @@ func runEnroll(ctx context.Context, s stdio, args []string) int {
 	res, err := enroll.Enroll(en, req)
 	stop()
 	if err != nil {
-		return enrollFailKey(s, req.ManagementKey, err)
+		return nil, err
 	}
 	// The certificate cache knows this card by its CHUID, which enrollment
 	// does not change: drop its entry so the next logon reads the new
@@ -204,9 +260,7 @@ func runEnroll(ctx context.Context, s stdio, args []string) int {
 			_ = cache.Forget(id)
 		}
 	}
-	printEnrolled(s.out, res)
-	fmt.Fprintf(s.errOut, "sclogon: slot %s of the card in %s holds a new %s key and its certificate\n", res.Slot, res.Reader, res.Key)
-	return exitOK
+	return res, nil
 }
 
 // request checks the flags and builds the request without its secrets and CA.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/sclogon/sclogon/certs"
-	"github.com/sclogon/sclogon/certs/pki"
 	"github.com/sclogon/sclogon/integration/harness"
 )
 
@@ -27,25 +25,7 @@ func TestKDCStopsOnSIGTERM(t *testing.T) {
 	bin := filepath.Join(dir, "sclogon")
 	harness.Run(t, exec.Command("go", "build", "-o", bin, "."))
 
-	ca, err := pki.Init(filepath.Join(dir, "ca"), pki.InitOptions{KeyType: pki.P256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := pki.GenerateKey(pki.P256, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof, err := pki.KDCProfile(pki.KDC{Realm: "EXAMPLE.COM"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := ca.Issue(key.Public(), prof)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pki.WriteKeyAndCert(filepath.Join(dir, "kdc.key"), filepath.Join(dir, "kdc.pem"), key, cert); err != nil {
-		t.Fatal(err)
-	}
+	ca := writeKDCIdentity(t, dir)
 	sid, _ := certs.NewSID(5, 21, 1, 2, 3, 1104)
 	ldif := fmt.Sprintf("dn: cn=alice,dc=example,dc=com\nobjectClass: user\ncn: alice\nsn: a\nsAMAccountName: alice\nobjectSid:: %s\n", base64.StdEncoding.EncodeToString(sid.Marshal()))
 	if err := os.WriteFile(filepath.Join(dir, "users.ldif"), []byte(ldif), 0o644); err != nil {

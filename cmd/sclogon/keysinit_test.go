@@ -20,7 +20,13 @@ import (
 // directory (services: host/ws1) and returns its path.
 func keysInitConfig(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
+	return smallKDCConfig(t, t.TempDir(), " services = host/ws1.example.com\n")
+}
+
+// writeKDCIdentity makes a test CA in dir/ca and the KDC's key and
+// certificate as dir/kdc.key and dir/kdc.pem.
+func writeKDCIdentity(t *testing.T, dir string) *pki.CA {
+	t.Helper()
 	ca, err := pki.Init(filepath.Join(dir, "ca"), pki.InitOptions{KeyType: pki.P256})
 	if err != nil {
 		t.Fatal(err)
@@ -40,12 +46,20 @@ func keysInitConfig(t *testing.T) string {
 	if err := pki.WriteKeyAndCert(filepath.Join(dir, "kdc.key"), filepath.Join(dir, "kdc.pem"), key, cert); err != nil {
 		t.Fatal(err)
 	}
+	return ca
+}
+
+// smallKDCConfig writes dir/kdc.conf for a KDC of EXAMPLE.COM with its keys
+// in dir/state and a one-entry LDIF directory; extra lines go in [kdc].
+func smallKDCConfig(t *testing.T, dir, extra string) string {
+	t.Helper()
+	ca := writeKDCIdentity(t, dir)
 	if err := os.WriteFile(filepath.Join(dir, "users.ldif"), []byte("dn: cn=x,dc=example,dc=com\nobjectClass: user\ncn: x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "kdc.conf")
-	text := fmt.Sprintf("[kdc]\n realm = EXAMPLE.COM\n state_dir = state\n certificate = kdc.pem\n key = kdc.key\n anchors = %s\n ntauth = %s\n services = host/ws1.example.com\n[directory]\n ldif = users.ldif\n",
-		ca.RootPath(), ca.NTAuthPath())
+	text := fmt.Sprintf("[kdc]\n realm = EXAMPLE.COM\n state_dir = state\n certificate = kdc.pem\n key = kdc.key\n anchors = %s\n ntauth = %s\n%s[directory]\n ldif = users.ldif\n",
+		ca.RootPath(), ca.NTAuthPath(), extra)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -200,11 +200,31 @@ func parseKinitFlags(args []string) (*kinitFlags, error) {
 	f := &kinitFlags{}
 	fs := flag.NewFlagSet("sclogon kinit", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	f.register(fs)
+	args = f.cardWait.normalize(args)
+	// Flags may follow the principal, as with MIT kinit.
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		f.args = append(f.args, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	return f, f.mit.check()
+}
+
+// register declares kinit's flags on fs.
+func (f *kinitFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.identity, "identity", "", "")
 	fs.StringVar(&f.hint, "hint", "", "")
 	f.card.register(fs, true)
 	f.cardWait.register(fs)
-	args = f.cardWait.normalize(args)
 	fs.StringVar(&f.card.cert, "cert", "", "")
 	fs.Func("slot", "", func(v string) error {
 		if _, err := card.ParseSlot(v); err != nil {
@@ -236,22 +256,15 @@ func parseKinitFlags(args []string) (*kinitFlags, error) {
 	f.mit.register(fs)
 	fs.BoolVar(&f.json, "json", false, "")
 	fs.BoolVar(&f.verbose, "V", false, "")
-	// Flags may follow the principal, as with MIT kinit.
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		f.args = append(f.args, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
+}
+
+// check refuses flags that contradict each other and reads MIT's -X options.
+func (f *kinitFlags) check() error {
 	if len(f.args) > 1 {
-		return nil, fmt.Errorf("one principal at most, got %q", []string(f.args))
+		return fmt.Errorf("one principal at most, got %q", []string(f.args))
 	}
 	if f.hint != "" && (len(f.args) > 0 || f.mit.enterprise) {
-		return nil, errors.New("--hint names the principal: give no principal argument and no -E with it")
+		return errors.New("--hint names the principal: give no principal argument and no -E with it")
 	}
 	for _, x := range f.x {
 		k, v, _ := strings.Cut(x, "=")
@@ -263,23 +276,19 @@ func parseKinitFlags(args []string) (*kinitFlags, error) {
 		case "flag_RSA_PROTOCOL":
 			f.rsa = v == "yes" || v == "true"
 		default:
-			return nil, fmt.Errorf("-X %s: sclogon reads X509_user_identity, X509_anchors and flag_RSA_PROTOCOL", k)
+			return fmt.Errorf("-X %s: sclogon reads X509_user_identity, X509_anchors and flag_RSA_PROTOCOL", k)
 		}
 	}
 	n := 0
-	if f.dh != 0 {
-		n++
-	}
-	if f.ecdh != "" {
-		n++
-	}
-	if f.rsa {
-		n++
+	for _, chosen := range []bool{f.dh != 0, f.ecdh != "", f.rsa} {
+		if chosen {
+			n++
+		}
 	}
 	if n > 1 {
-		return nil, errors.New("choose one of --dh, --ecdh and --rsa-key-transport")
+		return errors.New("choose one of --dh, --ecdh and --rsa-key-transport")
 	}
-	return f, f.mit.check()
+	return nil
 }
 
 func (f *kinitFlags) keyExchange() (kinit.KeyExchange, error) {

@@ -86,8 +86,8 @@ PAM_TYPE decides what it does:
   password       refused: change the PIN with 'sclogon pin change'
 
 Under pam_sclogon.so with no ccache in pam.conf, each session gets its own
-ccache, as with pam_krb5: /tmp/krb5cc_%{uid}_XXXXXX (a new name, 0600, the
-user's), named in the session's KRB5CCNAME; close_session destroys that one
+ccache, as with pam_krb5: /tmp/krb5cc_%{uid}_ and six random letters or
+digits (a new name, 0600, the user's), named in the session's KRB5CCNAME; close_session destroys that one
 only, so logging out of one session leaves the user's other sessions their
 tickets. With ccache set, every session of the user shares that file.
 

@@ -5,14 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sclogon/sclogon/certs/pki"
 	"github.com/sclogon/sclogon/kdc"
 )
 
@@ -22,34 +19,7 @@ import (
 // a principal without keys is refused with a hint.
 func TestKDCRollover(t *testing.T) {
 	dir := t.TempDir()
-	ca, err := pki.Init(filepath.Join(dir, "ca"), pki.InitOptions{KeyType: pki.P256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := pki.GenerateKey(pki.P256, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof, err := pki.KDCProfile(pki.KDC{Realm: "EXAMPLE.COM"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := ca.Issue(key.Public(), prof)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pki.WriteKeyAndCert(filepath.Join(dir, "kdc.key"), filepath.Join(dir, "kdc.pem"), key, cert); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "users.ldif"), []byte("dn: cn=x,dc=example,dc=com\nobjectClass: user\ncn: x\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "kdc.conf")
-	text := fmt.Sprintf("[kdc]\n realm = EXAMPLE.COM\n state_dir = state\n certificate = kdc.pem\n key = kdc.key\n anchors = %s\n ntauth = %s\n ticket_lifetime = 10h\n renew_lifetime = 1d\n max_skew = 5m\n[directory]\n ldif = users.ldif\n",
-		ca.RootPath(), ca.NTAuthPath())
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	conf := smallKDCConfig(t, dir, " ticket_lifetime = 10h\n renew_lifetime = 1d\n max_skew = 5m\n")
 	ks, err := kdc.OpenKeyStore(filepath.Join(dir, "state"), rand.Reader, time.Now)
 	if err != nil {
 		t.Fatal(err)

@@ -143,7 +143,7 @@ func (d *dirCache) Store(c *CCache) error {
 	return d.setPrimary(target)
 }
 
-// storeNew writes c to a new file tktXXXXXX: the finished temporary file is
+// storeNew writes c to a new file "tkt" + six random characters: the finished temporary file is
 // hard-linked to the new name, which fails rather than replace a file that
 // appeared meanwhile.
 func (d *dirCache) storeNew(c *CCache) (string, error) {
