@@ -65,7 +65,7 @@ func typedDataTypes(t *testing.T, edata []byte) []pkinit.TDType {
 	return out
 }
 
-func methodData(t *testing.T, edata []byte) map[int32][]byte {
+func methodData(t testing.TB, edata []byte) map[int32][]byte {
 	t.Helper()
 	var seq types.PADataSequence
 	if _, err := asn1.Unmarshal(edata, &seq); err != nil {

@@ -171,10 +171,18 @@ func serveKDC(ctx context.Context, s stdio, path string, log *slog.Logger) error
 	}
 	log.Info("sclogon kdc: serving", "realm", fc.Realm, "listen", strings.Join(addrs, " "))
 	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go reloadOnHUP(sctx, hup, r, log)
+	reloaderDone := make(chan struct{})
+	go func() {
+		defer close(reloaderDone)
+		reloadOnHUP(sctx, hup, r, log)
+	}()
 	notifyServiceManager(log, "READY=1\nSTATUS=serving "+fc.Realm)
-	return srv.Serve(sctx, ls, 5*time.Second)
+	err = srv.Serve(sctx, ls, 5*time.Second)
+	// The process must not end before the service manager has been told
+	// it is stopping: wait for the reloader to say so.
+	cancel()
+	<-reloaderDone
+	return err
 }
 
 // openAuditLog opens the audit log: "" none, "stderr", or a file appended to.
