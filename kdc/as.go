@@ -84,8 +84,8 @@ type asExchange struct {
 // etype in common.
 func (x *asExchange) decode(context.Context) error {
 	k := x.k
-	var req messages.ASReq
-	if err := req.Unmarshal(x.msg); err != nil {
+	req, err := decodeKDCReq(x.msg, tagASReq)
+	if err != nil {
 		return reject(krberror.Generic, err, "malformed AS-REQ")
 	}
 	x.now = k.now()
@@ -147,7 +147,7 @@ func (x *asExchange) verifyAuthPack(context.Context) error {
 	if err != nil {
 		return reject(pkinit.ErrorCode(err), err, "malformed PA-PK-AS-REQ")
 	}
-	authPack, signed, err := pkinit.VerifyAuthPack(pkReq, x.raw.reqBody, pkinit.VerifyOptions{ContentType: pkinit.ContentAuthData, AllowSHA1: x.k.cfg.AllowSHA1})
+	authPack, signed, err := pkinit.VerifyAuthPack(pkReq, x.raw.reqBody, pkinit.VerifyOptions{ContentType: pkinit.ContentAuthData, AllowSHA1: x.k.cfg.AllowSHA1, ParsedCertificate: x.k.certPaths.parsed})
 	if err != nil {
 		return reject(pkinit.ErrorCode(err), err, "the signed AuthPack does not verify")
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -69,5 +71,39 @@ func TestAuditWriteDoesNotAllocate(t *testing.T) {
 	a.write(r)
 	if n := testing.AllocsPerRun(100, func() { a.write(r) }); n != 0 {
 		t.Errorf("%v allocations per record", n)
+	}
+}
+
+// writeCounter counts the writes it is given.
+type writeCounter struct{ writes, bytes int }
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.writes++
+	w.bytes += len(p)
+	return len(p), nil
+}
+
+// TestAuditOneWritePerLine: each record reaches the log in one Write of
+// the whole line, which to a file is one write system call, and writing
+// to a file allocates nothing either.
+func TestAuditOneWritePerLine(t *testing.T) {
+	var w writeCounter
+	a := NewAudit(&w)
+	recs := auditRecords()
+	for i := range recs {
+		a.write(&recs[i])
+		if w.writes != i+1 {
+			t.Fatalf("record %d: %d writes in all, want one per record", i, w.writes)
+		}
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a = NewAudit(f)
+	a.write(&recs[2])
+	if n := testing.AllocsPerRun(100, func() { a.write(&recs[2]) }); n != 0 {
+		t.Errorf("%v allocations per record written to a file", n)
 	}
 }

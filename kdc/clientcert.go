@@ -13,13 +13,42 @@ import (
 )
 
 // checkClientCertificate verifies what RFC 4556 §3.2.2 and AD ask of a
-// client certificate and returns the CA that issued it.
+// client certificate and returns the CA that issued it. The path comes
+// from the KDC's cache when one verified lately is still valid; everything
+// else is checked on every request (see certPathCache).
 func (k *KDC) checkClientCertificate(cert *x509.Certificate, embedded []*x509.Certificate, now time.Time) (*x509.Certificate, error) {
 	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
 		r := reject(krberror.InvalidCertificate, nil, "client certificate valid from %s to %s, not now", cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
 		r.edata = invalidCertificatesEData(cert)
 		return nil, r
 	}
+	issuer, key := k.cachedIssuer(cert, embedded, now)
+	var chains [][]*x509.Certificate
+	if issuer == nil {
+		var err error
+		if chains, err = k.verifyClientPath(cert, embedded, now); err != nil {
+			return nil, err
+		}
+		if issuer = k.ntauthIssuer(chains); issuer == nil {
+			return nil, reject(krberror.ClientNotTrusted, nil, "the CA that issued the client certificate (%s) is not in the NTAuth store", cert.Issuer)
+		}
+	}
+	if cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return nil, reject(krberror.InconsistentKeyPurpose, nil, "client certificate key usage lacks digitalSignature")
+	}
+	if !k.ekuAccepted(cert) {
+		return nil, reject(krberror.InconsistentKeyPurpose, nil, "client certificate lacks the logon EKU the policy requires")
+	}
+	if chains != nil {
+		k.certPaths.add(key, cert, embedded, chains, now)
+	}
+	return issuer, nil
+}
+
+// verifyClientPath builds and verifies the client certificate's paths to
+// the anchors, through the configured intermediates and those the client
+// sent.
+func (k *KDC) verifyClientPath(cert *x509.Certificate, embedded []*x509.Certificate, now time.Time) ([][]*x509.Certificate, error) {
 	// The configured intermediates, plus any the client sent: cloned only
 	// then, as a request that carries only its own certificate needs no copy.
 	inter := k.intermediates
@@ -33,7 +62,7 @@ func (k *KDC) checkClientCertificate(cert *x509.Certificate, embedded []*x509.Ce
 	}
 	chains, err := cert.Verify(x509.VerifyOptions{
 		Roots: k.roots, Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, // the logon EKUs are checked below
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, // the logon EKUs are checked by checkClientCertificate
 	})
 	if err != nil {
 		var unknown x509.UnknownAuthorityError
@@ -46,25 +75,19 @@ func (k *KDC) checkClientCertificate(cert *x509.Certificate, embedded []*x509.Ce
 		r.edata = invalidCertificatesEData(cert)
 		return nil, r
 	}
-	// AD's NTAuth rule: the issuing CA itself must be in NTAuth, whatever
-	// root it chains to.
-	var issuer *x509.Certificate
+	return chains, nil
+}
+
+// ntauthIssuer is AD's NTAuth rule: the CA that issued the client
+// certificate, on one of its paths, must itself be in NTAuth, whatever root
+// it chains to. nil when none is.
+func (k *KDC) ntauthIssuer(chains [][]*x509.Certificate) *x509.Certificate {
 	for _, chain := range chains {
 		if len(chain) > 1 && k.ntauth[string(chain[1].Raw)] {
-			issuer = chain[1]
-			break
+			return chain[1]
 		}
 	}
-	if issuer == nil {
-		return nil, reject(krberror.ClientNotTrusted, nil, "the CA that issued the client certificate (%s) is not in the NTAuth store", cert.Issuer)
-	}
-	if cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		return nil, reject(krberror.InconsistentKeyPurpose, nil, "client certificate key usage lacks digitalSignature")
-	}
-	if !k.ekuAccepted(cert) {
-		return nil, reject(krberror.InconsistentKeyPurpose, nil, "client certificate lacks the logon EKU the policy requires")
-	}
-	return issuer, nil
+	return nil
 }
 
 func (k *KDC) ekuAccepted(cert *x509.Certificate) bool {

@@ -74,6 +74,11 @@ const ExampleConfig = `# sclogon test KDC
     ntauth = ntauth.pem
     # either | smartcard_logon | pkinit_client | none
     client_eku = either
+    # keep each client certificate's verified path to the anchors this
+    # long (0: off): a user's next logon within it builds no path. The
+    # certificates' validity, NTAuth, key usage, EKU and OCSP are checked
+    # on every logon all the same; a reload empties it
+    certificate_cache_ttl = 10m
     # hard (fail closed) | soft | off
     ocsp = hard
     # optional: override the certificates' AIA
@@ -182,7 +187,7 @@ func (fc *FileConfig) Server(h Handler, log *slog.Logger) *Server {
 
 var knownKeys = map[string][]string{
 	"kdc": {"realm", "listen", "state_dir", "certificate", "key", "key_pin_file", "anchors", "intermediates", "ntauth",
-		"client_eku", "ocsp", "ocsp_responder", "ocsp_timeout", "max_skew", "ticket_lifetime", "renew_lifetime",
+		"client_eku", "certificate_cache_ttl", "ocsp", "ocsp_responder", "ocsp_timeout", "max_skew", "ticket_lifetime", "renew_lifetime",
 		"freshness", "dh_groups", "ecdh_curves", "kdfs", "key_transport", "dh_key_reuse", "allow_sha1",
 		"services", "audit_log", "max_request_size", "request_timeout", "max_tcp_connections",
 		"max_tcp_connections_per_source", "tcp_idle_timeout", "tcp_header_timeout", "error_rate_per_source", "http_listen",
@@ -390,7 +395,7 @@ func (l *loader) loadTrust(c *Config) error {
 }
 
 // loadChecks reads how client certificates and requests are checked:
-// EKU, OCSP, clock skew and ticket lifetimes.
+// EKU, the path cache, OCSP, clock skew and ticket lifetimes.
 func (l *loader) loadChecks(c *Config) error {
 	var err error
 	if v, ok, err := l.one("kdc", "client_eku"); err != nil {
@@ -408,6 +413,12 @@ func (l *loader) loadChecks(c *Config) error {
 		if c.OCSP, ok = m[v]; !ok {
 			return l.errf("kdc.ocsp", "%q is not hard, soft or off", v)
 		}
+	}
+	if c.CertificateCacheTTL, err = l.duration("kdc", "certificate_cache_ttl", 0); err != nil {
+		return err
+	}
+	if v, _, _ := l.one("kdc", "certificate_cache_ttl"); v != "" && c.CertificateCacheTTL == 0 {
+		c.CertificateCacheTTL = -1 // "0" in the file: off
 	}
 	if c.OCSPPolicy.ResponderURL, _, err = l.one("kdc", "ocsp_responder"); err != nil {
 		return err

@@ -1,7 +1,6 @@
 package kdc
 
 import (
-	"container/list"
 	"net"
 	"net/netip"
 	"sync"
@@ -18,15 +17,20 @@ type connTable struct {
 	mu       sync.Mutex
 	conns    map[*tcpConn]struct{}
 	bySource map[netip.Addr]int
-	idle     list.List // of *tcpConn waiting for a request, longest first
+	// idle lists the connections waiting for a request, longest first,
+	// linked through the connections themselves: a connection goes on it
+	// after every reply, and a list of its own would allocate each time.
+	idleFirst, idleLast *tcpConn
 }
 
 // tcpConn is an admitted connection.
 type tcpConn struct {
 	net.Conn
-	source   netip.Addr    // sourceKey of the peer
-	idleElem *list.Element // in connTable.idle while waiting for a request
-	gone     bool          // removed from the table: evicted, or done
+	source             netip.Addr // sourceKey of the peer
+	idle               bool       // on connTable's idle list, waiting for a request
+	idlePrev, idleNext *tcpConn
+	gone               bool // removed from the table: evicted, or done
+	frameReader             // what Server.readFrame keeps between requests
 }
 
 // admission is what connTable.admit decided.
@@ -53,18 +57,46 @@ func (t *connTable) admit(c net.Conn, peer netip.Addr) (tc, evicted *tcpConn, a 
 		return nil, nil, refusedSource
 	}
 	if len(t.conns) >= t.max {
-		front := t.idle.Front()
-		if front == nil {
+		if t.idleFirst == nil {
 			return nil, nil, refusedFull
 		}
-		evicted = front.Value.(*tcpConn)
+		evicted = t.idleFirst
 		t.removeLocked(evicted)
 	}
 	tc = &tcpConn{Conn: c, source: src}
 	t.conns[tc] = struct{}{}
 	t.bySource[src]++
-	tc.idleElem = t.idle.PushBack(tc)
+	t.pushIdle(tc)
 	return tc, evicted, admitted
+}
+
+// pushIdle puts tc last on the idle list.
+func (t *connTable) pushIdle(tc *tcpConn) {
+	tc.idle, tc.idlePrev, tc.idleNext = true, t.idleLast, nil
+	if t.idleLast != nil {
+		t.idleLast.idleNext = tc
+	} else {
+		t.idleFirst = tc
+	}
+	t.idleLast = tc
+}
+
+// dropIdle takes tc off the idle list, if it is on it.
+func (t *connTable) dropIdle(tc *tcpConn) {
+	if !tc.idle {
+		return
+	}
+	if tc.idlePrev != nil {
+		tc.idlePrev.idleNext = tc.idleNext
+	} else {
+		t.idleFirst = tc.idleNext
+	}
+	if tc.idleNext != nil {
+		tc.idleNext.idlePrev = tc.idlePrev
+	} else {
+		t.idleLast = tc.idlePrev
+	}
+	tc.idle, tc.idlePrev, tc.idleNext = false, nil, nil
 }
 
 // remove forgets tc; it may be called more than once.
@@ -83,18 +115,15 @@ func (t *connTable) removeLocked(tc *tcpConn) {
 	if t.bySource[tc.source]--; t.bySource[tc.source] <= 0 {
 		delete(t.bySource, tc.source)
 	}
-	if tc.idleElem != nil {
-		t.idle.Remove(tc.idleElem)
-		tc.idleElem = nil
-	}
+	t.dropIdle(tc)
 }
 
 // markIdle makes tc evictable while it waits for its next request.
 func (t *connTable) markIdle(tc *tcpConn) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !tc.gone && tc.idleElem == nil {
-		tc.idleElem = t.idle.PushBack(tc)
+	if !tc.gone && !tc.idle {
+		t.pushIdle(tc)
 	}
 }
 
@@ -106,10 +135,7 @@ func (t *connTable) markBusy(tc *tcpConn) bool {
 	if tc.gone {
 		return false
 	}
-	if tc.idleElem != nil {
-		t.idle.Remove(tc.idleElem)
-		tc.idleElem = nil
-	}
+	t.dropIdle(tc)
 	return true
 }
 

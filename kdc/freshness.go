@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jcmturner/gofork/encoding/asn1"
-	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/sclogon/sclogon/krberror"
@@ -29,7 +27,7 @@ func (k *KDC) methodData(now time.Time) []byte {
 			seq = append(seq, types.PAData{PADataType: int32(pkinit.PAASFreshness), PADataValue: tok})
 		}
 	}
-	b, err := asn1.Marshal(seq)
+	b, err := marshalMethodData(seq)
 	if err != nil {
 		return nil
 	}
@@ -41,7 +39,7 @@ func (k *KDC) methodData(now time.Time) []byte {
 func (k *KDC) freshnessToken(now time.Time) ([]byte, error) {
 	key, _ := k.keys.Key(k.krbtgt, 0)
 	ts := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
-	ed, err := crypto.GetEncryptedData(ts, key.encryptionKey(), keyUsageFreshness, int(key.KVNO))
+	ed, err := key.encrypt(ts, keyUsageFreshness)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +71,7 @@ func (k *KDC) checkFreshness(token []byte, now time.Time) error {
 	if !ok {
 		return expired("freshness token under an unknown key", nil)
 	}
-	plain, err := crypto.DecryptEncPart(ed, key.encryptionKey(), keyUsageFreshness)
+	plain, err := key.decrypt(ed, keyUsageFreshness)
 	if err != nil || len(plain) != 8 {
 		return expired("freshness token does not decrypt", err)
 	}

@@ -123,7 +123,12 @@ type Config struct {
 	NTAuth []*x509.Certificate
 
 	ClientEKU EKUPolicy
-	OCSP      OCSPMode
+	// CertificateCacheTTL keeps each client certificate's verified path
+	// this long, for the user's next logons (default 10 minutes; negative:
+	// every path is built afresh). The certificates' validity, NTAuth, key
+	// usage and EKU are checked on every request all the same.
+	CertificateCacheTTL time.Duration
+	OCSP                OCSPMode
 	// OCSPPolicy tunes the OCSP client (timeouts, skew, cache, responder).
 	OCSPPolicy revocation.Policy
 
@@ -162,6 +167,11 @@ type Options struct {
 	Audit io.Writer
 	// OCSPHTTP carries OCSP queries (default: an HTTP client).
 	OCSPHTTP revocation.Doer
+
+	// metrics counts what the KDC does not write in the audit log (the
+	// certificate path cache's hits): a Reloader's, which outlive the
+	// KDCs it makes.
+	metrics *Metrics
 }
 
 // KDC answers AS and TGS requests for one realm.
@@ -182,6 +192,7 @@ type KDC struct {
 	skew, ticketLife, renewLife time.Duration
 	roots, intermediates        *x509.CertPool
 	ntauth                      map[string]bool // raw DER of the NTAuth CAs
+	certPaths                   *certPathCache  // nil when off
 
 	dhMu   sync.Mutex
 	dhKeys map[dhKeyKind]*cachedDHKey
@@ -227,6 +238,7 @@ func New(cfg Config, opts Options) (*KDC, error) {
 		ntauth:     map[string]bool{},
 		dhKeys:     map[dhKeyKind]*cachedDHKey{},
 		errLog:     newSourceLimiter(1, 5, limitedSources),
+		certPaths:  newCertPathCache(cfg.CertificateCacheTTL, certPathCacheSize, opts.Now, opts.metrics),
 		signer: pkinit.KDCSigner{
 			Signer:      cfg.Key,
 			Certificate: cfg.Certificate[0],

@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/sclogon/sclogon/internal/krbcrypto"
+	"github.com/sclogon/sclogon/kdc/pac"
 )
 
 // Key is one long-term key of a principal.
@@ -27,6 +30,47 @@ type Key struct {
 	// NotAfter retires a key version replaced by a rollover: until then it
 	// still decrypts the tickets issued under it; zero for the current one.
 	NotAfter time.Time `json:"not_after,omitzero"`
+	// derived is what the KDC derives from this key version, kept for as
+	// long as the version is loaded: see [derivedKeys]. Set by
+	// [KeyStore]; nil on a Key made anywhere else, which derives per use.
+	derived *derivedKeys
+}
+
+// derivedKeys are the keys the KDC derives from one loaded key version
+// (RFC 3961 §5.3): Ke and Ki of the ticket, freshness and reply usages,
+// and Kc of the PAC signatures, each derived once instead of on every
+// exchange. They are no more secret than the key, and live exactly as long
+// as it does: a Key carries them by pointer, so copies of the Key share
+// one set and copy no secret; [KeyStore.load] gives every version it loads
+// a new set, so a reload or a rollover drops the old ones with the old
+// keys (kept by the exchanges still using them until they finish), and a
+// version whose key changed in the store (see warnReplaced) never meets
+// keys derived from its predecessor, as a cache keyed by principal, kvno
+// and etype could. Rollover hands no set to the backend.
+type derivedKeys struct {
+	crypt  *krbcrypto.Key // nil for an etype krbcrypto lacks
+	pac    pac.Key
+	pacErr error
+}
+
+// withDerived returns k with a new set of derived keys, derived lazily.
+func (k Key) withDerived() Key {
+	d := &derivedKeys{}
+	if krbcrypto.Supported(k.EType, len(k.Value)) {
+		d.crypt, _ = krbcrypto.NewLongTermKey(k.EType, k.Value)
+	}
+	d.pac, d.pacErr = pac.NewKey(k.EType, k.Value)
+	k.derived = d
+	return k
+}
+
+// pacKey is the key that signs or checks a PAC with k, its checksum key
+// kept when k was loaded by a KeyStore.
+func (k Key) pacKey() (pac.Key, error) {
+	if k.derived != nil {
+		return k.derived.pac, k.derived.pacErr
+	}
+	return pac.NewKey(k.EType, k.Value)
 }
 
 // Errors of a [KeyBackend], which [KeyStore] branches on.
@@ -161,6 +205,9 @@ func (ks *KeyStore) load(ctx context.Context) error {
 	keys := make(map[string][]Key, len(loaded))
 	for p, ls := range loaded {
 		ls = slices.Clone(ls)
+		for i := range ls {
+			ls[i] = ls[i].withDerived()
+		}
 		// Newest version first; within one, the stored (strongest-first) order.
 		slices.SortStableFunc(ls, func(a, b Key) int { return cmp.Compare(b.KVNO, a.KVNO) })
 		keys[p] = ls
@@ -342,6 +389,7 @@ func (ks *KeyStore) Rollover(ctx context.Context, principal string) (Rolled, err
 		return Rolled{}, err
 	}
 	for _, k := range old {
+		k.derived = nil // the backend keeps keys, not what this KDC derived
 		if k.NotAfter.IsZero() {
 			k.NotAfter = now.Add(ks.retain)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/iana/msgtype"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
@@ -49,28 +50,38 @@ func asRejection(err error) *rejection {
 // and Windows' KDCs do: a client reports "server … not found" with the name
 // it asked for. Without a request, the server is krbtgt/realm.
 func krbError(realm string, names reqNames, code krberror.Code, text string, edata []byte, now time.Time) []byte {
-	srealm, sname := realm, types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "krbtgt/"+realm)
+	krbtgt := types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "krbtgt/"+realm)
+	srealm, sname := realm, krbtgt
 	if names.hasS {
 		sname = names.sname
 		if names.realm != "" {
 			srealm = names.realm
 		}
 	}
-	e := messages.NewKRBError(sname, srealm, int32(code), text)
+	now = now.UTC()
+	e := messages.KRBError{
+		PVNO:      5, // RFC 4120 §5.9.1
+		MsgType:   msgtype.KRB_ERROR,
+		STime:     now.Truncate(time.Second),
+		Susec:     now.Nanosecond() / 1000,
+		ErrorCode: int32(code),
+		Realm:     srealm,
+		SName:     sname,
+		EText:     text,
+		EData:     edata,
+	}
 	if names.hasC && names.realm != "" {
 		e.CName, e.CRealm = names.cname, names.realm
 	}
-	now = now.UTC()
-	e.STime = now.Truncate(time.Second)
-	e.Susec = now.Nanosecond() / 1000
-	e.EData = edata
-	b, err := e.Marshal()
+	b, err := marshalKRBError(&e)
 	if err != nil {
-		// Only a name or text that is not a GeneralString can fail here:
-		// send the bare code from krbtgt instead.
-		e = messages.NewKRBError(types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "krbtgt/"+realm), realm, int32(code), "")
-		e.STime, e.Susec = now.Truncate(time.Second), now.Nanosecond()/1000
-		b, _ = e.Marshal()
+		// Any bytes make a GeneralString, so only the time can fail here
+		// (a clock outside the years 0–9999), and then the bare code from
+		// krbtgt fails too: there is no reply, as there was none when
+		// gokrb5 encoded it.
+		e = messages.KRBError{PVNO: 5, MsgType: msgtype.KRB_ERROR, STime: e.STime, Susec: e.Susec,
+			ErrorCode: int32(code), Realm: realm, SName: krbtgt}
+		b, _ = marshalKRBError(&e)
 	}
 	return b
 }

@@ -15,8 +15,9 @@ import (
 	"github.com/sclogon/sclogon/certs/revocation"
 )
 
-// Metrics counts what the audit log records, request by request, and what
-// the OCSP client sent; [Metrics.WriteText] writes them, with a [Server]'s
+// Metrics counts what the audit log records, request by request, what
+// the OCSP client sent, and how often a client certificate's path came
+// from the KDC's cache; [Metrics.WriteText] writes them, with a [Server]'s
 // counts and a [Reloader]'s, in the Prometheus text exposition format
 // (version 0.0.4). The counts come from the same records as the audit log's
 // lines, at the same moment, so the two agree.
@@ -29,6 +30,9 @@ type Metrics struct {
 	revocation map[string]uint64 // the audit record's revocation field
 
 	ocspQueries, ocspQueryFailures atomic.Uint64
+	// The client certificate path cache's answers (certPathCache), counted
+	// by every KDC a Reloader makes.
+	certPathHits, certPathMisses atomic.Uint64
 
 	// The OCSP checkers' counts (see ocspStats): ocspRetiring are checkers
 	// a reload replaced whose requests may still be running, ocspBase sums
@@ -150,6 +154,7 @@ func (m *Metrics) WriteText(w io.Writer, srv *Server, r *Reloader) error {
 	e := &expo{}
 	m.writeRequests(e)
 	m.writeOCSP(e, r)
+	m.writeCertPaths(e)
 	if srv != nil {
 		writeServer(e, srv)
 	}
@@ -207,6 +212,15 @@ func (m *Metrics) writeOCSP(e *expo, r *Reloader) {
 	e.sample("sclogon_kdc_ocsp_query_waits_total", float64(st.Waits))
 	e.family("sclogon_kdc_ocsp_lookup_failures_total", "counter", "OCSP lookups that ended without a verified answer: no responder URL, no answer, or an answer refused (malformed, badly signed, stale, wrong nonce, a responder error status).")
 	e.sample("sclogon_kdc_ocsp_lookup_failures_total", float64(st.QueryFailures))
+}
+
+// writeCertPaths writes the client certificate path cache's hits and
+// misses.
+func (m *Metrics) writeCertPaths(e *expo) {
+	e.family("sclogon_kdc_certificate_cache_hits_total", "counter", "Client certificates whose path to an anchor was taken from the cache, not built and verified again (validity, NTAuth and EKU are checked all the same).")
+	e.sample("sclogon_kdc_certificate_cache_hits_total", float64(m.certPathHits.Load()))
+	e.family("sclogon_kdc_certificate_cache_misses_total", "counter", "Client certificates whose path was built and verified: not in the cache, its entry expired, or no cached path valid now.")
+	e.sample("sclogon_kdc_certificate_cache_misses_total", float64(m.certPathMisses.Load()))
 }
 
 // ocspStats returns the counts of cur, the current KDC's OCSP checker (nil

@@ -84,6 +84,7 @@ func NewReloader(fc *FileConfig, load func() (*FileConfig, error), opts Options)
 		next = http.DefaultClient
 	}
 	opts.OCSPHTTP = ocspDoer{next: next, m: m}
+	opts.metrics = m
 	k, err := New(fc.Config, opts)
 	if err != nil {
 		closeReplaced(fc.Config, Config{})

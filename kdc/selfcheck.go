@@ -65,6 +65,10 @@ func (c *Config) pathToAnchors(now time.Time) []*x509.Certificate {
 		return nil
 	}
 	best := slices.MinFunc(paths, func(a, b []*x509.Certificate) int { return len(a) - len(b) })
+	if len(best) < 2 {
+		// The KDC's certificate is itself an anchor: nothing lies between.
+		return []*x509.Certificate{}
+	}
 	return slices.Clone(best[1 : len(best)-1])
 }
 

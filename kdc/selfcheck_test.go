@@ -99,3 +99,21 @@ func TestKDCChecksItsCertificate(t *testing.T) {
 		}
 	})
 }
+
+// TestKDCCertificateIsAnAnchor: a KDC whose own certificate is one of its
+// anchors (a self-signed KDC certificate that clients are given directly)
+// starts, with nothing between its certificate and the anchor, where the
+// path check used to slice past the end of a one-certificate path.
+func TestKDCCertificateIsAnAnchor(t *testing.T) {
+	f := getFixture(t)
+	cfg := f.config(t)
+	cfg.Certificate = cfg.Certificate[:1]
+	cfg.Anchors = append(cfg.Anchors, f.kdcCert)
+	k, err := kdc.New(cfg, kdc.Options{Rand: rand.Reader, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("a KDC whose certificate is an anchor: %v", err)
+	}
+	if k.Realm() != realm {
+		t.Fatalf("realm %q", k.Realm())
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,7 +49,10 @@ type Server struct {
 	// last (default 5 s): a client that starts a request must finish it.
 	HeaderTimeout time.Duration
 	// MaxInFlight bounds the requests handled at once (default 256); more
-	// wait, so a flood slows the KDC down instead of exhausting memory.
+	// wait, so a flood slows the KDC down instead of exhausting memory. It
+	// also bounds the TCP connections that wait for a request with a read
+	// buffer of their own (8 KiB), which lets one read take a whole
+	// request; the others read its header first.
 	MaxInFlight int
 	// MaxConns bounds the open TCP connections (default: three quarters of
 	// the process's file limit, at most 4096). At the bound, the connection
@@ -78,8 +82,16 @@ type Server struct {
 	counters  serverCounters
 	inflight  sync.WaitGroup
 	sem       chan struct{}
-	closing   bool
-	once      sync.Once
+	// closing is set, with mu held, as Shutdown starts; it is read on
+	// every request, without the lock.
+	closing atomic.Bool
+	once    sync.Once
+	// bufs holds *[]byte of at least frameBufSize bytes: TCP frames are
+	// read into them and written from them.
+	bufs sync.Pool
+	// readAheads counts the connections waiting for a request; the first
+	// MaxInFlight of them wait with one of bufs (see readStart).
+	readAheads atomic.Int64
 }
 
 const (
@@ -110,6 +122,10 @@ func (s *Server) init() {
 			s.Log = slog.New(slog.DiscardHandler)
 		}
 		s.sem = make(chan struct{}, s.MaxInFlight)
+		s.bufs.New = func() any {
+			b := make([]byte, frameBufSize)
+			return &b
+		}
 		s.table = newConnTable(s.MaxConns, s.MaxConnsPerSource)
 		s.errLimit = newSourceLimiter(s.ErrorRate, int(2*s.ErrorRate), limitedSources)
 		// A few lines, then one a second, per source.
@@ -162,11 +178,34 @@ var ErrServerClosed = errors.New("kdc: server closed")
 func (s *Server) track(c io.Closer) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
+	if s.closing.Load() {
 		return false
 	}
 	s.listeners = append(s.listeners, c)
 	return true
+}
+
+// datagramConn reads and answers datagrams naming the peer by a
+// netip.AddrPort, which a *net.UDPConn does without allocating a net.Addr
+// for each.
+type datagramConn interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+	WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error)
+}
+
+// packetConn is a datagramConn over any other net.PacketConn.
+type packetConn struct{ net.PacketConn }
+
+func (p packetConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
+	n, a, err := p.ReadFrom(b)
+	if err != nil {
+		return n, netip.AddrPort{}, err
+	}
+	return n, addrPort(a), nil
+}
+
+func (p packetConn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
+	return p.WriteTo(b, net.UDPAddrFromAddrPort(to))
 }
 
 // ServeUDP answers datagrams on pc until Shutdown.
@@ -176,9 +215,13 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 		return ErrServerClosed
 	}
 	s.own.add(addrPort(pc.LocalAddr()))
+	dc, ok := pc.(datagramConn)
+	if !ok {
+		dc = packetConn{pc}
+	}
 	buf := make([]byte, 65536)
 	for {
-		n, addr, err := pc.ReadFrom(buf)
+		n, from, err := dc.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if s.isClosing() {
 				return ErrServerClosed
@@ -189,7 +232,6 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 			}
 			return fmt.Errorf("kdc: udp: %w", err)
 		}
-		from := addrPort(addr)
 		if !s.admitDatagram(n, from) {
 			continue
 		}
@@ -200,7 +242,7 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 		go func() {
 			defer s.release()
 			if reply := s.handle(req, from, "udp"); reply != nil && s.mayReply(reply, from) {
-				_, _ = pc.WriteTo(reply, addr)
+				_, _ = dc.WriteToUDPAddrPort(reply, from)
 			}
 		}()
 	}
@@ -264,7 +306,7 @@ func (s *Server) ServeTCP(l net.Listener) error {
 // connection to make room when needed; false once the server is closing.
 func (s *Server) admitConn(c net.Conn) bool {
 	s.mu.Lock()
-	if s.closing {
+	if s.closing.Load() {
 		s.mu.Unlock()
 		c.Close()
 		return false
@@ -321,38 +363,109 @@ func (s *Server) serveConn(tc *tcpConn) {
 			return
 		}
 		_ = tc.SetWriteDeadline(time.Now().Add(s.RequestTimeout))
-		if err := writeFrame(tc, reply); err != nil {
+		if err := s.writeFrame(tc.Conn, reply); err != nil {
 			return
 		}
 	}
 }
 
 // readAhead is how much of an announced TCP request readFrame makes room
-// for before any of it has come: a PKINIT AS-REQ with its certificate is
-// 2–4 KiB.
+// for before any of it has come, and reads in one go: a PKINIT AS-REQ with
+// its certificate is 2–4 KiB.
 const readAhead = 8192
+
+// frameBufSize is a frame of readAhead bytes with its header.
+const frameBufSize = 4 + readAhead
+
+// maxPooledBuf bounds the buffers kept in Server.bufs: a rare large reply
+// does not leave its buffer in the pool.
+const maxPooledBuf = 4 + 64<<10
+
+// frameReader is what readFrame keeps of a connection between requests.
+type frameReader struct {
+	hdr [4]byte
+	// pending are bytes read past the end of the last frame: the start of
+	// the next, from a client that did not wait for the reply.
+	pending []byte
+}
 
 // readFrame reads one request: its first byte within IdleTimeout, while
 // the connection counts as idle (and may be evicted), then the rest of the
-// frame within HeaderTimeout. The buffer grows with the bytes received, not
-// with the length announced.
+// frame within HeaderTimeout. The request, its header with it, usually
+// comes in one read (see readStart).
+//
+// An idle connection waits in readStart with readFrame and serveConn
+// above it: they keep to small stack frames, so that each of thousands of
+// idle connections' goroutines fits in its first stack.
 func (s *Server) readFrame(tc *tcpConn) ([]byte, bool) {
-	var hdr [4]byte
 	s.table.markIdle(tc)
 	_ = tc.SetReadDeadline(time.Now().Add(s.IdleTimeout))
-	if _, err := io.ReadFull(tc, hdr[:1]); err != nil {
+	got, buf, err := s.readStart(tc)
+	if err != nil {
 		s.countTimeout(err, &s.counters.tcpIdle)
 		return nil, false
 	}
 	if !s.table.markBusy(tc) {
+		s.putBuf(buf)
 		return nil, false
 	}
-	_ = tc.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
-	if _, err := io.ReadFull(tc, hdr[1:]); err != nil {
-		s.countTimeout(err, &s.counters.tcpHeader)
-		return nil, false
+	req, ok := s.readFrameRest(tc, got)
+	s.putBuf(buf)
+	return req, ok
+}
+
+// readStart waits, within the deadline set, for the first bytes of a
+// request: those left over from the last frame, or what one read brings.
+// While no more than MaxInFlight connections wait, each waits with a
+// buffer of frameBufSize, so that one read takes a whole request that has
+// arrived; past that, on the four-byte header alone, so that thousands of
+// idle connections hold no buffers. buf, when not nil, holds got; it goes back
+// to s.bufs once got has been copied out.
+func (s *Server) readStart(tc *tcpConn) (got []byte, buf *[]byte, err error) {
+	if len(tc.pending) > 0 {
+		got, tc.pending = tc.pending, nil
+		return got, nil, nil
 	}
-	n := binary.BigEndian.Uint32(hdr[:])
+	into := tc.hdr[:]
+	if s.readAheads.Add(1) <= int64(s.MaxInFlight) {
+		buf = s.bufs.Get().(*[]byte)
+		into = (*buf)[:frameBufSize]
+	}
+	n, err := io.ReadAtLeast(tc.Conn, into, 1)
+	s.readAheads.Add(-1)
+	if err != nil {
+		s.putBuf(buf)
+		return nil, nil, err
+	}
+	return into[:n], buf, nil
+}
+
+func (s *Server) putBuf(buf *[]byte) {
+	if buf != nil {
+		s.bufs.Put(buf)
+	}
+}
+
+// readFrameRest reads what readStart did not of a request that starts
+// with got, within HeaderTimeout of its first byte.
+func (s *Server) readFrameRest(tc *tcpConn, got []byte) ([]byte, bool) {
+	deadline := false
+	headerTimeout := func() {
+		if !deadline {
+			_ = tc.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
+			deadline = true
+		}
+	}
+	h := copy(tc.hdr[:], got)
+	got = got[h:]
+	if h < len(tc.hdr) {
+		headerTimeout()
+		if _, err := io.ReadFull(tc.Conn, tc.hdr[h:]); err != nil {
+			s.countTimeout(err, &s.counters.tcpHeader)
+			return nil, false
+		}
+	}
+	n := binary.BigEndian.Uint32(tc.hdr[:])
 	if n == 0 {
 		return nil, false
 	}
@@ -361,21 +474,46 @@ func (s *Server) readFrame(tc *tcpConn) ([]byte, bool) {
 		// asks for KRB_ERR_FIELD_TOOLONG, then the connection closes.
 		s.counters.oversize.Add(1)
 		_ = tc.SetWriteDeadline(time.Now().Add(s.RequestTimeout))
-		_ = writeFrame(tc, s.errorReply(krberror.FieldTooLong, fmt.Sprintf("request of %d bytes exceeds the limit of %d", n&^(1<<31), s.MaxRequest)))
+		_ = s.writeFrame(tc.Conn, s.errorReply(krberror.FieldTooLong, fmt.Sprintf("request of %d bytes exceeds the limit of %d", n&^(1<<31), s.MaxRequest)))
 		return nil, false
 	}
-	// Room up front for a request of up to readAhead bytes (and the
-	// MinRead that ReadFrom wants free before it sees EOF), so one read
-	// and one allocation take a whole AS-REQ that has arrived, where
-	// growing from 512 bytes took a read per doubling; past readAhead the
-	// buffer still grows only with the bytes that come.
-	var req bytes.Buffer
-	req.Grow(min(int(n), readAhead) + bytes.MinRead)
-	if _, err := req.ReadFrom(io.LimitReader(tc, int64(n))); err != nil || req.Len() != int(n) {
+	if len(got) > int(n) {
+		tc.pending = bytes.Clone(got[n:])
+		got = got[:n]
+	}
+	if len(got) == int(n) {
+		// The handler may keep the request: it gets a copy of its own.
+		return bytes.Clone(got), true
+	}
+	headerTimeout()
+	req, err := readRest(tc.Conn, got, int(n))
+	if err != nil {
 		s.countTimeout(err, &s.counters.tcpHeader)
 		return nil, false
 	}
-	return req.Bytes(), true
+	return req, true
+}
+
+// readRest reads the rest of an n-byte request of which have has come. Up
+// to readAhead bytes it reads into the request's own n bytes; past that
+// the buffer grows with the bytes received, not with the length
+// announced, so that a false length costs no memory.
+func readRest(c net.Conn, have []byte, n int) ([]byte, error) {
+	if n <= readAhead {
+		req := make([]byte, n)
+		_, err := io.ReadFull(c, req[copy(req, have):])
+		return req, err
+	}
+	var req bytes.Buffer
+	req.Grow(readAhead + bytes.MinRead)
+	req.Write(have)
+	if _, err := req.ReadFrom(io.LimitReader(c, int64(n-len(have)))); err != nil {
+		return nil, err
+	}
+	if req.Len() != n {
+		return nil, io.ErrUnexpectedEOF
+	}
+	return req.Bytes(), nil
 }
 
 // countTimeout counts err in c if it is a timeout of ours, not a shutdown.
@@ -386,11 +524,18 @@ func (s *Server) countTimeout(err error, c interface{ Add(uint64) uint64 }) {
 	}
 }
 
-func writeFrame(w io.Writer, msg []byte) error {
-	frame := make([]byte, 4+len(msg))
-	binary.BigEndian.PutUint32(frame, uint32(len(msg)))
-	copy(frame[4:], msg)
-	_, err := w.Write(frame)
+// writeFrame sends msg as one frame, its length and itself in one write
+// from a pooled buffer: a write per part would cost a system call each, a
+// frame of its own an allocation.
+func (s *Server) writeFrame(c net.Conn, msg []byte) error {
+	bp := s.bufs.Get().(*[]byte)
+	frame := binary.BigEndian.AppendUint32((*bp)[:0], uint32(len(msg)))
+	frame = append(frame, msg...)
+	_, err := c.Write(frame)
+	if cap(frame) <= maxPooledBuf {
+		*bp = frame[:cap(frame)]
+	}
+	s.bufs.Put(bp)
 	return err
 }
 
@@ -427,18 +572,14 @@ func (s *Server) release() {
 	<-s.sem
 }
 
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
+func (s *Server) isClosing() bool { return s.closing.Load() }
 
 // Shutdown stops accepting requests, lets those in progress finish until ctx
 // ends, then closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
-	s.closing = true
+	s.closing.Store(true)
 	for _, l := range s.listeners {
 		l.Close()
 	}
@@ -477,6 +618,11 @@ type Listener struct {
 // Listen opens UDP and TCP on each host:port (port 0 picks a free port, the
 // same for both where the system allows).
 func Listen(addrs []string) ([]Listener, error) {
+	// No TCP keep-alive on accepted connections: a connection to a KDC
+	// carries a request or a few, and IdleTimeout and HeaderTimeout close
+	// one whose peer went silent long before a keep-alive probe would. It
+	// would cost four setsockopt calls per connection.
+	lc := net.ListenConfig{KeepAlive: -1}
 	var out []Listener
 	closeAll := func() {
 		for _, l := range out {
@@ -488,7 +634,7 @@ func Listen(addrs []string) ([]Listener, error) {
 		var l Listener
 		var err error
 		for try := 0; try < 20; try++ {
-			if l.TCP, err = net.Listen("tcp", a); err != nil {
+			if l.TCP, err = lc.Listen(context.Background(), "tcp", a); err != nil {
 				break
 			}
 			// The UDP socket takes the port TCP got.

@@ -625,3 +625,158 @@ func waitHelper(t testing.TB, h *harness.Process) {
 		}
 	}
 }
+
+// keeper answers each request with its bytes and keeps every request it
+// was given, as a handler may (parsed certificates point into them).
+type keeper struct {
+	mu   sync.Mutex
+	reqs [][]byte
+}
+
+func (k *keeper) ServeKerberos(_ context.Context, req []byte, _ netip.AddrPort, _ string) []byte {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.reqs = append(k.reqs, req)
+	return append([]byte(nil), req...)
+}
+
+// frame is msg with its RFC 4120 §7.2.2 length.
+func frame(msg []byte) []byte {
+	return append([]byte{byte(len(msg) >> 24), byte(len(msg) >> 16), byte(len(msg) >> 8), byte(len(msg))}, msg...)
+}
+
+// readReply reads one reply frame from c.
+func readReply(t testing.TB, c net.Conn) []byte {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var hdr [4]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		t.Fatal(err)
+	}
+	reply := make([]byte, int(hdr[0])<<24|int(hdr[1])<<16|int(hdr[2])<<8|int(hdr[3]))
+	if _, err := io.ReadFull(c, reply); err != nil {
+		t.Fatal(err)
+	}
+	return reply
+}
+
+// TestTCPFraming: requests are read whole however they arrive — the
+// header in pieces, several frames in one segment, frames around and past
+// the size read in one go — and each handler keeps its request intact
+// while the next ones are read.
+func TestTCPFraming(t *testing.T) {
+	h := &keeper{}
+	addr := serve(t, &kdc.Server{Handler: h, Realm: realm})
+	msg := func(n int, fill byte) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = fill + byte(i%7)
+		}
+		return b
+	}
+	var want [][]byte
+	c := dialFrom(t, "127.0.0.1", addr)
+	send := func(parts ...[]byte) {
+		for i, p := range parts {
+			if i > 0 {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if _, err := c.Write(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check := func(what string, n int) {
+		t.Helper()
+		for _, m := range want[len(want)-n:] {
+			if got := readReply(t, c); string(got) != string(m) {
+				t.Fatalf("%s: a reply of %d bytes, want the %d-byte request back", what, len(got), len(m))
+			}
+		}
+	}
+	// The header a byte, then three, then the body in two parts.
+	m := msg(3000, 1)
+	want = append(want, m)
+	f := frame(m)
+	send(f[:1], f[1:4], f[4:100], f[100:])
+	check("split header", 1)
+	// Three frames in one write, the last cut short, then its end.
+	for i, n := range []int{100, 5000, 8191} {
+		want = append(want, msg(n, byte(10*i)))
+	}
+	var batch []byte
+	for _, m := range want[len(want)-3:] {
+		batch = append(batch, frame(m)...)
+	}
+	send(batch[:len(batch)-10], batch[len(batch)-10:])
+	check("pipelined", 3)
+	// Around and past what one read takes.
+	for _, n := range []int{8192, 8193, 20000, 60000} {
+		want = append(want, msg(n, byte(n)))
+		send(frame(want[len(want)-1]))
+		check(fmt.Sprintf("%d bytes", n), 1)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.reqs) != len(want) {
+		t.Fatalf("the handler saw %d requests, want %d", len(h.reqs), len(want))
+	}
+	for i, r := range h.reqs {
+		if string(r) != string(want[i]) {
+			t.Fatalf("request %d (%d bytes) changed after the handler returned", i, len(want[i]))
+		}
+	}
+}
+
+// TestTCPRequestAllocations: a request on an open connection costs the
+// server no more than the request's own copy, the handler's context and
+// its timer; the frame it is read into and the one its reply is written
+// from are reused.
+func TestTCPRequestAllocations(t *testing.T) {
+	addr := serve(t, &kdc.Server{Handler: make(fixedReply, 2500), Realm: realm})
+	c := dialFrom(t, "127.0.0.1", addr)
+	req := frame(make([]byte, 3000))
+	buf := make([]byte, 4+2500)
+	roundTrip := func() {
+		if _, err := c.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	roundTrip()
+	// The race detector allocates on its own account.
+	if n := testing.AllocsPerRun(200, roundTrip); n > 6 && !raceEnabled {
+		t.Errorf("%v allocations per request, want at most 6", n)
+	}
+}
+
+// TestTCPNoKeepAlive: the connections a KDC's listener accepts have no
+// TCP keep-alive; it would cost system calls on every connection for
+// nothing that the idle and header timeouts do not do sooner.
+func TestTCPNoKeepAlive(t *testing.T) {
+	ls, err := kdc.Listen([]string{"127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ls[0].TCP.Close(); ls[0].UDP.Close() }()
+	dialFrom(t, "127.0.0.1", ls[0].TCP.Addr().String())
+	c, err := ls[0].TCP.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	raw, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var on int
+	var serr error
+	if err := raw.Control(func(fd uintptr) { on, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) }); err != nil || serr != nil {
+		t.Fatal(err, serr)
+	}
+	if on != 0 {
+		t.Error("an accepted connection has TCP keep-alive on")
+	}
+}

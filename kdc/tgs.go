@@ -65,8 +65,8 @@ type tgsExchange struct {
 
 // decode reads the TGS-REQ and the AP-REQ that authenticates it.
 func (x *tgsExchange) decode(context.Context) error {
-	var req messages.TGSReq
-	if err := req.Unmarshal(x.msg); err != nil {
+	req, err := decodeKDCReq(x.msg, tagTGSReq)
+	if err != nil {
 		return reject(krberror.Generic, err, "malformed TGS-REQ")
 	}
 	x.now = x.k.now()
@@ -122,7 +122,7 @@ func (x *tgsExchange) openTicket(context.Context) error {
 // usage 6/7).
 func (x *tgsExchange) checkAuthenticator(context.Context) error {
 	k, now, key := x.k, x.now, x.tkt.Key
-	plain, err := crypto.DecryptEncPart(x.ap.EncryptedAuthenticator, key, keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR)
+	plain, err := decryptEncPart(x.ap.EncryptedAuthenticator, key, keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR)
 	if err != nil {
 		return reject(krberror.APBadIntegrity, err, "authenticator does not decrypt with the ticket's session key")
 	}

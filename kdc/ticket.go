@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jcmturner/gofork/encoding/asn1"
-	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/messages"
@@ -97,7 +96,7 @@ func issueTicket(s ticketSpec) (messages.Ticket, error) {
 	if err != nil {
 		return messages.Ticket{}, err
 	}
-	ed, err := encryptedData(b, s.ServerKey.encryptionKey(), keyusage.KDC_REP_TICKET, int(s.ServerKey.KVNO))
+	ed, err := s.ServerKey.encrypt(b, keyusage.KDC_REP_TICKET)
 	if err != nil {
 		return messages.Ticket{}, fmt.Errorf("kdc: encrypt ticket: %w", err)
 	}
@@ -106,7 +105,7 @@ func issueTicket(s ticketSpec) (messages.Ticket, error) {
 
 // decryptTicket opens a ticket with the server's key.
 func decryptTicket(t messages.Ticket, key Key) (messages.EncTicketPart, error) {
-	plain, err := crypto.DecryptEncPart(t.EncPart, key.encryptionKey(), keyusage.KDC_REP_TICKET)
+	plain, err := key.decrypt(t.EncPart, keyusage.KDC_REP_TICKET)
 	if err != nil {
 		return messages.EncTicketPart{}, err
 	}

@@ -83,7 +83,7 @@ func (k *KDC) resignPAC(from types.AuthorizationData, tgtKey *Key, server Key) (
 	}
 	checkKey := kdcKey
 	if tgtKey != nil {
-		if checkKey, err = pac.NewKey(tgtKey.EType, tgtKey.Value); err != nil {
+		if checkKey, err = tgtKey.pacKey(); err != nil {
 			return nil, fmt.Errorf("kdc: PAC key of %s: %w", k.krbtgt, err)
 		}
 	}
@@ -102,10 +102,10 @@ func (k *KDC) pacKeys(server Key) (serverKey, kdcKey pac.Key, err error) {
 	if !ok {
 		return pac.Key{}, pac.Key{}, fmt.Errorf("kdc: no key for %s to sign the PAC", k.krbtgt)
 	}
-	if kdcKey, err = pac.NewKey(krbtgt.EType, krbtgt.Value); err != nil {
+	if kdcKey, err = krbtgt.pacKey(); err != nil {
 		return pac.Key{}, pac.Key{}, fmt.Errorf("kdc: PAC key of %s: %w", k.krbtgt, err)
 	}
-	if serverKey, err = pac.NewKey(server.EType, server.Value); err != nil {
+	if serverKey, err = server.pacKey(); err != nil {
 		return pac.Key{}, pac.Key{}, fmt.Errorf("kdc: PAC key of the ticket's server: %w", err)
 	}
 	return serverKey, kdcKey, nil

@@ -8,8 +8,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // AltSecKind is one of the six X509 forms of altSecurityIdentities.
@@ -294,6 +298,14 @@ var windowsAttrNames = map[string]string{
 // and values holding , + = " < > # ; or a newline, or with leading or
 // trailing spaces, in double quotes with inner quotes doubled.
 func WindowsDN(der []byte) (string, error) {
+	if s, ok := windowsDNCommon(der); ok {
+		return s, nil
+	}
+	return windowsDNGeneral(der)
+}
+
+// windowsDNGeneral is WindowsDN for any Name encoding/asn1 reads.
+func windowsDNGeneral(der []byte) (string, error) {
 	var rdns pkix.RDNSequence
 	rest, err := asn1.Unmarshal(der, &rdns)
 	if err != nil {
@@ -328,4 +340,115 @@ func quoteValue(v string) string {
 		return v
 	}
 	return `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
+}
+
+// windowsAttrNamesDER are windowsAttrNames by the DER content of their
+// OBJECT IDENTIFIER, for windowsDNCommon.
+var windowsAttrNamesDER = func() map[string]string {
+	m := map[string]string{}
+	for dotted, name := range windowsAttrNames {
+		var oid asn1.ObjectIdentifier
+		for _, arc := range strings.Split(dotted, ".") {
+			n, err := strconv.Atoi(arc)
+			if err != nil {
+				panic("mapping: bad OID in windowsAttrNames: " + dotted)
+			}
+			oid = append(oid, n)
+		}
+		der, err := asn1.Marshal(oid)
+		if err != nil {
+			panic("mapping: bad OID in windowsAttrNames: " + dotted)
+		}
+		in, content := cryptobyte.String(der), cryptobyte.String(nil)
+		if !in.ReadASN1(&content, cbasn1.OBJECT_IDENTIFIER) {
+			panic("mapping: bad OID in windowsAttrNames: " + dotted)
+		}
+		m[string(content)] = name
+	}
+	return m
+}()
+
+// windowsDNCommon is WindowsDN for the names certificates carry, read
+// without reflection: every RDN non-empty, each attribute one of
+// windowsAttrNames with a PrintableString, IA5String or UTF8String value,
+// and nothing else in the attribute's SEQUENCE. It reports false for any
+// other name, and for any encoding encoding/asn1 might read otherwise, so
+// that windowsDNGeneral decides those exactly as before.
+func windowsDNCommon(der []byte) (string, bool) {
+	// encoding/asn1 refuses lengths from 2^23 up, cryptobyte does not.
+	if len(der) >= 1<<16 {
+		return "", false
+	}
+	input := cryptobyte.String(der)
+	var rdns cryptobyte.String
+	if !input.ReadASN1(&rdns, cbasn1.SEQUENCE) || !input.Empty() {
+		return "", false
+	}
+	b := make([]byte, 0, len(der))
+	for first := true; !rdns.Empty(); first = false {
+		var rdn cryptobyte.String
+		if !rdns.ReadASN1(&rdn, cbasn1.SET) || rdn.Empty() {
+			return "", false
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		for firstATV := true; !rdn.Empty(); firstATV = false {
+			name, value, ok := readCommonATV(&rdn)
+			if !ok {
+				return "", false
+			}
+			if !firstATV {
+				b = append(b, " + "...)
+			}
+			b = append(b, name...)
+			b = append(b, '=')
+			b = append(b, quoteValue(value)...)
+		}
+	}
+	return string(b), true
+}
+
+// readCommonATV reads one AttributeTypeAndValue for windowsDNCommon: its
+// CertNameToStr name and its value as encoding/asn1 would give it.
+func readCommonATV(rdn *cryptobyte.String) (name, value string, ok bool) {
+	var atv, oid, v cryptobyte.String
+	var tag cbasn1.Tag
+	if !rdn.ReadASN1(&atv, cbasn1.SEQUENCE) || !atv.ReadASN1(&oid, cbasn1.OBJECT_IDENTIFIER) ||
+		!atv.ReadAnyASN1(&v, &tag) || !atv.Empty() {
+		return "", "", false
+	}
+	name, ok = windowsAttrNamesDER[string(oid)]
+	if !ok {
+		return "", "", false
+	}
+	switch tag {
+	case cbasn1.PrintableString:
+		for _, c := range v {
+			if !asn1Printable(c) {
+				return "", "", false
+			}
+		}
+	case cbasn1.IA5String:
+		for _, c := range v {
+			if c >= utf8.RuneSelf {
+				return "", "", false
+			}
+		}
+	case cbasn1.UTF8String:
+		if !utf8.Valid(v) {
+			return "", "", false
+		}
+	default:
+		return "", "", false
+	}
+	return name, string(v), true
+}
+
+// asn1Printable is the PrintableString alphabet encoding/asn1 accepts in
+// certificates: the X.680 one, with '*' and '&'.
+func asn1Printable(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		'\'' <= c && c <= ')' || '+' <= c && c <= '/' ||
+		c == ' ' || c == ':' || c == '=' || c == '?' || c == '*' || c == '&'
 }

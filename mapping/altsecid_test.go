@@ -190,3 +190,71 @@ func FuzzParseAltSecID(f *testing.F) {
 		}
 	})
 }
+
+// windowsDNSeeds are names for the WindowsDN tests: the common shapes, and
+// those the reflection-free reading leaves to encoding/asn1.
+func windowsDNSeeds(t testing.TB) [][]byte {
+	marshal := func(v any) []byte {
+		der, err := asn1.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	atv := func(oid asn1.ObjectIdentifier, value any) pkix.AttributeTypeAndValue {
+		return pkix.AttributeTypeAndValue{Type: oid, Value: value}
+	}
+	cn, email := asn1.ObjectIdentifier{2, 5, 4, 3}, asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
+	utf8CN := marshal(struct{ S string }{"é"})[2:] // a UTF8String element
+	return [][]byte{
+		marshal(pkix.Name{ExtraNames: []pkix.AttributeTypeAndValue{atv(oidDC, "com"), atv(oidDC, "contoso")}, CommonName: "CONTOSO-DC-CA"}.ToRDNSequence()),
+		marshal(pkix.Name{Country: []string{"US"}, Organization: []string{"Contoso, Inc."}, CommonName: ` say "hi" `}.ToRDNSequence()),
+		marshal(pkix.RDNSequence{{atv(cn, "a*b&c"), atv(email, "x@example.com")}}),
+		marshal(pkix.RDNSequence{{atv(cn, "Zoë")}}),
+		{0x30, 0x0c, 0x31, 0x0a, 0x30, 0x08, 0x06, 0x03, 0x55, 0x04, 0x03, 0x16, 0x01, 'x'}, // an IA5String
+		marshal(pkix.RDNSequence{{atv(asn1.ObjectIdentifier{1, 2, 3, 4}, "x")}}),
+		marshal(pkix.RDNSequence{{atv(cn, 7)}}),
+		marshal(pkix.RDNSequence{{}, {atv(cn, "x")}}),
+		marshal(pkix.RDNSequence{}),
+		append([]byte{0x30, 0x0d, 0x31, 0x0b, 0x30, 0x09, 0x06, 0x03, 0x55, 0x04, 0x03}, utf8CN...),
+		{0x30, 0x0c, 0x31, 0x0a, 0x30, 0x08, 0x06, 0x03, 0x55, 0x04, 0x03, 0x13, 0x01, '@'},                   // '@' is no PrintableString character
+		{0x30, 0x0c, 0x31, 0x0a, 0x30, 0x08, 0x06, 0x03, 0x55, 0x04, 0x03, 0x16, 0x01, 0xe9},                  // nor 0xe9 an IA5String one
+		{0x30, 0x0f, 0x31, 0x0d, 0x30, 0x0b, 0x06, 0x03, 0x55, 0x04, 0x03, 0x13, 0x01, 'x', 0x01, 0x01, 0xff}, // a third element
+		{0x30, 0x81, 0x02, 0x31, 0x00},                                                                        // a non-minimal length
+	}
+}
+
+// TestWindowsDNCommon: the names certificates carry are read without
+// encoding/asn1's reflection, and every name reads the same either way.
+func TestWindowsDNCommon(t *testing.T) {
+	seeds := windowsDNSeeds(t)
+	for i, der := range seeds[:5] {
+		if _, ok := windowsDNCommon(der); !ok {
+			t.Errorf("seed %d (%x) is left to encoding/asn1", i, der)
+		}
+	}
+	for i, der := range seeds {
+		got, ok := windowsDNCommon(der)
+		if !ok {
+			continue
+		}
+		if want, err := windowsDNGeneral(der); err != nil || got != want {
+			t.Errorf("seed %d (%x): %q, encoding/asn1 reads %q, %v", i, der, got, want, err)
+		}
+	}
+}
+
+func FuzzWindowsDN(f *testing.F) {
+	for _, der := range windowsDNSeeds(f) {
+		f.Add(der)
+	}
+	f.Fuzz(func(t *testing.T, der []byte) {
+		got, ok := windowsDNCommon(der)
+		if !ok {
+			return
+		}
+		if want, err := windowsDNGeneral(der); err != nil || got != want {
+			t.Fatalf("%x: %q, encoding/asn1 reads %q, %v", der, got, want, err)
+		}
+	})
+}

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"sync"
 	"time"
+
+	"github.com/sclogon/sclogon/internal/expiring"
 )
 
 // DefaultCacheSize bounds the mappings a cache keeps when
@@ -22,12 +24,11 @@ const DefaultCacheSize = 4096
 // stay short (seconds to a minute: a logon storm's retries and a client's
 // TGT plus its renewals, not a session).
 type cache struct {
-	ttl  time.Duration
-	size int
-	now  func() time.Time
+	ttl time.Duration
+	now func() time.Time
 
 	mu      sync.Mutex
-	entries map[cacheKey]cacheEntry
+	entries expiring.Map[cacheKey, Result]
 }
 
 type cacheKey struct {
@@ -35,16 +36,11 @@ type cacheKey struct {
 	hint         Hint
 }
 
-type cacheEntry struct {
-	res     Result
-	expires time.Time
-}
-
 func newCache(ttl time.Duration, size int, now func() time.Time) *cache {
 	if size <= 0 {
 		size = DefaultCacheSize
 	}
-	return &cache{ttl: ttl, size: size, now: now, entries: map[cacheKey]cacheEntry{}}
+	return &cache{ttl: ttl, now: now, entries: expiring.New[cacheKey, Result](size)}
 }
 
 func keyOf(req Request) cacheKey {
@@ -61,15 +57,10 @@ func (c *cache) mapVia(ctx context.Context, req Request, mapUncached func(contex
 	key := keyOf(req)
 	now := c.now()
 	c.mu.Lock()
-	e, ok := c.entries[key]
-	if ok && !now.Before(e.expires) {
-		delete(c.entries, key)
-		ok = false
-	}
+	cached, ok := c.entries.Get(key, now)
 	c.mu.Unlock()
 	if ok {
-		res := e.res // a copy: the caller may change it
-		return &res, nil
+		return &cached, nil // a copy: the caller may change it
 	}
 	res, err := mapUncached(ctx, req)
 	if err != nil {
@@ -77,26 +68,6 @@ func (c *cache) mapVia(ctx context.Context, req Request, mapUncached func(contex
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= c.size {
-		c.evict(now)
-	}
-	c.entries[key] = cacheEntry{res: *res, expires: now.Add(c.ttl)}
+	c.entries.Put(key, *res, now.Add(c.ttl), now)
 	return res, nil
-}
-
-// evict drops the expired entries, and when none had expired, an arbitrary
-// quarter of them: a full cache under a storm of new users keeps taking
-// new ones. c.mu held.
-func (c *cache) evict(now time.Time) {
-	for k, e := range c.entries {
-		if !now.Before(e.expires) {
-			delete(c.entries, k)
-		}
-	}
-	for k := range c.entries {
-		if len(c.entries) < c.size*3/4 {
-			break
-		}
-		delete(c.entries, k)
-	}
 }

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/sclogon/sclogon/certs"
 )
@@ -66,7 +68,23 @@ type Entry struct {
 }
 
 // Get returns the values of attr (any case).
-func (e Entry) Get(attr string) [][]byte { return e.Attrs[strings.ToLower(attr)] }
+func (e Entry) Get(attr string) [][]byte {
+	key, ok := attrKeys[attr]
+	if !ok {
+		key = strings.ToLower(attr)
+	}
+	return e.Attrs[key]
+}
+
+// attrKeys are the Attrs keys of the attributes this package reads, so that
+// looking one up does not lower-case (and allocate) its name every time.
+var attrKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, a := range append([]string{AttrMember, AttrObjectClass}, AccountAttributes...) {
+		m[a] = strings.ToLower(a)
+	}
+	return m
+}()
 
 func (e Entry) first(attr string) (string, bool) {
 	v := e.Get(attr)
@@ -74,6 +92,16 @@ func (e Entry) first(attr string) (string, bool) {
 		return "", false
 	}
 	return string(v[0]), true
+}
+
+// firstNumber is the first value of attr, spaces trimmed, as bytes: the
+// number parsed from it needs no string of its own.
+func (e Entry) firstNumber(attr string) ([]byte, bool) {
+	v := e.Get(attr)
+	if len(v) == 0 {
+		return nil, false
+	}
+	return bytes.TrimSpace(v[0]), true
 }
 
 // userAccountControl flags, MS-ADTS §2.2.16.
@@ -129,8 +157,8 @@ func DecodeAccount(e Entry) (Account, error) {
 		}
 		a.SID = sid
 	}
-	if s, ok := e.first(AttrUserAccountControl); ok {
-		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if s, ok := e.firstNumber(AttrUserAccountControl); ok {
+		n, err := strconv.ParseInt(string(s), 10, 64)
 		if err != nil || n < -1<<31 || n > 1<<32-1 {
 			return bad(AttrUserAccountControl, errors.New("not a 32-bit integer"))
 		}
@@ -138,8 +166,8 @@ func DecodeAccount(e Entry) (Account, error) {
 		a.Disabled = a.UserAccountControl&ufAccountDisable != 0
 		a.SmartcardRequired = a.UserAccountControl&ufSmartcardRequired != 0
 	}
-	if s, ok := e.first(AttrAccountExpires); ok {
-		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if s, ok := e.firstNumber(AttrAccountExpires); ok {
+		n, err := strconv.ParseInt(string(s), 10, 64)
 		if err != nil {
 			return bad(AttrAccountExpires, errors.New("not an integer"))
 		}
@@ -148,8 +176,8 @@ func DecodeAccount(e Entry) (Account, error) {
 			a.Expires = time.Unix(d/1e7, d%1e7*100).UTC()
 		}
 	}
-	if s, ok := e.first(AttrPrimaryGroupID); ok && !a.SID.IsZero() {
-		n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 32)
+	if s, ok := e.firstNumber(AttrPrimaryGroupID); ok && !a.SID.IsZero() {
+		n, err := strconv.ParseUint(string(s), 10, 32)
 		if err != nil {
 			return bad(AttrPrimaryGroupID, errors.New("not a RID"))
 		}
@@ -179,15 +207,18 @@ func DecodeAccount(e Entry) (Account, error) {
 // ParseGeneralizedTime parses an LDAP GeneralizedTime (RFC 4517 §3.3.13):
 // YYYYMMDDHH[MM[SS]][(.|,)fraction](Z|±HH[MM]).
 func ParseGeneralizedTime(s string) (time.Time, error) {
-	bad := fmt.Errorf("bad GeneralizedTime %q", s)
+	// The error is made only when needed: its formatting would cost every
+	// successful parse more than the parse itself.
+	orig := s
+	bad := func() error { return fmt.Errorf("bad GeneralizedTime %q", orig) }
 	if len(s) < 11 {
-		return time.Time{}, bad
+		return time.Time{}, bad()
 	}
 	// Split the zone off.
 	var zone string
 	switch i := strings.IndexAny(s, "Z+-"); {
 	case i < 0:
-		return time.Time{}, bad
+		return time.Time{}, bad()
 	default:
 		zone, s = s[i:], s[:i]
 	}
@@ -195,11 +226,11 @@ func ParseGeneralizedTime(s string) (time.Time, error) {
 	if i := strings.IndexAny(s, ".,"); i >= 0 {
 		frac, s = s[i+1:], s[:i]
 		if frac == "" || strings.Trim(frac, "0123456789") != "" {
-			return time.Time{}, bad
+			return time.Time{}, bad()
 		}
 	}
 	if strings.Trim(s, "0123456789") != "" {
-		return time.Time{}, bad
+		return time.Time{}, bad()
 	}
 	var layout string
 	switch len(s) {
@@ -210,11 +241,11 @@ func ParseGeneralizedTime(s string) (time.Time, error) {
 	case 14:
 		layout = "20060102150405"
 	default:
-		return time.Time{}, bad
+		return time.Time{}, bad()
 	}
 	t, err := time.ParseInLocation(layout, s, time.UTC)
 	if err != nil {
-		return time.Time{}, bad
+		return time.Time{}, bad()
 	}
 	if frac != "" {
 		f, _ := strconv.ParseFloat("0."+frac, 64)
@@ -229,7 +260,7 @@ func ParseGeneralizedTime(s string) (time.Time, error) {
 	}
 	if zone != "Z" {
 		if len(zone) != 3 && len(zone) != 5 || strings.Trim(zone[1:], "0123456789") != "" {
-			return time.Time{}, bad
+			return time.Time{}, bad()
 		}
 		h, _ := strconv.Atoi(zone[1:3])
 		m := 0
@@ -237,7 +268,7 @@ func ParseGeneralizedTime(s string) (time.Time, error) {
 			m, _ = strconv.Atoi(zone[3:5])
 		}
 		if h > 23 || m > 59 {
-			return time.Time{}, bad
+			return time.Time{}, bad()
 		}
 		off := time.Duration(h)*time.Hour + time.Duration(m)*time.Minute
 		if zone[0] == '+' {
@@ -253,6 +284,9 @@ func ParseGeneralizedTime(s string) (time.Time, error) {
 // caseIgnoreMatch (RFC 4518, simplified): case folded, leading and trailing
 // spaces removed, inner runs of spaces collapsed to one.
 func FoldValue(s string) string {
+	if folded, ok := foldASCII(s); ok {
+		return folded
+	}
 	var b strings.Builder
 	space := false
 	for _, r := range strings.Trim(s, " ") {
@@ -267,4 +301,36 @@ func FoldValue(s string) string {
 		b.WriteRune(unicode.ToLower(unicode.ToUpper(r)))
 	}
 	return b.String()
+}
+
+// foldASCII is FoldValue for an ASCII s, and reports false for any other.
+// Most directory strings are ASCII and already folded; those it returns
+// as they are, without allocating.
+func foldASCII(s string) (string, bool) {
+	trimmed := strings.Trim(s, " ")
+	clean := true
+	for i := 0; i < len(trimmed); i++ {
+		c := trimmed[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return "", false
+		case 'A' <= c && c <= 'Z', c == ' ' && trimmed[i+1] == ' ':
+			clean = false
+		}
+	}
+	if clean {
+		return trimmed, true
+	}
+	b := make([]byte, 0, len(trimmed))
+	for i := 0; i < len(trimmed); i++ {
+		c := trimmed[i]
+		switch {
+		case c == ' ' && trimmed[i+1] == ' ':
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return string(b), true
 }

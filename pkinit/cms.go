@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"slices"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -20,6 +19,7 @@ import (
 var (
 	tagCtx0Cons = cbasn1.Tag(0).ContextSpecific().Constructed()
 	tagCtx1Cons = cbasn1.Tag(1).ContextSpecific().Constructed()
+	tagCtx2Cons = cbasn1.Tag(2).ContextSpecific().Constructed()
 	tagCtx0Prim = cbasn1.Tag(0).ContextSpecific()
 )
 
@@ -62,9 +62,13 @@ func SignData(content []byte, ct ContentType, signer crypto.Signer, cert *x509.C
 	case *rsa.PublicKey:
 		sigAlg, sigAlgNULL = oidRSAEncryption, true
 	case *ecdsa.PublicKey:
-		sigAlg = map[crypto.Hash]asn1.ObjectIdentifier{crypto.SHA1: oidECDSAWithSHA1, crypto.SHA256: oidECDSAWithSHA256, crypto.SHA384: oidECDSAWithSHA384, crypto.SHA512: oidECDSAWithSHA512}[h]
+		sigAlg = ecdsaSignatureOID(h)
 	default:
 		return nil, fmt.Errorf("%w: %T", ErrUnsupportedKey, signer.Public())
+	}
+
+	if opts.SubjectKeyID && len(cert.SubjectKeyId) == 0 {
+		return nil, fmt.Errorf("%w: signer certificate has no subject key identifier", ErrUnknownSigner)
 	}
 
 	md := h.New()
@@ -77,74 +81,25 @@ func SignData(content []byte, ct ContentType, signer crypto.Signer, cert *x509.C
 		return nil, fmt.Errorf("pkinit: signing: %w", err)
 	}
 
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1ObjectIdentifier(oidSignedData)
-		b.AddASN1(tagCtx0Cons, func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1Int64(3) // eContentType is not id-data, RFC 5652 §5.1
-				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
-					addAlgorithm(b, digestOID, false)
-				})
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-					b.AddASN1ObjectIdentifier(oid)
-					b.AddASN1(tagCtx0Cons, func(b *cryptobyte.Builder) {
-						b.AddASN1OctetString(content)
-					})
-				})
-				b.AddASN1(tagCtx0Cons, func(b *cryptobyte.Builder) {
-					b.AddBytes(cert.Raw)
-					for _, c := range opts.Chain {
-						b.AddBytes(c.Raw)
-					}
-				})
-				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
-					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-						if opts.SubjectKeyID {
-							b.AddASN1Int64(3)
-							b.AddASN1(tagCtx0Prim, func(b *cryptobyte.Builder) { b.AddBytes(cert.SubjectKeyId) })
-						} else {
-							b.AddASN1Int64(1)
-							addIssuerAndSerial(b, cert)
-						}
-						addAlgorithm(b, digestOID, false)
-						b.AddASN1(tagCtx0Cons, func(b *cryptobyte.Builder) {
-							b.AddBytes(attrs[2:]) // the SET's contents, re-tagged [0] IMPLICIT
-						})
-						addAlgorithm(b, sigAlg, sigAlgNULL)
-						b.AddASN1OctetString(sig)
-					})
-				})
-			})
-		})
-	})
-	if opts.SubjectKeyID && len(cert.SubjectKeyId) == 0 {
-		return nil, fmt.Errorf("%w: signer certificate has no subject key identifier", ErrUnknownSigner)
+	p := signedDataParts{content: content, cert: cert, chain: opts.Chain, attrs: attrs, signature: sig}
+	if err := p.signerElements(oid, digestOID, sigAlg, sigAlgNULL, opts.SubjectKeyID); err != nil {
+		return nil, err
 	}
-	return b.Bytes()
+	return p.encode(), nil
 }
 
-// signedAttributes returns the DER SET OF Attribute (tag 0x31) that is signed:
-// contentType and messageDigest, in DER order. Its length always fits one
-// length octet, so the contents start at offset 2.
-func signedAttributes(ct asn1.ObjectIdentifier, digest []byte) []byte {
-	var a1, a2 cryptobyte.Builder
-	a1.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1ObjectIdentifier(oidAttrContentType)
-		b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(ct) })
-	})
-	a2.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1ObjectIdentifier(oidAttrMessageDigest)
-		b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { b.AddASN1OctetString(digest) })
-	})
-	e := [][]byte{a1.BytesOrPanic(), a2.BytesOrPanic()}
-	slices.SortFunc(e, bytes.Compare)
-	var s cryptobyte.Builder
-	s.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
-		b.AddBytes(e[0])
-		b.AddBytes(e[1])
-	})
-	return s.BytesOrPanic()
+// ecdsaSignatureOID is ecdsa-with-SHA*, RFC 5758 §3.2 (RFC 3279 §2.2.3 for
+// SHA-1), for a hash digestOIDOf accepts.
+func ecdsaSignatureOID(h crypto.Hash) asn1.ObjectIdentifier {
+	switch h {
+	case crypto.SHA1:
+		return oidECDSAWithSHA1
+	case crypto.SHA256:
+		return oidECDSAWithSHA256
+	case crypto.SHA384:
+		return oidECDSAWithSHA384
+	}
+	return oidECDSAWithSHA512
 }
 
 func addAlgorithm(b *cryptobyte.Builder, oid asn1.ObjectIdentifier, null bool) {
@@ -203,6 +158,12 @@ type VerifyOptions struct {
 	// supportedCMSTypes). Off by default: such a SignedData is refused with
 	// an error that matches [ErrSHA1Signature].
 	AllowSHA1 bool
+	// ParsedCertificate, when set, is asked for each embedded certificate,
+	// by its DER as received, before that is parsed: a certificate it
+	// returns whose Raw equals der is used as is (a KDC's client
+	// certificates verified lately). The signature is checked over the
+	// bytes received all the same.
+	ParsedCertificate func(der []byte) *x509.Certificate
 }
 
 // SignedContent is a verified SignedData. The signature is checked with the
@@ -275,8 +236,9 @@ type signedData struct {
 }
 
 // parseSignedData accepts a ContentInfo holding SignedData, or a bare
-// SignedData (the RFC 4556 encKeyPack inner form), in BER.
-func parseSignedData(der []byte) (*signedData, error) {
+// SignedData (the RFC 4556 encKeyPack inner form), in BER. parsed is
+// [VerifyOptions.ParsedCertificate].
+func parseSignedData(der []byte, parsed func([]byte) *x509.Certificate) (*signedData, error) {
 	sd, err := contentOf(der, oidSignedData, "SignedData", true)
 	if err != nil {
 		return nil, err
@@ -290,7 +252,7 @@ func parseSignedData(der []byte) (*signedData, error) {
 	if err := out.readEncapsulated(eci); err != nil {
 		return nil, err
 	}
-	if err := out.readCertificates(&sd); err != nil {
+	if err := out.readCertificates(&sd, parsed); err != nil {
 		return nil, err
 	}
 	if sd.peek(tagCtx1Cons) && !sd.skip(tagCtx1Cons) {
@@ -364,8 +326,9 @@ func (out *signedData) readEncapsulated(eci berString) error {
 }
 
 // readCertificates reads the optional CertificateSet, in any order; other
-// CertificateChoices than a Certificate are skipped.
-func (out *signedData) readCertificates(sd *berString) error {
+// CertificateChoices than a Certificate are skipped. A certificate parsed
+// returns for the same DER is taken instead of parsing it again.
+func (out *signedData) readCertificates(sd *berString, parsed func([]byte) *x509.Certificate) error {
 	if !sd.peek(tagCtx0Cons) {
 		return nil
 	}
@@ -381,6 +344,12 @@ func (out *signedData) readCertificates(sd *berString) error {
 		}
 		if tag != cbasn1.SEQUENCE {
 			continue // attribute or other certificate formats
+		}
+		if parsed != nil {
+			if cert := parsed(c); cert != nil && bytes.Equal(cert.Raw, c) {
+				out.certs = append(out.certs, cert)
+				continue
+			}
 		}
 		cert, err := x509.ParseCertificate(c)
 		if err != nil {
@@ -476,7 +445,7 @@ func signedAttrValues(attrsElem []byte) (ct asn1.ObjectIdentifier, digest []byte
 // opts.Certificates. The encoding may be BER (RFC 5652 §1); the signature is
 // checked over the bytes received.
 func VerifySignedData(der []byte, opts VerifyOptions) (*SignedContent, error) {
-	sd, err := parseSignedData(der)
+	sd, err := parseSignedData(der, opts.ParsedCertificate)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	krbcrypto "github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/crypto/rfc3961"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // KDF is the function that turns a key-agreement secret into the reply key.
@@ -156,23 +157,36 @@ type KDFParams struct {
 	PKASRep []byte            // the DER PA-PK-AS-REP as the KDC sent it
 }
 
-type otherInfoDER struct {
-	AlgorithmID algorithmIdentifierNoParams
-	PartyUInfo  []byte `asn1:"explicit,tag:0"`
-	PartyVInfo  []byte `asn1:"explicit,tag:1"`
-	SuppPubInfo []byte `asn1:"optional,explicit,tag:2"`
-}
-
-// algorithmIdentifierNoParams is an AlgorithmIdentifier whose parameters are
-// absent, as RFC 8636 §6 requires for the KDF's algorithmID.
-type algorithmIdentifierNoParams struct {
-	Algorithm asn1.ObjectIdentifier
-}
-
-type pkinitSuppPubInfoDER struct {
-	EType   int32  `asn1:"explicit,tag:0"`
-	ASReq   []byte `asn1:"explicit,tag:1"`
-	PKASRep []byte `asn1:"explicit,tag:2"`
+// otherInfo is the DER OtherInfo of RFC 8636 §6, written by hand in one
+// buffer (it holds the whole AS-REQ, copied once):
+//
+//	OtherInfo ::= SEQUENCE {
+//	    algorithmID   AlgorithmIdentifier,   -- the KDF, parameters absent
+//	    partyUInfo    [0] OCTET STRING,      -- the client's KRB5PrincipalName
+//	    partyVInfo    [1] OCTET STRING,      -- the KDC's KRB5PrincipalName
+//	    suppPubInfo   [2] OCTET STRING }     -- PkinitSuppPubInfo
+//	PkinitSuppPubInfo ::= SEQUENCE {
+//	    enctype       [0] Int32,
+//	    as-REQ        [1] OCTET STRING,
+//	    pk-as-rep     [2] OCTET STRING }
+//
+// TestRFC8636KDFVectors holds it to the RFC's derived keys.
+func (p KDFParams) otherInfo() []byte {
+	u, v := p.Client.size(), p.KDC.size()
+	supp := explicitSize(intSize(int64(p.EType))) + explicitSize(len(p.ASReq)) + explicitSize(len(p.PKASRep))
+	alg := oidSize(p.KDF.oid())
+	all := derSize(alg) + explicitSize(u) + explicitSize(v) + explicitSize(derSize(supp))
+	b := make([]byte, 0, derSize(all))
+	b = appendHeader(b, cbasn1.SEQUENCE, all)
+	b = appendOID(appendHeader(b, cbasn1.SEQUENCE, alg), p.KDF.oid())
+	b = p.Client.appendTo(appendHeader(appendHeader(b, tagCtx0Cons, derSize(u)), cbasn1.OCTET_STRING, u))
+	b = p.KDC.appendTo(appendHeader(appendHeader(b, tagCtx1Cons, derSize(v)), cbasn1.OCTET_STRING, v))
+	b = appendHeader(appendHeader(b, tagCtx2Cons, derSize(derSize(supp))), cbasn1.OCTET_STRING, derSize(supp))
+	b = appendHeader(b, cbasn1.SEQUENCE, supp)
+	b = appendInt(appendHeader(b, tagCtx0Cons, derSize(intSize(int64(p.EType)))), int64(p.EType))
+	b = appendElement(appendHeader(b, tagCtx1Cons, derSize(len(p.ASReq))), cbasn1.OCTET_STRING, p.ASReq)
+	b = appendElement(appendHeader(b, tagCtx2Cons, derSize(len(p.PKASRep))), cbasn1.OCTET_STRING, p.PKASRep)
+	return b
 }
 
 // DeriveKey is the RFC 8636 §6 KDF: random-to-key of the first seed-length
@@ -188,22 +202,7 @@ func DeriveKey(secret []byte, p KDFParams) (EncryptionKey, error) {
 	if err != nil {
 		return EncryptionKey{}, err
 	}
-	u, err := p.Client.Marshal()
-	if err != nil {
-		return EncryptionKey{}, err
-	}
-	v, err := p.KDC.Marshal()
-	if err != nil {
-		return EncryptionKey{}, err
-	}
-	supp, err := marshal(pkinitSuppPubInfoDER{p.EType, p.ASReq, p.PKASRep}, "PkinitSuppPubInfo")
-	if err != nil {
-		return EncryptionKey{}, err
-	}
-	otherInfo, err := marshal(otherInfoDER{algorithmIdentifierNoParams{p.KDF.oid()}, u, v, supp}, "OtherInfo")
-	if err != nil {
-		return EncryptionKey{}, err
-	}
+	otherInfo := p.otherInfo()
 	h := newHash()
 	out := make([]byte, 0, e.seedLen+h.Size())
 	var counter [4]byte

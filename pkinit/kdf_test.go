@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -164,6 +165,27 @@ func TestASChecksum(t *testing.T) {
 		}
 		if err := pack.CheckASChecksum([]byte("as-reX")); !errors.Is(err, ErrASChecksumMismatch) {
 			t.Errorf("etype %d tampered: %v", etype, err)
+		}
+	}
+}
+
+// TestPrincipalEncodingLengths: a KRB5PrincipalName whose realm, names and
+// sequences cross the DER long-form length boundaries (127/128, 255/256
+// octets) encodes to what ParseKRB5PrincipalName reads back, at exactly the
+// size computed before writing.
+func TestPrincipalEncodingLengths(t *testing.T) {
+	for _, n := range []int{0, 1, 60, 127, 128, 255, 256, 70000} {
+		p := KRB5PrincipalName{NameType: 2, Realm: strings.Repeat("R", n), Name: []string{strings.Repeat("h", n), "x", ""}}
+		der, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(der) != p.size() || cap(der) != p.size() {
+			t.Fatalf("%d: %d bytes, size %d", n, len(der), p.size())
+		}
+		back, err := ParseKRB5PrincipalName(der)
+		if err != nil || back.Realm != p.Realm || back.NameType != 2 || !slices.Equal(back.Name, p.Name) {
+			t.Fatalf("%d: read back %v, %v", n, back, err)
 		}
 	}
 }

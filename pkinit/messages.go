@@ -20,28 +20,47 @@ type KRB5PrincipalName struct {
 }
 
 // Marshal returns the DER encoding. encoding/asn1 cannot write GeneralString
-// (KerberosString, RFC 4120 §5.2.1), so this is built by hand.
+// (KerberosString, RFC 4120 §5.2.1), so this is built by hand, sized first
+// and written once.
 func (p KRB5PrincipalName) Marshal() ([]byte, error) {
-	var b cryptobyte.Builder
-	gs := func(b *cryptobyte.Builder, s string) {
-		b.AddASN1(cbasn1.Tag(asn1.TagGeneralString), func(b *cryptobyte.Builder) { b.AddBytes([]byte(s)) })
+	return p.appendTo(make([]byte, 0, p.size())), nil
+}
+
+// Sizes of the nested elements of a KRB5PrincipalName (RFC 4556 §3.2.2):
+// SEQUENCE { [0] realm, [1] PrincipalName SEQUENCE { [0] name-type,
+// [1] SEQUENCE OF name-string } }.
+func (p KRB5PrincipalName) sizes() (names, principal, all int) {
+	for _, n := range p.Name {
+		names += derSize(len(n))
 	}
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1(tagCtx0Cons, func(b *cryptobyte.Builder) { gs(b, p.Realm) })
-		b.AddASN1(tagCtx1Cons, func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1(tagCtx0Cons, func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(p.NameType)) })
-				b.AddASN1(tagCtx1Cons, func(b *cryptobyte.Builder) {
-					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-						for _, n := range p.Name {
-							gs(b, n)
-						}
-					})
-				})
-			})
-		})
-	})
-	return b.Bytes()
+	principal = explicitSize(intSize(int64(p.NameType))) + derSize(derSize(names))
+	all = explicitSize(len(p.Realm)) + derSize(derSize(principal))
+	return names, principal, all
+}
+
+// size is the length of the DER encoding.
+func (p KRB5PrincipalName) size() int {
+	_, _, all := p.sizes()
+	return derSize(all)
+}
+
+// appendTo appends the DER encoding.
+func (p KRB5PrincipalName) appendTo(b []byte) []byte {
+	names, principal, all := p.sizes()
+	gs := cbasn1.Tag(asn1.TagGeneralString)
+	b = appendHeader(b, cbasn1.SEQUENCE, all)
+	b = appendHeader(b, tagCtx0Cons, derSize(len(p.Realm)))
+	b = append(appendHeader(b, gs, len(p.Realm)), p.Realm...)
+	b = appendHeader(b, tagCtx1Cons, derSize(principal))
+	b = appendHeader(b, cbasn1.SEQUENCE, principal)
+	b = appendHeader(b, tagCtx0Cons, derSize(intSize(int64(p.NameType))))
+	b = appendInt(b, int64(p.NameType))
+	b = appendHeader(b, tagCtx1Cons, derSize(names))
+	b = appendHeader(b, cbasn1.SEQUENCE, names)
+	for _, n := range p.Name {
+		b = append(appendHeader(b, gs, len(n)), n...)
+	}
+	return b
 }
 
 // ParseKRB5PrincipalName decodes a DER KRB5PrincipalName.
@@ -139,16 +158,6 @@ func (r *PKASReq) Marshal() ([]byte, error) {
 	return marshal(paPKASReqDER{r.SignedAuthPack, toEPIDER(r.TrustedCertifiers), r.KDCPkID}, "PA-PK-AS-REQ")
 }
 
-// ParsePKASReq decodes a PA-PK-AS-REQ. It does not open the SignedData:
-// pass SignedAuthPack to [VerifySignedData].
-func ParsePKASReq(b []byte) (*PKASReq, error) {
-	var d paPKASReqDER
-	if err := unmarshal(b, &d, "PA-PK-AS-REQ"); err != nil {
-		return nil, err
-	}
-	return &PKASReq{d.SignedAuthPack, fromEPIDER(d.TrustedCertifiers), d.KDCPkID, b}, nil
-}
-
 // PAChecksum2 is the algorithm-agile request checksum, RFC 8636 §4.
 type PAChecksum2 struct {
 	Checksum  []byte
@@ -243,57 +252,6 @@ func (a *AuthPack) Marshal() ([]byte, error) {
 	return marshal(d, "AuthPack")
 }
 
-// ParseAuthPack decodes an AuthPack, the eContent of the client's SignedData.
-// KDFs the package does not know are dropped from SupportedKDFs.
-func ParseAuthPack(b []byte) (*AuthPack, error) {
-	var d authPackDER
-	if err := unmarshal(b, &d, "AuthPack"); err != nil {
-		return nil, err
-	}
-	pd := d.PKAuthenticator
-	if pd.Cusec < 0 || pd.Cusec > 999999 {
-		return nil, malformed("PKAuthenticator", errors.New("cusec out of range"))
-	}
-	if pd.Nonce < 0 || pd.Nonce > 0xffffffff {
-		return nil, malformed("PKAuthenticator", errors.New("nonce out of range"))
-	}
-	a := &AuthPack{
-		PKAuthenticator: PKAuthenticator{
-			Cusec:          int(pd.Cusec),
-			CTime:          pd.CTime.UTC(),
-			Nonce:          uint32(pd.Nonce),
-			PAChecksum:     pd.PAChecksum,
-			FreshnessToken: pd.FreshnessToken,
-		},
-		SupportedCMSTypes: d.SupportedCMSTypes,
-		ClientDHNonce:     d.ClientDHNonce,
-		Raw:               b,
-	}
-	if pd.PAChecksum2.Checksum != nil || pd.PAChecksum2.Algorithm.Algorithm != nil {
-		c := PAChecksum2(pd.PAChecksum2)
-		a.PKAuthenticator.PAChecksum2 = &c
-	}
-	if raw := cryptobyte.String(d.ClientPublicValue.Raw); len(raw) != 0 {
-		// encoding/asn1 keeps the explicit [1] around the SubjectPublicKeyInfo.
-		var spki cryptobyte.String
-		if raw.PeekASN1Tag(tagCtx1Cons) && raw.ReadASN1(&raw, tagCtx1Cons) && raw.ReadASN1Element(&spki, cbasn1.SEQUENCE) {
-			a.ClientPublicValue = spki
-		} else {
-			a.ClientPublicValue = d.ClientPublicValue.Raw
-		}
-	}
-	for _, k := range d.SupportedKDFs {
-		if kdf := kdfOf(k.KDFID); kdf != 0 {
-			a.SupportedKDFs = append(a.SupportedKDFs, kdf)
-		}
-	}
-	if len(d.SupportedKDFs) != 0 && len(a.SupportedKDFs) == 0 {
-		// The client offered only KDFs we do not know: remember that it asked.
-		a.SupportedKDFs = []KDF{}
-	}
-	return a, nil
-}
-
 // PKASRep is the padata-value of PA_PK_AS_REP, RFC 4556 §3.2.3: exactly one
 // of DHInfo and EncKeyPack is set.
 type PKASRep struct {
@@ -313,25 +271,6 @@ type dhRepInfoDER struct {
 	DHSignedData  []byte            `asn1:"tag:0"`
 	ServerDHNonce []byte            `asn1:"optional,explicit,tag:1"`
 	KDF           kdfAlgorithmIDDER `asn1:"optional,explicit,tag:2"`
-}
-
-// Marshal returns the DER encoding.
-func (r *PKASRep) Marshal() ([]byte, error) {
-	switch {
-	case r.DHInfo != nil && r.EncKeyPack == nil:
-		d := dhRepInfoDER{DHSignedData: r.DHInfo.DHSignedData, ServerDHNonce: r.DHInfo.ServerDHNonce}
-		if r.DHInfo.KDF != KDFOctetString2Key {
-			oid := r.DHInfo.KDF.oid()
-			if oid == nil {
-				return nil, fmt.Errorf("%w: %v has no KDF identifier", ErrNoAcceptableKDF, r.DHInfo.KDF)
-			}
-			d.KDF.KDFID = oid
-		}
-		return marshal(d, "PA-PK-AS-REP", "explicit,tag:0")
-	case r.DHInfo == nil && r.EncKeyPack != nil:
-		return marshal(r.EncKeyPack, "PA-PK-AS-REP", "tag:1")
-	}
-	return nil, malformed("PA-PK-AS-REP", errors.New("exactly one of dhInfo and encKeyPack must be set"))
 }
 
 // ParsePKASRep decodes a PA-PK-AS-REP.
@@ -376,18 +315,6 @@ type kdcDHKeyInfoDER struct {
 	SubjectPublicKey asn1.BitString `asn1:"explicit,tag:0"`
 	Nonce            int64          `asn1:"explicit,tag:1"`
 	DHKeyExpiration  time.Time      `asn1:"optional,generalized,explicit,tag:2"`
-}
-
-// Marshal returns the DER encoding.
-func (k *KDCDHKeyInfo) Marshal() ([]byte, error) {
-	d := kdcDHKeyInfoDER{
-		SubjectPublicKey: asn1.BitString{Bytes: k.SubjectPublicKey, BitLength: 8 * len(k.SubjectPublicKey)},
-		Nonce:            int64(k.Nonce),
-	}
-	if !k.DHKeyExpiration.IsZero() {
-		d.DHKeyExpiration = k.DHKeyExpiration.UTC().Truncate(time.Second)
-	}
-	return marshal(d, "KDCDHKeyInfo")
 }
 
 // ParseKDCDHKeyInfo decodes a KDCDHKeyInfo, the eContent of the KDC's SignedData.
@@ -441,11 +368,6 @@ type ReplyKeyPack struct {
 type replyKeyPackDER struct {
 	ReplyKey   encryptionKeyDER `asn1:"explicit,tag:0"`
 	ASChecksum checksumDER      `asn1:"explicit,tag:1"`
-}
-
-// Marshal returns the DER encoding.
-func (r *ReplyKeyPack) Marshal() ([]byte, error) {
-	return marshal(replyKeyPackDER{encryptionKeyDER(r.ReplyKey), checksumDER(r.ASChecksum)}, "ReplyKeyPack")
 }
 
 // ParseReplyKeyPack decodes a ReplyKeyPack.

@@ -121,6 +121,9 @@ type Report struct {
 	Keys    []Cell // DH-2048 with other user and KDC key types
 	Crypto  []CryptoOp
 	Limits  []Limit
+	// InProcess is kdc's BenchmarkASExchange on one core: the KDC's share
+	// of an exchange without the network ("ASExchange/DH2048", ...).
+	InProcess []CryptoOp
 
 	Profile     string // go tool pprof -top excerpt of sclogon's KDC under DH-2048 load
 	ProfileLoad string // what load the profile was taken under

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jcmturner/gokrb5/v8/crypto"
+
+	"github.com/sclogon/sclogon/internal/krbcrypto"
 )
 
 // Encryption types ([RFC 3962], [RFC 4757]) whose keys can sign a PAC.
@@ -27,10 +29,13 @@ const keyUsageNonKerbCksumSalt uint32 = 17
 
 // Key is a long-term Kerberos key that signs or verifies a PAC: the
 // service's key for the server signature, the krbtgt key for the KDC
-// signature. The key bytes are not printed by fmt.
+// signature. The key bytes are not printed by fmt. An AES key derives its
+// checksum key once and keeps it, as long as the Key and its copies live:
+// a KDC that holds a Key per long-term key signs without deriving again.
 type Key struct {
 	etype int32
 	value []byte
+	aes   *krbcrypto.Key // for etypes 17 and 18; RC4 goes to gokrb5
 }
 
 // NewKey returns a key of encryption type etype (17, 18 or 23). It keeps a
@@ -48,7 +53,15 @@ func NewKey(etype int32, value []byte) (Key, error) {
 	if len(value) != want {
 		return Key{}, fmt.Errorf("pac: a key of encryption type %d is %d bytes, got %d", etype, want, len(value))
 	}
-	return Key{etype: etype, value: append([]byte(nil), value...)}, nil
+	k := Key{etype: etype, value: append([]byte(nil), value...)}
+	if krbcrypto.Supported(etype, len(value)) {
+		aes, err := krbcrypto.NewLongTermKey(etype, k.value)
+		if err != nil {
+			return Key{}, fmt.Errorf("pac: %w", err)
+		}
+		k.aes = aes
+	}
+	return k, nil
 }
 
 // EType returns the key's encryption type.
@@ -87,6 +100,9 @@ func (k Key) checksum(data []byte) ([]byte, error) {
 	_, n, err := k.checksumType()
 	if err != nil {
 		return nil, err
+	}
+	if k.aes != nil {
+		return k.aes.Checksum(keyUsageNonKerbCksumSalt, data)
 	}
 	et, err := crypto.GetEtype(k.etype)
 	if err != nil {

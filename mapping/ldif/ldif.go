@@ -14,14 +14,15 @@ package ldif
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
+	"unicode"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
@@ -196,13 +197,125 @@ func truncate(s string) string {
 
 // Directory is an in-memory directory. It is read-only and safe for
 // concurrent use.
+//
+// It indexes its entries by every attribute the Find methods match and
+// groups by their members, so that a lookup costs a map access rather than
+// a scan that folds every value of every entry.
 type Directory struct {
 	entries []mapping.Entry
+	// Indexes of user entries, in directory order, by the FoldValue of a
+	// value (objectSid: by its octets).
+	byAttr map[string]map[string][]int
+	// Indexes of group entries, in directory order, by the dnKey of a member.
+	byMember map[string][]int
+	// members are the parsed member DNs of each group entry, by index.
+	members map[int][]*goldap.DN
+	// ownDNs are the user and group entries' own DNs, parsed and keyed, by
+	// their text: GroupsOf is asked about those, and need not parse them.
+	ownDNs map[string]keyedDN
 }
 
-// New returns a directory over entries.
+// keyedDN is a parsed DN and its dnKey.
+type keyedDN struct {
+	dn  *goldap.DN
+	key string
+}
+
+// foldedAttrs are the attributes matched under caseIgnoreMatch.
+var foldedAttrs = []string{mapping.AttrUPN, mapping.AttrSAMAccountName, mapping.AttrAltSecurityIDs}
+
+// New returns a directory over entries, which it indexes: they must not
+// change afterwards.
 func New(entries []mapping.Entry) *Directory {
-	return &Directory{entries: entries}
+	d := &Directory{entries: entries, byAttr: map[string]map[string][]int{}, byMember: map[string][]int{},
+		members: map[int][]*goldap.DN{}, ownDNs: map[string]keyedDN{}}
+	for _, attr := range append([]string{mapping.AttrObjectSID}, foldedAttrs...) {
+		d.byAttr[attr] = map[string][]int{}
+	}
+	for i, e := range entries {
+		user, group := hasClass(e, "user"), hasClass(e, "group")
+		if user {
+			d.indexUser(i, e)
+		}
+		if group {
+			d.indexGroup(i, e)
+		}
+		if dn, err := goldap.ParseDN(e.DN); err == nil && (user || group) {
+			d.ownDNs[e.DN] = keyedDN{dn, dnKey(dn)}
+		}
+	}
+	return d
+}
+
+// indexUser adds user entry i under each value of the attributes the Find
+// methods match, once per key.
+func (d *Directory) indexUser(i int, e mapping.Entry) {
+	add := func(attr, key string) {
+		idx := d.byAttr[attr]
+		if l := idx[key]; len(l) == 0 || l[len(l)-1] != i {
+			idx[key] = append(l, i)
+		}
+	}
+	for _, v := range e.Get(mapping.AttrObjectSID) {
+		add(mapping.AttrObjectSID, string(v))
+	}
+	for _, attr := range foldedAttrs {
+		for _, v := range e.Get(attr) {
+			add(attr, mapping.FoldValue(string(v)))
+		}
+	}
+}
+
+// indexGroup adds group entry i under each member that parses as a DN, once
+// per key; a member that does not parse matches no DN, as in a scan.
+func (d *Directory) indexGroup(i int, e mapping.Entry) {
+	for _, v := range e.Get(mapping.AttrMember) {
+		m, err := goldap.ParseDN(string(v))
+		if err != nil {
+			continue
+		}
+		d.members[i] = append(d.members[i], m)
+		key := dnKey(m)
+		if l := d.byMember[key]; len(l) == 0 || l[len(l)-1] != i {
+			d.byMember[key] = append(l, i)
+		}
+	}
+}
+
+// dnKey is equal for any two DNs that (*goldap.DN).EqualFold finds equal:
+// each attribute type and value with every rune replaced by the least rune
+// of its case-folding orbit (strings.EqualFold's equivalence), the
+// attributes of an RDN sorted (EqualFold ignores their order). Distinct
+// DNs may share a key; GroupsOf compares candidates with EqualFold.
+func dnKey(dn *goldap.DN) string {
+	var b strings.Builder
+	var atvs []string
+	for _, rdn := range dn.RDNs {
+		atvs = atvs[:0]
+		for _, a := range rdn.Attributes {
+			atvs = append(atvs, foldOrbit(a.Type)+"="+foldOrbit(a.Value))
+		}
+		slices.Sort(atvs)
+		b.WriteString(strings.Join(atvs, "+"))
+		b.WriteByte(',')
+	}
+	return b.String()
+}
+
+// foldOrbit replaces each rune of s with the least rune that
+// unicode.SimpleFold reaches from it, so that strings.EqualFold(s, t)
+// implies foldOrbit(s) == foldOrbit(t).
+func foldOrbit(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }
 
 // Read parses r into a directory.
@@ -240,46 +353,49 @@ func hasClass(e mapping.Entry, class string) bool {
 	return false
 }
 
-// findUsers returns the user entries with a value of attr for which match
-// is true.
-func (d *Directory) findUsers(ctx context.Context, attr string, match func([]byte) bool) ([]mapping.Entry, error) {
+// findUsers returns the user entries, in directory order, with a value of
+// attr whose index key is one of keys.
+func (d *Directory) findUsers(ctx context.Context, attr string, keys ...string) ([]mapping.Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var out []mapping.Entry
-	for _, e := range d.entries {
-		if !hasClass(e, "user") {
-			continue
-		}
-		for _, v := range e.Get(attr) {
-			if match(v) {
-				out = append(out, e)
-				break
-			}
-		}
+	idx := d.byAttr[attr]
+	var hits []int
+	for _, k := range keys {
+		hits = append(hits, idx[k]...)
 	}
-	return out, nil
+	if len(keys) > 1 {
+		slices.Sort(hits)
+		hits = slices.Compact(hits)
+	}
+	return d.pick(hits), nil
 }
 
-func foldEqual(want string) func([]byte) bool {
-	w := mapping.FoldValue(want)
-	return func(v []byte) bool { return mapping.FoldValue(string(v)) == w }
+// pick returns the entries at indexes.
+func (d *Directory) pick(indexes []int) []mapping.Entry {
+	if len(indexes) == 0 {
+		return nil
+	}
+	out := make([]mapping.Entry, len(indexes))
+	for i, n := range indexes {
+		out[i] = d.entries[n]
+	}
+	return out
 }
 
 // FindByUPN implements [mapping.Directory].
 func (d *Directory) FindByUPN(ctx context.Context, upn string) ([]mapping.Entry, error) {
-	return d.findUsers(ctx, mapping.AttrUPN, foldEqual(upn))
+	return d.findUsers(ctx, mapping.AttrUPN, mapping.FoldValue(upn))
 }
 
 // FindBySAMAccountName implements [mapping.Directory].
 func (d *Directory) FindBySAMAccountName(ctx context.Context, name string) ([]mapping.Entry, error) {
-	return d.findUsers(ctx, mapping.AttrSAMAccountName, foldEqual(name))
+	return d.findUsers(ctx, mapping.AttrSAMAccountName, mapping.FoldValue(name))
 }
 
 // FindBySID implements [mapping.Directory].
 func (d *Directory) FindBySID(ctx context.Context, sid certs.SID) ([]mapping.Entry, error) {
-	want := sid.Marshal()
-	return d.findUsers(ctx, mapping.AttrObjectSID, func(v []byte) bool { return bytes.Equal(v, want) })
+	return d.findUsers(ctx, mapping.AttrObjectSID, string(sid.Marshal()))
 }
 
 // FindByAltSecID implements [mapping.Directory].
@@ -287,11 +403,11 @@ func (d *Directory) FindByAltSecID(ctx context.Context, values []string) ([]mapp
 	if len(values) == 0 {
 		return nil, ctx.Err()
 	}
-	want := map[string]bool{}
-	for _, v := range values {
-		want[mapping.FoldValue(v)] = true
+	keys := make([]string, len(values))
+	for i, v := range values {
+		keys[i] = mapping.FoldValue(v)
 	}
-	return d.findUsers(ctx, mapping.AttrAltSecurityIDs, func(v []byte) bool { return want[mapping.FoldValue(string(v))] })
+	return d.findUsers(ctx, mapping.AttrAltSecurityIDs, keys...)
 }
 
 // GroupsOf implements [mapping.Directory].
@@ -299,22 +415,22 @@ func (d *Directory) GroupsOf(ctx context.Context, dn string) ([]mapping.Entry, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	target, err := goldap.ParseDN(dn)
-	if err != nil {
-		return nil, fmt.Errorf("ldif: bad dn %q: %w", dn, err)
-	}
-	var out []mapping.Entry
-	for _, e := range d.entries {
-		if !hasClass(e, "group") {
-			continue
+	target, ok := d.ownDNs[dn]
+	if !ok {
+		parsed, err := goldap.ParseDN(dn)
+		if err != nil {
+			return nil, fmt.Errorf("ldif: bad dn %q: %w", dn, err)
 		}
-		for _, v := range e.Get(mapping.AttrMember) {
-			m, err := goldap.ParseDN(string(v))
-			if err == nil && m.EqualFold(target) {
-				out = append(out, e)
+		target = keyedDN{parsed, dnKey(parsed)}
+	}
+	var hits []int
+	for _, i := range d.byMember[target.key] {
+		for _, m := range d.members[i] {
+			if m.EqualFold(target.dn) {
+				hits = append(hits, i)
 				break
 			}
 		}
 	}
-	return out, nil
+	return d.pick(hits), nil
 }

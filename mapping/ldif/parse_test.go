@@ -72,12 +72,14 @@ func TestContextCancelled(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add("version: 1\ndn: cn=a,dc=x\nobjectClass: user\nobjectSid:: AQI=\n a\n\n# c\ndn: cn=b,dc=x\n")
 	f.Add("dn:: Y249Ym9i\n")
+	f.Add("dn: cn=g,dc=x\nobjectClass: group\nmember: CN=A+sn=b, DC=X\n\ndn: cn=a,dc=x\nobjectClass: user\nuserPrincipalName:  A  b@x\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		entries, err := Parse(strings.NewReader(in))
 		if err != nil {
 			return
 		}
 		d := New(entries)
+		checkAgainstScan(t, d, nil)
 		ctx := context.Background()
 		for _, e := range entries {
 			if e.DN == "" {

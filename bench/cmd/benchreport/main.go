@@ -222,6 +222,11 @@ func run(ctx context.Context, o options) error {
 	}
 	rep.Crypto = crypto
 	rep.Commands = append(rep.Commands, cmdline)
+	logf("the KDC's share of an exchange in the process (kdc BenchmarkASExchange, -count %d)", o.count)
+	if rep.InProcess, cmdline, err = inProcessExchange(ctx, o.count); err != nil {
+		return err
+	}
+	rep.Commands = append(rep.Commands, cmdline)
 	logf("DH exponentiation timing by exponent weight")
 	if rep.DHTiming, cmdline, err = dhTiming(ctx); err != nil {
 		return err
@@ -509,6 +514,25 @@ func cryptoBenchmarks(ctx context.Context, count int) ([]report.CryptoOp, string
 		return nil, "", err
 	}
 	return ops, fmt.Sprintf("go test -run '^$' -bench '%s' -count %d ./pkinit", pattern, count), nil
+}
+
+// inProcessExchange runs kdc's BenchmarkASExchange on one core
+// (GOMAXPROCS 1): the KDC's whole share of a logon, both AS-REQs, without
+// the network, so that it can be set beside the per-core figures, which
+// add the kernel's TCP and UDP work over loopback.
+func inProcessExchange(ctx context.Context, count int) ([]report.CryptoOp, string, error) {
+	args := []string{"test", "-run", "^$", "-bench", "^BenchmarkASExchange$", "-benchmem", "-cpu", "1", "-count", fmt.Sprint(count), "./kdc"}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, "", fmt.Errorf("go test -bench ./kdc: %w\n%s", err, out)
+	}
+	ops, err := parseBenchmarks(out)
+	if err != nil {
+		return nil, "", err
+	}
+	return ops, fmt.Sprintf("go test -run '^$' -bench '^BenchmarkASExchange$' -benchmem -cpu 1 -count %d ./kdc", count), nil
 }
 
 var benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+([0-9.]+) ns/op`)
