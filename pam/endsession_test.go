@@ -135,3 +135,70 @@ func TestEndSessionPerSession(t *testing.T) {
 		t.Errorf("the symlink's target was overwritten: %q", b)
 	}
 }
+
+// TestReauthRefreshesSessionCCache: a session that authenticates again (a
+// screen unlock) and names its own per-session ccache gets that ccache
+// refreshed, with no new file beside it; a name that is not the account's
+// own session ccache (another uid's, the shared path, a gone session, a
+// symlink planted under a session's name) gets a new ccache instead, and
+// the symlink's target is left alone.
+func TestReauthRefreshesSessionCCache(t *testing.T) {
+	f := getFixture(t)
+	a := pam.Account{Name: f.user.name, UID: os.Getuid(), GID: os.Getgid()}
+	cfg, err := pam.LoadConfig(f.writeConfig(t, "127.0.0.1:88", "/nonexistent", ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := &ccache.CCache{Principal: ccache.Principal{NameType: 1, Components: []string{a.Name}, Realm: realm}}
+	session, err := pam.CreateSessionCCache(cfg, a, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pam.DestroyCCache(session) })
+	sessions := func() []string {
+		m, _ := filepath.Glob(cfg.CCachePath(a) + "_*")
+		return m
+	}
+	before := len(sessions())
+
+	again := &ccache.CCache{Principal: ccache.Principal{NameType: 1, Components: []string{a.Name, "again"}, Realm: realm}}
+	l := &pam.Logon{Config: cfg, PerSession: true, SessionCCache: "FILE:" + session}
+	got, err := l.WriteCCache(again, a)
+	if err != nil || got != session {
+		t.Fatalf("re-authentication wrote %q (%v), want the session's %s", got, err, session)
+	}
+	if cc, err := ccache.ReadFile(session); err != nil || cc.Principal.String() != again.Principal.String() {
+		t.Fatalf("the session's ccache holds %v (%v), want the new tickets", cc, err)
+	}
+	if n := len(sessions()); n != before {
+		t.Fatalf("%d session ccaches after re-authentication, want %d", n, before)
+	}
+	if st, err := os.Lstat(session); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("refreshed ccache: %v, %v", st, err)
+	}
+
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := cfg.CCachePath(a) + "_Link00" // a session-shaped name, planted as a symlink
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(link) })
+	for _, other := range []string{"", "FILE:" + cfg.CCachePath(a), "FILE:" + cfg.CCachePath(a) + "_Gone00",
+		"FILE:/tmp/krb5cc_" + strconv.Itoa(a.UID+1) + session[len(cfg.CCachePath(a)):], "FILE:" + link} {
+		l := &pam.Logon{Config: cfg, PerSession: true, SessionCCache: other}
+		got, err := l.WriteCCache(again, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pam.DestroyCCache(got) })
+		if got == session || "FILE:"+got == other {
+			t.Errorf("KRB5CCNAME=%q: wrote %s, want a new session ccache", other, got)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("the symlink's target was overwritten: %q", b)
+	}
+}

@@ -65,6 +65,13 @@ type Logon struct {
 	// name to the session as KRB5CCNAME); otherwise, and always under
 	// pam_exec, the account's ccache at Config.CCachePath is written.
 	PerSession bool
+	// SessionCCache is the KRB5CCNAME of the session that authenticates
+	// again (a screen unlock: the locker's environment). When it names
+	// this account's own per-session ccache, an existing regular file of
+	// the account's, that ccache is refreshed in place, as pam_krb5
+	// refreshes a session's credentials, instead of a new one being made
+	// beside it at every unlock.
+	SessionCCache string
 }
 
 // Request is the PAM side of a logon.
@@ -191,10 +198,31 @@ func (l *Logon) finish(res *kinit.Result, hint selection.Hint, kt *Keytab, a Acc
 // account's at its configured path.
 func (l *Logon) writeCCache(cc *ccache.CCache, a Account) (string, error) {
 	if l.PerSession && l.Config.PerSessionCCache {
+		if path, ok := l.sessionToRefresh(a); ok {
+			l.trace("refreshing the session's ccache %s", path)
+			return path, writeOwned(path, cc, a)
+		}
 		return createSessionCCache(l.Config, a, cc)
 	}
 	path := l.Config.CCachePath(a)
 	return path, writeOwned(path, cc, a)
+}
+
+// sessionToRefresh is the ccache of the session re-authenticating: the
+// account's per-session ccache that SessionCCache names, when it is a
+// regular file (not a symlink) the account owns. The ccache is then
+// replaced by a rename, which never follows a link put in its place.
+func (l *Logon) sessionToRefresh(a Account) (string, bool) {
+	path, ok := l.Config.SessionCCache(a, l.SessionCCache)
+	if !ok {
+		return "", false
+	}
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return "", false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return path, ok && int(st.Uid) == a.UID
 }
 
 // writeOwned writes the ccache atomically (0600), already the account's when

@@ -71,8 +71,16 @@ func (m moduleStack) install(t *testing.T, name string) {
 // pamtesterOps runs pamtester with the operations and the PIN on stdin.
 func pamtesterOps(t *testing.T, service, user, pin string, ops ...string) (string, error) {
 	t.Helper()
+	return pamtesterEnv(t, nil, service, user, pin, ops...)
+}
+
+// pamtesterEnv is pamtesterOps with env added to pamtester's environment:
+// what an application in a session (a screen locker) has.
+func pamtesterEnv(t *testing.T, env []string, service, user, pin string, ops ...string) (string, error) {
+	t.Helper()
 	bin := harness.Require(t, "pamtester", "pamtester")
 	cmd := exec.Command(bin, append([]string{"-v", service, user}, ops...)...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(pin + "\n")
 	out, err := cmd.CombinedOutput()
 	t.Logf("pamtester %s %s %v: %v\n%s", service, user, ops, err, out)
@@ -230,6 +238,25 @@ func TestPamtesterModule(t *testing.T) {
 			return match[1]
 		}
 		first := session("open_session")
+		checkOwnedCCache(t, first, acct, acct.Name+"@"+realm)
+
+		// A screen unlock: the session's KRB5CCNAME in the locker's
+		// environment, authenticate alone. The session's ccache is
+		// refreshed (a new file renamed over it), none is added.
+		sessionFiles := func() []string {
+			m, _ := filepath.Glob("/tmp/krb5cc_" + strconv.Itoa(acct.UID) + "_*")
+			return m
+		}
+		before, st0 := sessionFiles(), statIno(t, first)
+		if out, err := pamtesterEnv(t, []string{"KRB5CCNAME=FILE:" + first}, svc, acct.Name, vcard.DefaultPIN, "authenticate"); err != nil {
+			t.Fatalf("re-authentication: %v\n%s", err, out)
+		}
+		if after := sessionFiles(); len(after) != len(before) {
+			t.Errorf("re-authentication left %d session ccaches, had %d: %v", len(after), len(before), after)
+		}
+		if statIno(t, first) == st0 {
+			t.Errorf("re-authentication did not refresh %s", first)
+		}
 		checkOwnedCCache(t, first, acct, acct.Name+"@"+realm)
 		second := session("open_session", "close_session")
 		if second == first {
@@ -479,4 +506,15 @@ func waitGone(t *testing.T, reader string) {
 		have, err := pcsc.Provider{}.Readers()
 		return err == nil && !slices.Contains(have, reader)
 	})
+}
+
+// statIno is path's inode: a ccache written anew and renamed into place
+// has another.
+func statIno(t *testing.T, path string) uint64 {
+	t.Helper()
+	st, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Sys().(*syscall.Stat_t).Ino
 }

@@ -103,7 +103,9 @@ func pamModuleAuth(ctx context.Context, conv *pam.ModuleConv, cfg *pam.Config, a
 		}}
 		src = cs
 	}
-	l := &pam.Logon{Config: cfg, Identities: src, PerSession: true}
+	// A session that authenticates again (a screen unlock) hands its own
+	// KRB5CCNAME: that ccache is refreshed rather than a new one made.
+	l := &pam.Logon{Config: cfg, Identities: src, PerSession: true, SessionCCache: os.Getenv("KRB5CCNAME")}
 	if verbose {
 		l.Trace = func(format string, a ...any) { log.printf(syslog.LOG_DEBUG, format, a...) }
 	}

@@ -207,6 +207,12 @@ static int run_helper(pam_handle_t *pamh, const struct options *o, const char *t
 	 * configured: account and open_session check it, close_session
 	 * destroys it and no other session's). */
 	const char *ccname = pam_getenv(pamh, "KRB5CCNAME");
+	/* A screen locker authenticates in a new PAM handle, inside the
+	 * session: the session's KRB5CCNAME is in the process environment.
+	 * The helper refreshes that ccache only when it is the account's own
+	 * per-session ccache, a regular file the account owns. */
+	if (ccname == NULL && strcmp(type, "auth") == 0)
+		ccname = getenv("KRB5CCNAME");
 	char *envp[8] = {0};
 	envp[0] = env_item("PAM_TYPE", type);
 	envp[1] = env_item("PAM_USER", user);
