@@ -203,11 +203,11 @@ func (m *Mapper) mapUncached(ctx context.Context, req Request) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	found, err := m.locate(ctx, facts)
+	found, names, err := m.locate(ctx, facts, req.Hint)
 	if err != nil {
 		return nil, err
 	}
-	chosen, err := m.choose(ctx, req, facts, found, log)
+	chosen, err := m.choose(ctx, req, facts, found, names, log)
 	if err != nil {
 		return nil, err
 	}
@@ -291,14 +291,31 @@ func (m *Mapper) readCertificate(req Request, log *mapLog) (certFacts, error) {
 }
 
 // locate runs each method of the policy's order and keeps those that found
-// accounts.
-func (m *Mapper) locate(ctx context.Context, f certFacts) ([]located, error) {
+// accounts. A directory that is a [Locator] is asked once for what every
+// method and the name hint look for, and each then keeps the entries it
+// matches; names is where the hint is looked up (that answer, or the
+// directory).
+func (m *Mapper) locate(ctx context.Context, f certFacts, hint Hint) (found []located, names nameLookup, err error) {
+	lookup, names := m.lookup, nameLookup(m.dir)
+	if loc, ok := m.dir.(Locator); ok {
+		batch, err := m.locateOnce(ctx, loc, f, hint)
+		if err != nil {
+			return nil, nil, err
+		}
+		lookup, names = batch.lookup, batch
+	}
+	found, err = m.locateWith(ctx, f, lookup)
+	return found, names, err
+}
+
+// locateWith runs each method with lookup.
+func (m *Mapper) locateWith(ctx context.Context, f certFacts, lookup func(context.Context, Method, certFacts) ([]Entry, error)) ([]located, error) {
 	var found []located
 	for _, method := range m.policy.Order {
 		if method == MethodSIDExtension && !f.sidTrusted {
 			continue
 		}
-		entries, err := m.lookup(ctx, method, f)
+		entries, err := lookup(ctx, method, f)
 		if err != nil {
 			return nil, err
 		}
@@ -333,6 +350,91 @@ func (m *Mapper) locate(ctx context.Context, f certFacts) ([]located, error) {
 	return found, nil
 }
 
+// Locator is a [Directory] that finds, in one request, the user entries
+// whose objectSid, altSecurityIdentities or userPrincipalName is one of a
+// query's: what the certificate mapping methods look up one by one. Over
+// LDAP that is one search where the methods cost one each.
+type Locator interface {
+	Locate(ctx context.Context, q LocateQuery) ([]Entry, error)
+}
+
+// LocateQuery is what a [Locator] looks for: entries with any of these.
+type LocateQuery struct {
+	SID       *certs.SID // nil: none
+	AltSecIDs []string   // altSecurityIdentities values, as FindByAltSecID takes them
+	UPNs      []string
+	// SAMAccountNames are names a hint may give (see Mapper.findHint).
+	SAMAccountNames []string
+}
+
+// located entries of one Locate, which each method sorts out for itself.
+type locatedOnce struct{ entries []Entry }
+
+// locateOnce asks loc once for everything the policy's methods and the
+// name hint look for.
+func (m *Mapper) locateOnce(ctx context.Context, loc Locator, f certFacts, hint Hint) (locatedOnce, error) {
+	q := hintQuery(hint)
+	for _, method := range m.policy.Order {
+		switch method {
+		case MethodSIDExtension:
+			if f.sidTrusted {
+				sid := f.sid
+				q.SID = &sid
+			}
+		case MethodAltSecID:
+			q.AltSecIDs = f.formValues
+		case MethodUPN:
+			q.UPNs = append(q.UPNs, f.upns...)
+		}
+	}
+	if q.SID == nil && len(q.AltSecIDs) == 0 && len(q.UPNs) == 0 && len(q.SAMAccountNames) == 0 {
+		return locatedOnce{}, nil
+	}
+	entries, err := loc.Locate(ctx, q)
+	if err != nil {
+		return locatedOnce{}, fmt.Errorf("mapping: lookup: %w", err)
+	}
+	return locatedOnce{entries: entries}, nil
+}
+
+// lookup is [Mapper.lookup] over the entries of one Locate: those that
+// match what method looks for, compared as the LDIF directory compares
+// (the SID's octets; values folded by [FoldValue]).
+func (o locatedOnce) lookup(ctx context.Context, method Method, f certFacts) ([]Entry, error) {
+	var attr string
+	want := map[string]bool{}
+	switch method {
+	case MethodSIDExtension:
+		attr, want[string(f.sid.Marshal())] = AttrObjectSID, true
+	case MethodAltSecID:
+		attr = AttrAltSecurityIDs
+		for _, v := range f.formValues {
+			want[FoldValue(v)] = true
+		}
+	case MethodUPN:
+		attr = AttrUPN
+		for _, u := range f.upns {
+			want[FoldValue(u)] = true
+		}
+	default:
+		return nil, fmt.Errorf("mapping: unknown method %v in policy", method)
+	}
+	var out []Entry
+	for _, e := range o.entries {
+		for _, v := range e.Get(attr) {
+			key := string(v)
+			if method != MethodSIDExtension {
+				key = FoldValue(key)
+			}
+			if want[key] {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out, ctx.Err()
+}
+
 // lookup asks the directory for the entries one method locates.
 func (m *Mapper) lookup(ctx context.Context, method Method, f certFacts) ([]Entry, error) {
 	var entries []Entry
@@ -361,7 +463,7 @@ func (m *Mapper) lookup(ctx context.Context, method Method, f certFacts) ([]Entr
 
 // choose picks the one account: the hinted one when the client named it
 // (and the certificate maps to it), else the only one located.
-func (m *Mapper) choose(ctx context.Context, req Request, f certFacts, found []located, log *mapLog) (Account, error) {
+func (m *Mapper) choose(ctx context.Context, req Request, f certFacts, found []located, names nameLookup, log *mapLog) (Account, error) {
 	var all []Account
 	for _, l := range found {
 		for _, a := range l.accounts {
@@ -369,7 +471,7 @@ func (m *Mapper) choose(ctx context.Context, req Request, f certFacts, found []l
 		}
 	}
 	if req.Hint.Name != "" {
-		target, err := m.findHint(ctx, req.Hint)
+		target, err := m.findHint(ctx, req.Hint, names)
 		if err != nil {
 			return Account{}, err
 		}
@@ -492,20 +594,78 @@ func (m *Mapper) trustsSID(issuer *x509.Certificate) bool {
 	return false
 }
 
-// findHint locates the one account the client named.
-func (m *Mapper) findHint(ctx context.Context, h Hint) (Account, error) {
+// nameLookup is where a name hint is looked up: the directory, or the
+// entries of one Locate.
+type nameLookup interface {
+	FindByUPN(ctx context.Context, upn string) ([]Entry, error)
+	FindBySAMAccountName(ctx context.Context, name string) ([]Entry, error)
+}
+
+// hintNames are the names h is looked up by: `DOMAIN\name` and a bare name
+// by sAMAccountName; "name@suffix" (or an enterprise name) by UPN, and when
+// no account has that UPN and the suffix is the realm's (or unknown), by
+// the sAMAccountName before the @ (fallback).
+func hintNames(h Hint) (upn, sam string, fallback bool) {
 	name := h.Name
+	if i := strings.LastIndexByte(name, '\\'); i >= 0 && !h.Enterprise {
+		return "", name[i+1:], false
+	}
+	if local, suffix, ok := strings.Cut(name, "@"); ok || h.Enterprise {
+		fallback = ok && local != "" && (h.Realm == "" || strings.EqualFold(suffix, h.Realm))
+		return name, local, fallback
+	}
+	return "", name, false
+}
+
+// hintQuery is what a Locate asks for the name hint h.
+func hintQuery(h Hint) LocateQuery {
+	var q LocateQuery
+	if h.Name == "" {
+		return q
+	}
+	upn, sam, fallback := hintNames(h)
+	if upn != "" {
+		q.UPNs = append(q.UPNs, upn)
+	}
+	if sam != "" && (upn == "" || fallback) {
+		q.SAMAccountNames = append(q.SAMAccountNames, sam)
+	}
+	return q
+}
+
+// FindByUPN is [Directory.FindByUPN] over the entries of one Locate.
+func (o locatedOnce) FindByUPN(ctx context.Context, upn string) ([]Entry, error) {
+	return o.matching(ctx, AttrUPN, FoldValue(upn))
+}
+
+// FindBySAMAccountName is [Directory.FindBySAMAccountName] over them.
+func (o locatedOnce) FindBySAMAccountName(ctx context.Context, name string) ([]Entry, error) {
+	return o.matching(ctx, AttrSAMAccountName, FoldValue(name))
+}
+
+func (o locatedOnce) matching(ctx context.Context, attr, folded string) ([]Entry, error) {
+	var out []Entry
+	for _, e := range o.entries {
+		for _, v := range e.Get(attr) {
+			if FoldValue(string(v)) == folded {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out, ctx.Err()
+}
+
+// findHint locates the one account the client named.
+func (m *Mapper) findHint(ctx context.Context, h Hint, names nameLookup) (Account, error) {
 	var entries []Entry
 	var err error
-	if i := strings.LastIndexByte(name, '\\'); i >= 0 && !h.Enterprise {
-		entries, err = m.dir.FindBySAMAccountName(ctx, name[i+1:])
-	} else if local, suffix, ok := strings.Cut(name, "@"); ok || h.Enterprise {
-		entries, err = m.dir.FindByUPN(ctx, name)
-		if err == nil && len(entries) == 0 && ok && local != "" && (h.Realm == "" || strings.EqualFold(suffix, h.Realm)) {
-			entries, err = m.dir.FindBySAMAccountName(ctx, local)
-		}
-	} else {
-		entries, err = m.dir.FindBySAMAccountName(ctx, name)
+	upn, sam, fallback := hintNames(h)
+	if upn != "" {
+		entries, err = names.FindByUPN(ctx, upn)
+	}
+	if err == nil && len(entries) == 0 && (upn == "" || fallback) && sam != "" {
+		entries, err = names.FindBySAMAccountName(ctx, sam)
 	}
 	if err != nil {
 		return Account{}, fmt.Errorf("mapping: hint lookup: %w", err)

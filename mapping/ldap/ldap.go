@@ -596,6 +596,32 @@ func (d *Directory) FindByAltSecID(ctx context.Context, values []string) ([]mapp
 	return d.findUsers(ctx, b.String())
 }
 
+// Locate implements [mapping.Locator]: one search for the user entries
+// with any of q's SID, altSecurityIdentities values, UPNs or
+// sAMAccountNames, where the mapping methods and the name hint would make
+// one each.
+func (d *Directory) Locate(ctx context.Context, q mapping.LocateQuery) ([]mapping.Entry, error) {
+	var b strings.Builder
+	b.WriteString("(|")
+	if q.SID != nil {
+		b.WriteString(equality(mapping.AttrObjectSID, string(q.SID.Marshal())))
+	}
+	for _, v := range q.AltSecIDs {
+		b.WriteString(equality(mapping.AttrAltSecurityIDs, v))
+	}
+	for _, u := range q.UPNs {
+		b.WriteString(equality(mapping.AttrUPN, u))
+	}
+	for _, n := range q.SAMAccountNames {
+		b.WriteString(equality(mapping.AttrSAMAccountName, n))
+	}
+	if b.Len() == 2 {
+		return nil, ctx.Err()
+	}
+	b.WriteString(")")
+	return d.findUsers(ctx, b.String())
+}
+
 // GroupsOf implements [mapping.Directory]. Groups can be many: it pages.
 func (d *Directory) GroupsOf(ctx context.Context, dn string) ([]mapping.Entry, error) {
 	return d.search(ctx, "(&(objectClass=group)"+equality(mapping.AttrMember, dn)+")",
