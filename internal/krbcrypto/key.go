@@ -136,6 +136,18 @@ func (k *Key) deriveRaw(c [5]byte) []byte {
 
 // release wipes a derived key that is not kept. Go offers no way to wipe
 // an AES key schedule; Ke's is left to the garbage collector.
+// encryptionKeys are Ke and Ki of usage (RFC 3961 §5.3); the caller
+// releases Ki.
+func (k *Key) encryptionKeys(usage uint32) (ke, ki derived, err error) {
+	if ke, err = k.derive(usageConstant(usage, kindKe)); err != nil {
+		return derived{}, derived{}, err
+	}
+	if ki, err = k.derive(usageConstant(usage, kindKi)); err != nil {
+		return derived{}, derived{}, err
+	}
+	return ke, ki, nil
+}
+
 func (k *Key) release(d derived) {
 	if !k.keep {
 		clear(d.raw)
@@ -146,11 +158,7 @@ func (k *Key) release(d derived) {
 // confounder read from rand and plain, encrypted under Ke, then their HMAC
 // under Ki.
 func (k *Key) Encrypt(usage uint32, plain []byte, rand io.Reader) ([]byte, error) {
-	ke, err := k.derive(usageConstant(usage, kindKe))
-	if err != nil {
-		return nil, err
-	}
-	ki, err := k.derive(usageConstant(usage, kindKi))
+	ke, ki, err := k.encryptionKeys(usage)
 	if err != nil {
 		return nil, err
 	}
@@ -176,11 +184,7 @@ func (k *Key) Decrypt(usage uint32, ciphertext []byte) ([]byte, error) {
 	if len(ciphertext) < Overhead {
 		return nil, fmt.Errorf("%w: ciphertext of %d bytes, shorter than a confounder and an HMAC (%d)", ErrIntegrity, len(ciphertext), Overhead)
 	}
-	ke, err := k.derive(usageConstant(usage, kindKe))
-	if err != nil {
-		return nil, err
-	}
-	ki, err := k.derive(usageConstant(usage, kindKi))
+	ke, ki, err := k.encryptionKeys(usage)
 	if err != nil {
 		return nil, err
 	}
