@@ -479,7 +479,8 @@ func serveCardWith(t *testing.T, addr string, slots map[byte]person, policy vcar
 	return remove
 }
 
-// checkOwnedCCache: the ccache at path is the account's, 0600, for principal.
+// checkOwnedCCache: the ccache at path is the account's, 0600, for
+// principal, holding one unexpired credential (the TGT: PAM keeps no other).
 func checkOwnedCCache(t *testing.T, path string, a pam.Account, principal string) {
 	t.Helper()
 	st, err := os.Stat(path)
@@ -494,8 +495,8 @@ func checkOwnedCCache(t *testing.T, path string, a pam.Account, principal string
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cc.Principal.String() != principal {
-		t.Errorf("ccache for %s, want %s", cc.Principal, principal)
+	if cc.Principal.String() != principal || len(cc.Credentials) != 1 || !cc.Credentials[0].EndTime.After(time.Now()) {
+		t.Errorf("ccache for %s with %d credentials, want %s with one unexpired TGT", cc.Principal, len(cc.Credentials), principal)
 	}
 }
 

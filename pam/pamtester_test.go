@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -181,21 +180,7 @@ func TestPamtesterCardLogonAndWatch(t *testing.T) {
 		if !strings.Contains(out, "successfully authenticated") {
 			t.Errorf("pamtester said:\n%s", out)
 		}
-		st, err := os.Stat(ccPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sys := st.Sys().(*syscall.Stat_t)
-		if int(sys.Uid) != acct.UID || int(sys.Gid) != acct.GID || st.Mode().Perm() != 0o600 {
-			t.Errorf("ccache owner %d:%d mode %04o, want %d:%d 0600", sys.Uid, sys.Gid, st.Mode().Perm(), acct.UID, acct.GID)
-		}
-		cc, err := ccache.ReadFile(ccPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cc.Principal.String() != acct.Name+"@"+realm || len(cc.Credentials) != 1 || !cc.Credentials[0].EndTime.After(time.Now()) {
-			t.Errorf("ccache for %s with %d credentials", cc.Principal, len(cc.Credentials))
-		}
+		checkOwnedCCache(t, ccPath, acct, acct.Name+"@"+realm)
 		if err := pam.CheckCCache(ccPath, acct, realm, time.Now()); err != nil {
 			t.Error(err)
 		}

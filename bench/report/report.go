@@ -226,9 +226,36 @@ func ratio(a, b float64) string {
 // Write renders r as Markdown.
 func Write(w io.Writer, r *Report) error {
 	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	m := r.Machine
+	for _, section := range []func() string{
+		r.headSection,      // the machine, the commands, how it is measured
+		r.kdcTablesSection, // part 1: each key exchange's table
+		r.peaksSection,
+		r.perCoreSection,
+		r.directorySection,
+		r.keysSection,
+		r.reuseSection,
+		r.cryptoSection, // part 2: the crypto limit
+		r.timingSection,
+		r.clientSection,  // part 3: a card logon
+		r.targetsSection, // the issue's targets, and what bounds the KDC
+	} {
+		b.WriteString(section())
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// text is a section being written.
+type text struct{ strings.Builder }
+
+func (t *text) p(format string, args ...any) { fmt.Fprintf(&t.Builder, format, args...) }
+
+// headSection is the title, the machine, the commands and how it is measured.
+func (r *Report) headSection() string {
+	var t text
+	p := t.p
 	p("# Benchmarks\n\n")
+	m := r.Machine
 	p("Written by `make bench` (bench/cmd/benchreport) on %s. Every figure below is a median over %d runs of %s each (after a %s warm-up), measured on the machine described here; ", m.Date.UTC().Format("2006-01-02 15:04 UTC"), r.Runs, r.Duration, r.Warmup)
 	p("the load generator runs on the same machine: in the two-core tables on the same cores as the KDC, in the per-core table on the other core, the KDC pinned to one. Run `make bench` again to reproduce them; numbers from a busy machine are lower and noisier than from a quiet one (load average when this run began: %s).\n\n", m.LoadAverage)
 
@@ -244,7 +271,13 @@ func Write(w io.Writer, r *Report) error {
 	p("- **sclogon's KDC** ran with %s (RFC 4556 §3.2.3.1 lets a KDC reuse its DH key until dhKeyExpiration; the reply announces it). MIT krb5kdc 1.20 ran as it runs by default: one process (rows \"MIT -w N\" fork N workers). MIT 1.20 has no ECDH (it came in 1.22): its ECDH rows are n/a. RSA key transport encrypts the reply key to the user's key, so it is measured only with RSA users.\n\n", r.Sclogon)
 	p("<details><summary>sclogon's KDC configuration</summary>\n\n```ini\n%s```\n\n</details>\n\n", r.Config)
 
-	// Part 1.
+	return t.String()
+}
+
+// kdcTablesSection is part 1: a table per key exchange.
+func (r *Report) kdcTablesSection() string {
+	var t text
+	p := t.p
 	p("## 1. KDC throughput, latency and cost\n\n")
 	kxs := orderedKeyExchanges(r.Cells)
 	for _, kx := range kxs {
@@ -273,6 +306,13 @@ func Write(w io.Writer, r *Report) error {
 		}
 		p("\n")
 	}
+	return t.String()
+}
+
+// peaksSection is each KDC's peak RSS.
+func (r *Report) peaksSection() string {
+	var t text
+	p := t.p
 	if len(r.Peaks) > 0 {
 		p("### Peak RSS\n\n| KDC | key exchange | peak RSS (VmHWM) |\n|---|---|---:|\n")
 		for _, pk := range r.Peaks {
@@ -280,8 +320,13 @@ func Write(w io.Writer, r *Report) error {
 		}
 		p("\n")
 	}
-	b.WriteString(r.perCoreSection())
-	b.WriteString(r.directorySection())
+	return t.String()
+}
+
+// keysSection is DH-2048 with other key types.
+func (r *Report) keysSection() string {
+	var t text
+	p := t.p
 	if len(r.Keys) > 0 {
 		p("### DH-2048 with other key types\n\nThe same load with the users' and the KDCs' keys of other types (each row's realm has its own certificates; both KDCs use the same ones).\n\n")
 		p("| users' keys | KDC key | KDC | concurrency | exchanges/s | p50 | KDC CPU/exchange | clients' CPU/exchange | vs MIT | errors | load |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
@@ -298,6 +343,13 @@ func Write(w io.Writer, r *Report) error {
 		}
 		p("\n")
 	}
+	return t.String()
+}
+
+// reuseSection is DH-2048 with and without DH key reuse.
+func (r *Report) reuseSection() string {
+	var t text
+	p := t.p
 	if len(r.Reuse) > 0 {
 		p("### sclogon: does DH key reuse matter?\n\n| dh_key_reuse | concurrency | exchanges/s | p50 | KDC CPU/exchange |\n|---|---:|---:|---:|---:|\n")
 		for _, c := range r.Reuse {
@@ -306,7 +358,14 @@ func Write(w io.Writer, r *Report) error {
 		p("\n")
 	}
 
-	// Part 2.
+	return t.String()
+}
+
+// cryptoSection is part 2: the crypto benchmarks and the limit they set.
+func (r *Report) cryptoSection() string {
+	var t text
+	p := t.p
+	m := r.Machine
 	p("## 2. The crypto limit\n\n")
 	p("The KDC's mandatory operations per exchange, each timed alone on one core by the pkinit benchmarks (`go test -bench ./pkinit`, medians of the counts). The limit is what all %d cores would do doing nothing but these; the KDC's throughput is its best rate over the concurrencies above.\n\n", m.Cores)
 	p("| benchmark | ns/op |\n|---|---:|\n")
@@ -332,9 +391,13 @@ func Write(w io.Writer, r *Report) error {
 		p("| %s (%s) | %s | %s | %s | %s | %s | %s | %s |\n", l.KeyExchange, l.Setting, strings.Join(l.Ops, " + "), ms(sum), rate(lim), rate(best.Rate), frac, cpu, share)
 	}
 	p("\n")
-	b.WriteString(r.timingSection())
+	return t.String()
+}
 
-	// Part 3.
+// clientSection is part 3: one logon with a card.
+func (r *Report) clientSection() string {
+	var t text
+	p := t.p
 	p("## 3. Client: one logon with a card\n\n")
 	p("%s\n\n", r.ClientNote)
 	if len(r.Client) > 0 {
@@ -349,7 +412,13 @@ func Write(w io.Writer, r *Report) error {
 		p("\n")
 	}
 
-	// Targets.
+	return t.String()
+}
+
+// targetsSection is the targets, how to reproduce them and what bounds the KDC.
+func (r *Report) targetsSection() string {
+	var t text
+	p := t.p
 	p("## Targets\n\n")
 	p("Each target's figure is reproduced by the command under it (part of `make bench`).\n\n")
 	p("| target | measured | met |\n|---|---|---|\n")
@@ -388,8 +457,7 @@ func Write(w io.Writer, r *Report) error {
 			}
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return t.String()
 }
 
 // bounds explains the measured rates from the CPU the KDC and the clients

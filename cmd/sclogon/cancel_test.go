@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/sclogon/sclogon/card"
 	"github.com/sclogon/sclogon/card/cardtest"
-	"github.com/sclogon/sclogon/card/pcsc"
 	"github.com/sclogon/sclogon/card/vcard"
 	"github.com/sclogon/sclogon/certs/pki"
 	"github.com/sclogon/sclogon/integration/harness"
@@ -85,20 +83,7 @@ func TestKinitCancelAtPINPrompt(t *testing.T) {
 	cardtest.Put(t, st, card.SlotAuthentication, key, (&cardtest.PKI{CA: ca}).Issue(t, key, prof))
 	var trace lockedBuffer
 	soft := vcard.New(st, vcard.Options{Trace: &trace})
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() { defer close(served); _ = soft.ServeVPCD(ctx, p.CardAddrs[0], nil) }()
-	t.Cleanup(func() { cancel(); <-served })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if rs, _ := (pcsc.Provider{}).Readers(); len(rs) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("pcscd lists no card")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	serveSoftCard(t, soft, p.CardAddrs[0])
 
 	bin := filepath.Join(t.TempDir(), "sclogon")
 	harness.Run(t, exec.Command("go", "build", "-o", bin, "."))

@@ -269,7 +269,7 @@ func TestGenUsageErrors(t *testing.T) {
 // renders its page there, and 'make uninstall' takes it all away again.
 func TestMakeInstall(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds sclogon")
+		harness.Missing(t, "-short: this test builds and installs sclogon")
 	}
 	need(t, "make", "install", "man", "go")
 	root, err := filepath.Abs("../..")

@@ -73,7 +73,7 @@ func configLines(t *testing.T, path string) [][]string {
 // takes the three away.
 func TestKDCSystemdUnit(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds sclogon")
+		harness.Missing(t, "-short: this test builds and installs sclogon")
 	}
 	need(t, "make", "install", "man", "go")
 	analyze := harness.Require(t, "systemd-analyze", "systemd")

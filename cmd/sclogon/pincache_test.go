@@ -3,16 +3,13 @@
 package main
 
 import (
-	"context"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/sclogon/sclogon/card"
 	"github.com/sclogon/sclogon/card/cardtest"
-	"github.com/sclogon/sclogon/card/pcsc"
 	"github.com/sclogon/sclogon/card/vcard"
 	"github.com/sclogon/sclogon/certs/pki"
 	"github.com/sclogon/sclogon/integration/harness"
@@ -45,20 +42,7 @@ func TestKinitPINCacheUnderPCSCD(t *testing.T) {
 			mu.Unlock()
 		}
 	}})
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() { defer close(served); _ = soft.ServeVPCD(ctx, p.CardAddrs[0], nil) }()
-	t.Cleanup(func() { cancel(); <-served })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if rs, _ := (pcsc.Provider{}).Readers(); len(rs) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("pcscd lists no card")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	serveSoftCard(t, soft, p.CardAddrs[0])
 	kinit := func(stdin string, args ...string) (int, int, string) {
 		t.Helper()
 		mu.Lock()

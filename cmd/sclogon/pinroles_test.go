@@ -8,10 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sclogon/sclogon/card/cardtest"
-	"github.com/sclogon/sclogon/card/pcsc"
 	"github.com/sclogon/sclogon/card/vcard"
 	"github.com/sclogon/sclogon/integration/harness"
 )
@@ -28,20 +26,7 @@ func TestPINRolesUnderPCSCD(t *testing.T) {
 		t.Fatal(err)
 	}
 	soft := vcard.New(st, vcard.Options{Generic: true})
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() { defer close(served); _ = soft.ServeVPCD(ctx, p.CardAddrs[0], nil) }()
-	t.Cleanup(func() { cancel(); <-served })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if rs, _ := (pcsc.Provider{}).Readers(); len(rs) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("pcscd lists no card")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	serveSoftCard(t, soft, p.CardAddrs[0])
 	pin := func(stdin string, args ...string) (int, string) {
 		t.Helper()
 		var out, errOut strings.Builder

@@ -178,7 +178,61 @@ var keyExchanges = []keyExchange{
 	{"RSA", kinit.KeyExchange{RSA: true}, true},
 }
 
+// bench is one run of make bench: what the steps share, and the report
+// they fill in.
+type bench struct {
+	ctx        context.Context
+	o          options
+	rep        *report.Report
+	sclogonBin string
+	dir        string // scratch, removed at the end
+	realm      *kdcload.Realm
+	pol        kinit.Policy
+}
+
 func run(ctx context.Context, o options) error {
+	if err := checkBinaries(o); err != nil {
+		return err
+	}
+	b := &bench{ctx: ctx, o: o, rep: newReport(o)}
+	b.sclogonBin, _ = filepath.Abs(o.sclogon)
+	// Part 2 first: the crypto benchmarks on an idle machine.
+	if err := b.cryptoPart(); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "sclogon-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	b.dir = dir
+	for _, step := range []func() error{
+		b.setUpRealm,      // the realm and both KDCs' configuration
+		b.kdcTables,       // part 1: each KDC, key exchange and concurrency
+		b.perCoreRows,     // each KDC pinned to one core
+		b.otherKeyRows,    // DH-2048 with other user and KDC key types
+		b.reuseRows,       // with and without DH key reuse
+		b.directoryRows,   // slapd with OCSP, and the storm
+		b.profiles,        // the KDC's CPU profile, and the baseline's
+		b.clientLogonRows, // part 3: a card logon's APDUs
+	} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	var buf bytes.Buffer
+	if err := report.Write(&buf, b.rep); err != nil {
+		return err
+	}
+	if err := os.WriteFile(o.out, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s", o.out)
+	return nil
+}
+
+// checkBinaries: the binaries given exist, and MIT's KDC is installed.
+func checkBinaries(o options) error {
 	for _, b := range []string{o.sclogon, o.kdcprofile} {
 		if b == "" {
 			continue
@@ -187,10 +241,12 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("%w (make bench builds it)", err)
 		}
 	}
-	if err := kdcload.MITAvailable(); err != nil {
-		return err
-	}
-	sclogonBin, _ := filepath.Abs(o.sclogon)
+	return kdcload.MITAvailable()
+}
+
+// newReport is the report's heading: the machine, the settings and the
+// commands that reproduce it.
+func newReport(o options) *report.Report {
 	rep := &report.Report{
 		Machine:  machine(),
 		Runs:     o.runs,
@@ -213,27 +269,37 @@ func run(ctx context.Context, o options) error {
 	rep.Commands = append(rep.Commands,
 		"go run ./bench/cmd/benchreport "+strings.Join(os.Args[1:], " "),
 		"# and benchreport runs:")
+	rep.Limits = cryptoLimits(o)
+	return rep
+}
 
-	// Part 2 first: the crypto benchmarks on an idle machine.
-	logf("pkinit benchmarks (-count %d)", o.count)
-	crypto, cmdline, err := cryptoBenchmarks(ctx, o.count)
+// cryptoPart runs the pkinit benchmarks, the in-process exchange and the
+// DH timing test.
+func (b *bench) cryptoPart() error {
+	logf("pkinit benchmarks (-count %d)", b.o.count)
+	crypto, cmdline, err := cryptoBenchmarks(b.ctx, b.o.count)
 	if err != nil {
 		return err
 	}
-	rep.Crypto = crypto
-	rep.Commands = append(rep.Commands, cmdline)
-	logf("the KDC's share of an exchange in the process (kdc BenchmarkASExchange, -count %d)", o.count)
-	if rep.InProcess, cmdline, err = inProcessExchange(ctx, o.count); err != nil {
+	b.rep.Crypto = crypto
+	b.rep.Commands = append(b.rep.Commands, cmdline)
+	logf("the KDC's share of an exchange in the process (kdc BenchmarkASExchange, -count %d)", b.o.count)
+	if b.rep.InProcess, cmdline, err = inProcessExchange(b.ctx, b.o.count); err != nil {
 		return err
 	}
-	rep.Commands = append(rep.Commands, cmdline)
+	b.rep.Commands = append(b.rep.Commands, cmdline)
 	logf("DH exponentiation timing by exponent weight")
-	if rep.DHTiming, cmdline, err = dhTiming(ctx); err != nil {
+	if b.rep.DHTiming, cmdline, err = dhTiming(b.ctx); err != nil {
 		return err
 	}
-	rep.Commands = append(rep.Commands, cmdline)
-	// Per exchange the KDC verifies the user's signature and the CA's
-	// (RSA-2048) on the user's certificate, agrees a key and signs.
+	b.rep.Commands = append(b.rep.Commands, cmdline)
+	return nil
+}
+
+// cryptoLimits are the KDC's mandatory operations per exchange: it
+// verifies the user's signature and the CA's (RSA-2048) on the user's
+// certificate, agrees a key and signs.
+func cryptoLimits(o options) []report.Limit {
 	userVerify, kdcSign := verifyOp(o.keys.User), signOp(o.keys.KDC)
 	dhLimit := report.Limit{KeyExchange: "DH-2048", Setting: "reused DH key",
 		Ops: []string{userVerify, "RSA2048Verify", "DH2048Secret", kdcSign}}
@@ -241,205 +307,245 @@ func run(ctx context.Context, o options) error {
 		dhLimit.Setting = "fresh DH key"
 		dhLimit.Ops = append(dhLimit.Ops, "DH2048KeyPair")
 	}
-	rep.Limits = []report.Limit{
+	limits := []report.Limit{
 		dhLimit,
 		{KeyExchange: "ECDH P-256", Setting: "fresh ECDH key", Ops: []string{userVerify, "RSA2048Verify", "ECDHP256", kdcSign}},
 	}
 	if o.keys.KDC == pki.RSA2048 {
 		// The benchmark signs with an RSA-2048 key.
-		rep.Limits = append(rep.Limits, report.Limit{KeyExchange: "RSA", Setting: "key transport", Ops: []string{userVerify, "RSA2048Verify", "KeyTransportReplyBuild"}})
+		limits = append(limits, report.Limit{KeyExchange: "RSA", Setting: "key transport", Ops: []string{userVerify, "RSA2048Verify", "KeyTransportReplyBuild"}})
 	}
+	return limits
+}
 
-	dir, err := os.MkdirTemp("", "sclogon-bench-")
-	if err != nil {
+// setUpRealm makes the realm the KDC tables use and records sclogon's
+// configuration for it.
+func (b *bench) setUpRealm() error {
+	logf("realm with %d users in %s", b.o.users, b.dir)
+	var err error
+	if b.realm, err = kdcload.NewRealm(b.dir, b.o.users, b.o.keys); err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	logf("realm with %d users in %s", o.users, dir)
-	realm, err := kdcload.NewRealm(dir, o.users, o.keys)
-	if err != nil {
+	if b.pol, err = b.realm.ClientPolicy(); err != nil {
 		return err
 	}
-	pol, err := realm.ClientPolicy()
-	if err != nil {
-		return err
-	}
-	// RSA key transport encrypts to the user's key: RSA users only.
-	var kxs []keyExchange
-	for _, kx := range keyExchanges {
-		if slices.Contains(o.kx, kx.name) && (!kx.kx.RSA || isRSA(o.keys.User)) {
-			kxs = append(kxs, kx)
-		} else if kx.kx.RSA && slices.Contains(o.kx, kx.name) {
-			logf("skipping RSA key transport: the users' keys are %s", kdcload.KeyName(o.keys.User))
-		}
-	}
-	confPath, _, err := kdcload.WriteSclogonConfig(realm, kdcload.SclogonOptions{DHKeyReuse: o.reuse})
+	confPath, _, err := kdcload.WriteSclogonConfig(b.realm, kdcload.SclogonOptions{DHKeyReuse: b.o.reuse})
 	if err != nil {
 		return err
 	}
 	conf, _ := os.ReadFile(confPath)
-	rep.Config = strings.ReplaceAll(string(conf), dir, "$DIR")
+	b.rep.Config = strings.ReplaceAll(string(conf), b.dir, "$DIR")
+	return nil
+}
 
-	type server struct {
-		label string
-		kx    []keyExchange
-		start func() (*kdcload.Process, error)
+// measure is measureCell in this run.
+func (b *bench) measure(realm *kdcload.Realm, pol kinit.Policy, p *kdcload.Process, label string, kx keyExchange, conc int) (report.Cell, error) {
+	return measureCell(b.ctx, b.o, realm, pol, p, label, kx, conc)
+}
+
+// startSclogon starts sclogon's KDC on realm with dh_key_reuse = reuse.
+func (b *bench) startSclogon(realm *kdcload.Realm, reuse time.Duration) (*kdcload.Process, error) {
+	return kdcload.StartSclogonKDC(b.ctx, realm, kdcload.SclogonOptions{Command: []string{b.sclogonBin, "kdc"}, DHKeyReuse: reuse})
+}
+
+// kdcServer is a KDC the tables measure.
+type kdcServer struct {
+	label string
+	kx    []keyExchange
+	start func() (*kdcload.Process, error)
+}
+
+// servers are the KDCs of part 1: sclogon, MIT, and MIT with workers.
+func (b *bench) servers() []kdcServer {
+	servers := []kdcServer{
+		{"sclogon", keyExchanges, func() (*kdcload.Process, error) { return b.startSclogon(b.realm, b.o.reuse) }},
+		{"MIT", keyExchanges, func() (*kdcload.Process, error) { return kdcload.StartMITKDC(b.ctx, b.realm, kdcload.MITOptions{}) }},
 	}
-	sclogon := func(reuse time.Duration) func() (*kdcload.Process, error) {
-		return func() (*kdcload.Process, error) {
-			return kdcload.StartSclogonKDC(ctx, realm, kdcload.SclogonOptions{Command: []string{sclogonBin, "kdc"}, DHKeyReuse: reuse})
-		}
-	}
-	servers := []server{
-		{"sclogon", keyExchanges, sclogon(o.reuse)},
-		{"MIT", keyExchanges, func() (*kdcload.Process, error) { return kdcload.StartMITKDC(ctx, realm, kdcload.MITOptions{}) }},
-	}
-	if o.mitWorkers > 1 {
-		servers = append(servers, server{fmt.Sprintf("MIT -w %d", o.mitWorkers), keyExchanges[:1], func() (*kdcload.Process, error) {
-			return kdcload.StartMITKDC(ctx, realm, kdcload.MITOptions{Workers: o.mitWorkers})
+	if b.o.mitWorkers > 1 {
+		servers = append(servers, kdcServer{fmt.Sprintf("MIT -w %d", b.o.mitWorkers), keyExchanges[:1], func() (*kdcload.Process, error) {
+			return kdcload.StartMITKDC(b.ctx, b.realm, kdcload.MITOptions{Workers: b.o.mitWorkers})
 		}})
 	}
-	measure := func(realm *kdcload.Realm, pol kinit.Policy, p *kdcload.Process, label string, kx keyExchange, conc int) (report.Cell, error) {
-		return measureCell(ctx, o, realm, pol, p, label, kx, conc)
-	}
+	return servers
+}
 
-	// Part 1.
-	for _, kx := range kxs {
-		for _, s := range servers {
+// measuredExchanges are the key exchanges asked for; RSA key transport
+// encrypts to the user's key, so it needs RSA users.
+func (b *bench) measuredExchanges() []keyExchange {
+	var kxs []keyExchange
+	for _, kx := range keyExchanges {
+		if !slices.Contains(b.o.kx, kx.name) {
+			continue
+		}
+		if kx.kx.RSA && !isRSA(b.o.keys.User) {
+			logf("skipping RSA key transport: the users' keys are %s", kdcload.KeyName(b.o.keys.User))
+			continue
+		}
+		kxs = append(kxs, kx)
+	}
+	return kxs
+}
+
+// kdcTables is part 1: every KDC at every concurrency, and its peak RSS.
+func (b *bench) kdcTables() error {
+	for _, kx := range b.measuredExchanges() {
+		for _, s := range b.servers() {
 			if !containsKX(s.kx, kx.name) || strings.HasPrefix(s.label, "MIT") && !kx.mit {
 				continue
 			}
 			logf("%s, %s", s.label, kx.name)
-			p, err := s.start()
-			if err != nil {
+			if err := b.kdcRows(s, kx); err != nil {
 				return err
 			}
-			var last kdcload.Usage
-			for _, c := range o.concurrency {
-				cell, err := measure(realm, pol, p, s.label, kx, c)
-				if err != nil {
-					p.Stop()
-					return err
-				}
-				rep.Cells = append(rep.Cells, cell)
-			}
-			if last, err = p.Usage(); err != nil {
-				p.Stop()
-				return err
-			}
-			rep.Peaks = append(rep.Peaks, report.Peak{KDC: s.label, KeyExchange: kx.name, RSS: last.PeakRSS})
-			p.Stop()
 		}
 	}
+	return nil
+}
 
-	if o.perCoreConcurrency > 0 {
-		if rep.PerCore, err = perCore(ctx, o, realm, pol, sclogonBin); err != nil {
+// kdcRows measures one KDC and key exchange at each concurrency.
+func (b *bench) kdcRows(s kdcServer, kx keyExchange) error {
+	p, err := s.start()
+	if err != nil {
+		return err
+	}
+	defer p.Stop()
+	for _, c := range b.o.concurrency {
+		cell, err := b.measure(b.realm, b.pol, p, s.label, kx, c)
+		if err != nil {
 			return err
 		}
+		b.rep.Cells = append(b.rep.Cells, cell)
 	}
+	last, err := p.Usage()
+	if err != nil {
+		return err
+	}
+	b.rep.Peaks = append(b.rep.Peaks, report.Peak{KDC: s.label, KeyExchange: kx.name, RSS: last.PeakRSS})
+	return nil
+}
 
-	// DH-2048 with other key types, at the highest concurrency.
-	if len(o.otherKeys) > 0 && slices.Contains(o.kx, "DH-2048") {
-		conc := slices.Max(o.concurrency)
-		for i, keys := range o.otherKeys {
-			logf("DH-2048 with %s users and a %s KDC key", kdcload.KeyName(keys.User), kdcload.KeyName(keys.KDC))
-			r2, err := kdcload.NewRealm(filepath.Join(dir, fmt.Sprintf("keys-%d", i)), o.users, keys)
+func (b *bench) perCoreRows() error {
+	if b.o.perCoreConcurrency <= 0 {
+		return nil
+	}
+	var err error
+	b.rep.PerCore, err = perCore(b.ctx, b.o, b.realm, b.pol, b.sclogonBin)
+	return err
+}
+
+// otherKeyRows: DH-2048 with other key types, at the highest concurrency,
+// each pair of key types in a realm of its own.
+func (b *bench) otherKeyRows() error {
+	if len(b.o.otherKeys) == 0 || !slices.Contains(b.o.kx, "DH-2048") {
+		return nil
+	}
+	conc := slices.Max(b.o.concurrency)
+	for i, keys := range b.o.otherKeys {
+		logf("DH-2048 with %s users and a %s KDC key", kdcload.KeyName(keys.User), kdcload.KeyName(keys.KDC))
+		r2, err := kdcload.NewRealm(filepath.Join(b.dir, fmt.Sprintf("keys-%d", i)), b.o.users, keys)
+		if err != nil {
+			return err
+		}
+		pol2, err := r2.ClientPolicy()
+		if err != nil {
+			return err
+		}
+		starts := []kdcServer{
+			{"sclogon", nil, func() (*kdcload.Process, error) { return b.startSclogon(r2, b.o.reuse) }},
+			{"MIT", nil, func() (*kdcload.Process, error) { return kdcload.StartMITKDC(b.ctx, r2, kdcload.MITOptions{}) }},
+		}
+		for _, st := range starts {
+			p, err := st.start()
 			if err != nil {
 				return err
 			}
-			pol2, err := r2.ClientPolicy()
+			cell, err := b.measure(r2, pol2, p, st.label, keyExchanges[0], conc)
+			p.Stop()
 			if err != nil {
 				return err
 			}
-			starts := []struct {
-				label string
-				start func() (*kdcload.Process, error)
-			}{
-				{"sclogon", func() (*kdcload.Process, error) {
-					return kdcload.StartSclogonKDC(ctx, r2, kdcload.SclogonOptions{Command: []string{sclogonBin, "kdc"}, DHKeyReuse: o.reuse})
-				}},
-				{"MIT", func() (*kdcload.Process, error) { return kdcload.StartMITKDC(ctx, r2, kdcload.MITOptions{}) }},
-			}
-			for _, st := range starts {
-				p, err := st.start()
-				if err != nil {
-					return err
-				}
-				cell, err := measure(r2, pol2, p, st.label, keyExchanges[0], conc)
-				p.Stop()
-				if err != nil {
-					return err
-				}
-				cell.UserKey, cell.KDCKey = kdcload.KeyName(keys.User), kdcload.KeyName(keys.KDC)
-				rep.Keys = append(rep.Keys, cell)
-			}
+			cell.UserKey, cell.KDCKey = kdcload.KeyName(keys.User), kdcload.KeyName(keys.KDC)
+			b.rep.Keys = append(b.rep.Keys, cell)
 		}
 	}
+	return nil
+}
 
-	// Does DH key reuse matter? The same load with a fresh key per request.
-	for _, reuse := range []time.Duration{0, o.reuse} {
+// reuseRows: does DH key reuse matter? The same load with a fresh key per
+// request.
+func (b *bench) reuseRows() error {
+	for _, reuse := range []time.Duration{0, b.o.reuse} {
 		logf("sclogon DH-2048, dh_key_reuse = %s", reuse)
-		p, err := sclogon(reuse)()
+		p, err := b.startSclogon(b.realm, reuse)
 		if err != nil {
 			return err
 		}
 		for _, c := range []int{1, 8} {
-			cell, err := measure(realm, pol, p, reuse.String(), keyExchanges[0], c)
+			cell, err := b.measure(b.realm, b.pol, p, reuse.String(), keyExchanges[0], c)
 			if err != nil {
 				p.Stop()
 				return err
 			}
-			rep.Reuse = append(rep.Reuse, cell)
+			b.rep.Reuse = append(b.rep.Reuse, cell)
 		}
 		p.Stop()
 	}
+	return nil
+}
 
-	if o.stormUsers > 0 {
-		logf("directory rows (LDIF, slapd with OCSP) and a storm of %d users", o.stormUsers)
-		if rep.Directory, rep.Storm, cmdline, err = kdcloadBenchmarks(ctx, o, sclogonBin); err != nil {
+func (b *bench) directoryRows() error {
+	if b.o.stormUsers <= 0 {
+		return nil
+	}
+	logf("directory rows (LDIF, slapd with OCSP) and a storm of %d users", b.o.stormUsers)
+	var cmdline string
+	var err error
+	if b.rep.Directory, b.rep.Storm, cmdline, err = kdcloadBenchmarks(b.ctx, b.o, b.sclogonBin); err != nil {
+		return err
+	}
+	b.rep.MappingCache = b.o.mappingCache
+	b.rep.Commands = append(b.rep.Commands, cmdline)
+	return nil
+}
+
+// profiles: the KDC's CPU profile under DH-2048 load, and the baseline
+// revision's under the same load.
+func (b *bench) profiles() error {
+	if b.o.kdcprofile == "" || !slices.Contains(b.o.kx, "DH-2048") {
+		return nil
+	}
+	logf("CPU profile of the KDC under DH-2048 load, concurrency 8")
+	prof, cmdline, err := profile(b.ctx, b.realm, b.pol, b.o, b.o.kdcprofile, b.o.profileOut)
+	if err != nil {
+		return err
+	}
+	rep := b.rep
+	rep.Profile = prof
+	rep.ProfileLoad = fmt.Sprintf("DH-2048, concurrency 8, %s, %s users, a %s KDC key, %s, the KDC on CPU %d and the clients on CPU %d", 2*b.o.duration, rep.UserKey, rep.KDCKey, rep.Sclogon, kdcCPU, loadCPU)
+	rep.Commands = append(rep.Commands, cmdline)
+	if b.o.kdcprofileBefore != "" {
+		logf("the same profile of the baseline KDC, %s", b.o.kdcprofileBefore)
+		if rep.ProfileBefore, _, err = profile(b.ctx, b.realm, b.pol, b.o, b.o.kdcprofileBefore, ""); err != nil {
 			return err
 		}
-		rep.MappingCache = o.mappingCache
-		rep.Commands = append(rep.Commands, cmdline)
+		rep.ProfileBeforeNote = b.o.baselineNote
 	}
+	return nil
+}
 
-	if o.kdcprofile != "" && slices.Contains(o.kx, "DH-2048") {
-		logf("CPU profile of the KDC under DH-2048 load, concurrency 8")
-		prof, cmdline, err := profile(ctx, realm, pol, o, o.kdcprofile, o.profileOut)
-		if err != nil {
-			return err
-		}
-		rep.Profile = prof
-		rep.ProfileLoad = fmt.Sprintf("DH-2048, concurrency 8, %s, %s users, a %s KDC key, %s, the KDC on CPU %d and the clients on CPU %d", 2*o.duration, rep.UserKey, rep.KDCKey, rep.Sclogon, kdcCPU, loadCPU)
-		rep.Commands = append(rep.Commands, cmdline)
-		if o.kdcprofileBefore != "" {
-			logf("the same profile of the baseline KDC, %s", o.kdcprofileBefore)
-			if rep.ProfileBefore, _, err = profile(ctx, realm, pol, o, o.kdcprofileBefore, ""); err != nil {
-				return err
-			}
-			rep.ProfileBeforeNote = o.baselineNote
-		}
-	}
-
-	// Part 3: an RSA-2048 key on the card and an RSA-2048 KDC key, whatever
-	// the KDC tables used (the card's APDUs do not depend on the KDC's key).
-	cardRealm := realm
+// clientLogonRows is part 3: an RSA-2048 key on the card and an RSA-2048
+// KDC key, whatever the KDC tables used (the card's APDUs do not depend on
+// the KDC's key).
+func (b *bench) clientLogonRows() error {
+	cardRealm := b.realm
 	cardKeys := kdcload.Keys{User: pki.RSA2048, KDC: pki.RSA2048}
-	if o.client && o.keys != cardKeys {
-		if cardRealm, err = kdcload.NewRealm(filepath.Join(dir, "card-realm"), 1, cardKeys); err != nil {
+	if b.o.client && b.o.keys != cardKeys {
+		var err error
+		if cardRealm, err = kdcload.NewRealm(filepath.Join(b.dir, "card-realm"), 1, cardKeys); err != nil {
 			return err
 		}
 	}
-	rep.ClientNote, rep.Client = clientLogons(ctx, dir, cardRealm, sclogonBin, o)
-
-	var buf bytes.Buffer
-	if err := report.Write(&buf, rep); err != nil {
-		return err
-	}
-	if err := os.WriteFile(o.out, buf.Bytes(), 0o644); err != nil {
-		return err
-	}
-	logf("wrote %s", o.out)
+	b.rep.ClientNote, b.rep.Client = clientLogons(b.ctx, b.dir, cardRealm, b.sclogonBin, b.o)
 	return nil
 }
 
