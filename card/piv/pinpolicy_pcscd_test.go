@@ -95,36 +95,31 @@ func TestPINPolicyUnderPCSCD(t *testing.T) {
 	}
 	normal := func() *card.PINCache { return card.NewPINCache(card.PINCachePolicy{}, nil) }
 
-	t.Run("9c always under normal caching asks again", func(t *testing.T) {
-		before := generic.count()
-		_, prompts, sign := logon(t, run{generic, p.Readers[0], card.SlotSignature, normal(), nil})
-		sign(2)
-		check(t, generic, before, *prompts, 2, 2)
-	})
-	t.Run("9a always by metadata asks again", func(t *testing.T) {
-		before := yubi.count()
-		id, prompts, sign := logon(t, run{yubi, p.Readers[1], card.SlotAuthentication, normal(), nil})
-		sign(2)
-		check(t, yubi, before, *prompts, 2, 2)
-		if id.KeyPolicy() != card.KeyPINAlways {
-			t.Fatalf("policy %s, want always from GET METADATA", id.KeyPolicy())
-		}
-	})
-	t.Run("9a always by metadata through piv-go asks again", func(t *testing.T) {
-		before := yubi.count()
-		id, prompts, sign := logon(t, run{yubi, p.Readers[1], card.SlotAuthentication, normal(), piv.Provider{}})
-		sign(2)
-		check(t, yubi, before, *prompts, 2, 2)
-		if id.KeyPolicy() != card.KeyPINAlways {
-			t.Fatalf("policy %s, want always from piv-go's KeyInfo", id.KeyPolicy())
-		}
-	})
-	t.Run("9e never asks nothing", func(t *testing.T) {
-		before := generic.count()
-		_, prompts, sign := logon(t, run{generic, p.Readers[0], card.SlotCardAuthentication, normal(), nil})
-		sign(2)
-		check(t, generic, before, *prompts, 0, 0)
-	})
+	// Each key's PIN policy against normal caching: signing n times asks
+	// and verifies as the policy says, and the identity reports the
+	// policy it found (from GET METADATA, piv-go's KeyInfo or the slot).
+	for _, tc := range []struct {
+		name                    string
+		r                       run
+		signs, prompts, verifys int
+		policy                  card.KeyPINPolicy
+	}{
+		{"9c always under normal caching asks again", run{generic, p.Readers[0], card.SlotSignature, nil, nil}, 2, 2, 2, card.KeyPINAlways},
+		{"9a always by metadata asks again", run{yubi, p.Readers[1], card.SlotAuthentication, nil, nil}, 2, 2, 2, card.KeyPINAlways},
+		{"9a always by metadata through piv-go asks again", run{yubi, p.Readers[1], card.SlotAuthentication, nil, piv.Provider{}}, 2, 2, 2, card.KeyPINAlways},
+		{"9e never asks nothing", run{generic, p.Readers[0], card.SlotCardAuthentication, nil, nil}, 2, 0, 0, card.KeyPINNever},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.r.cache = normal()
+			before := tc.r.o.count()
+			id, prompts, sign := logon(t, tc.r)
+			sign(tc.signs)
+			check(t, tc.r.o, before, *prompts, tc.prompts, tc.verifys)
+			if id.KeyPolicy() != tc.policy {
+				t.Fatalf("policy %s, want %s", id.KeyPolicy(), tc.policy)
+			}
+		})
+	}
 	// The card is deauthenticated whenever the identity releases it, so a
 	// kept PIN is presented again (without asking) at each operation.
 	t.Run("9a once under normal caching asks once", func(t *testing.T) {

@@ -1,7 +1,6 @@
 package revocation
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -16,23 +15,6 @@ import (
 	"github.com/sclogon/sclogon/certs/pki"
 	"github.com/sclogon/sclogon/integration/harness"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func freePort(t *testing.T) int { return harness.FreePort(t) }
 
@@ -60,7 +42,7 @@ func startOpenSSLResponder(t *testing.T, ca *pki.CA, respCert, respKey string) (
 func tryOpenSSLResponder(t *testing.T, ca *pki.CA, respCert, respKey string) (url string, stop func(), log string, ok bool) {
 	t.Helper()
 	port := freePort(t)
-	var out lockedBuffer
+	var out harness.Buffer
 	cmd := exec.Command("/usr/bin/openssl", "ocsp", "-index", filepath.Join(ca.Dir(), "index.txt"),
 		"-port", fmt.Sprint(port), "-rsigner", respCert, "-rkey", respKey, "-CA", ca.IssuerPath(),
 		"-nmin", "5", "-nrequest", "20")

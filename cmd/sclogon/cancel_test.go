@@ -3,14 +3,12 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,24 +21,6 @@ import (
 	"github.com/sclogon/sclogon/certs/pki"
 	"github.com/sclogon/sclogon/integration/harness"
 )
-
-// lockedBuffer collects what several goroutines write.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // openPTY opens a pseudo-terminal pair: the master for the test, the
 // slave for the command's terminal.
@@ -81,7 +61,7 @@ func TestKinitCancelAtPINPrompt(t *testing.T) {
 	prof := cardtest.LogonProfile("alice", "")
 	prof.SAN.UPNs = []string{"alice@EXAMPLE.COM"}
 	cardtest.Put(t, st, card.SlotAuthentication, key, (&cardtest.PKI{CA: ca}).Issue(t, key, prof))
-	var trace lockedBuffer
+	var trace harness.Buffer
 	soft := vcard.New(st, vcard.Options{Trace: &trace})
 	serveSoftCard(t, soft, p.CardAddrs[0])
 
@@ -98,7 +78,7 @@ func TestKinitCancelAtPINPrompt(t *testing.T) {
 		t.Fatal(err)
 	}
 	slave.Close()
-	var screen lockedBuffer
+	var screen harness.Buffer
 	go func() {
 		buf := make([]byte, 4096)
 		for {
