@@ -3,6 +3,7 @@ package pkinit
 import (
 	"bufio"
 	"bytes"
+	"encoding/asn1"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -186,6 +187,46 @@ func TestPrincipalEncodingLengths(t *testing.T) {
 		back, err := ParseKRB5PrincipalName(der)
 		if err != nil || back.Realm != p.Realm || back.NameType != 2 || !slices.Equal(back.Name, p.Name) {
 			t.Fatalf("%d: read back %v, %v", n, back, err)
+		}
+	}
+}
+
+// TestOtherInfoMatchesEncodingASN1: the hand-written OtherInfo is what
+// encoding/asn1 writes for RFC 8636's ASN.1, for every KDF and for AS-REQ
+// and reply lengths on either side of each DER length-form boundary: the
+// RFC's vectors cover one length only, and a KDF input off by a byte is a
+// reply key the peer cannot match.
+func TestOtherInfoMatchesEncodingASN1(t *testing.T) {
+	type suppPubInfo struct {
+		EType   int32  `asn1:"explicit,tag:0"`
+		ASReq   []byte `asn1:"explicit,tag:1"`
+		PKASRep []byte `asn1:"explicit,tag:2"`
+	}
+	type algorithm struct{ Algorithm asn1.ObjectIdentifier }
+	type otherInfo struct {
+		AlgorithmID algorithm
+		PartyUInfo  []byte `asn1:"explicit,tag:0"`
+		PartyVInfo  []byte `asn1:"explicit,tag:1"`
+		SuppPubInfo []byte `asn1:"optional,explicit,tag:2"`
+	}
+	lengths := []int{0, 1, 100, 121, 122, 123, 127, 128, 250, 255, 256, 3000, 65500, 65536, 70000}
+	for _, kdf := range []KDF{KDFSHA1, KDFSHA256, KDFSHA512} {
+		for i, n := range lengths {
+			p := KDFParams{KDF: kdf, EType: 18, Client: principal("alice@EXAMPLE.COM"), KDC: principal("krbtgt/EXAMPLE.COM@EXAMPLE.COM"),
+				ASReq: bytes.Repeat([]byte{0xA5}, n), PKASRep: bytes.Repeat([]byte{0x5A}, lengths[len(lengths)-1-i])}
+			u, _ := p.Client.Marshal()
+			v, _ := p.KDC.Marshal()
+			supp, err := asn1.Marshal(suppPubInfo{p.EType, p.ASReq, p.PKASRep})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := asn1.Marshal(otherInfo{algorithm{kdf.oid()}, u, v, supp})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.otherInfo(); !bytes.Equal(got, want) {
+				t.Fatalf("%v, AS-REQ %d bytes, reply %d bytes: OtherInfo differs from encoding/asn1's", kdf, n, len(p.PKASRep))
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package conform
 import (
 	"context"
 	"crypto/rand"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sclogon/sclogon/integration/harness"
 	"github.com/sclogon/sclogon/kdc"
 )
 
@@ -22,6 +24,9 @@ type fixture struct {
 	kdc  *KDC
 	addr string
 	conf string
+	// log is the conformance KDC's and its server's log: why a request
+	// was refused, shown when a control fails.
+	log *harness.Buffer
 }
 
 func newFixture(t *testing.T, libdefaults ...string) *fixture {
@@ -30,7 +35,8 @@ func newFixture(t *testing.T, libdefaults ...string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := New(Config{PKI: p})
+	log := &harness.Buffer{}
+	k, err := New(Config{PKI: p, Log: slog.New(slog.NewTextHandler(log, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +45,7 @@ func newFixture(t *testing.T, libdefaults ...string) *fixture {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := &kdc.Server{Handler: k, Realm: testRealm}
+	srv := &kdc.Server{Handler: k, Realm: testRealm, Log: slog.New(slog.NewTextHandler(log, nil))}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ls, time.Second) }()
 	t.Cleanup(func() {
@@ -53,7 +59,7 @@ func newFixture(t *testing.T, libdefaults ...string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{pki: p, kdc: k, addr: addr, conf: conf}
+	return &fixture{pki: p, kdc: k, addr: addr, conf: conf, log: log}
 }
 
 func (f *fixture) driver(clients ...string) *Driver {

@@ -26,7 +26,7 @@ func runPeer(t *testing.T, f *fixture, clients ...string) *Report {
 	}
 	for _, res := range rep.Results {
 		if res.Expected == Accepted && res.Observed != Accepted {
-			t.Errorf("control with %q did not log on: %s", res.Client, res.ClientError)
+			t.Errorf("control with %q did not log on: %s\nthe conformance KDC's log:\n%s", res.Client, res.ClientError, f.log.String())
 		}
 		if res.Observed == KDCFailed || res.Observed == NoRequest {
 			t.Errorf("%s: %s (%s)", res.Fault, res.Observed, res.Note)
