@@ -65,3 +65,24 @@ func TestMarshalASRepMatchesGokrb5(t *testing.T) {
 		}
 	}
 }
+
+// TestMarshalEncryptedDataMatchesGokrb5: the freshness token's
+// EncryptedData is written as gokrb5's EncryptedData.Marshal writes it,
+// with and without kvno, with short and long-form lengths.
+func TestMarshalEncryptedDataMatchesGokrb5(t *testing.T) {
+	for i, r := range asRepCases() {
+		for _, e := range []types.EncryptedData{r.EncPart, r.Ticket.EncPart} {
+			want, err := e.Marshal()
+			if err != nil {
+				t.Fatalf("case %d: gokrb5: %v", i, err)
+			}
+			got, err := marshalEncryptedData(e)
+			if err != nil {
+				t.Fatalf("case %d: %v", i, err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("case %d: % x\nwant % x", i, got[:min(len(got), 48)], want[:min(len(want), 48)])
+			}
+		}
+	}
+}

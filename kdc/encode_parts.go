@@ -7,12 +7,12 @@ import (
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
 	"github.com/jcmturner/gokrb5/v8/types"
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/sclogon/sclogon/internal/der"
 )
 
 // The two secret parts of every reply, EncTicketPart and EncKDCRepPart, are
-// encoded here with cryptobyte rather than by gokrb5's reflection-based
+// encoded here with internal/der rather than by gokrb5's reflection-based
 // asn1.Marshal, which was the largest non-crypto item of the KDC's profile.
 // Both write exactly the DER asn1.Marshal writes for encTicketPart and
 // encKDCRepPart, application tag included (TestEncodeEncTicketPartMatchesGokrb5,
@@ -22,31 +22,41 @@ import (
 
 // marshalEncTicketPart encodes EncTicketPart ::= [APPLICATION 3] SEQUENCE, RFC 4120 §5.3.
 func marshalEncTicketPart(p encTicketPart) ([]byte, error) {
-	b := cryptobyte.NewBuilder(make([]byte, 0, 256+authDataSize(p.AuthorizationData)))
-	b.AddASN1(cbasn1.Tag(asnAppTag.EncTicketPart).Constructed()|0x40, func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			explicit(b, 0, func(b *cryptobyte.Builder) { addBitString(b, p.Flags) })
-			explicit(b, 1, func(b *cryptobyte.Builder) { addEncryptionKey(b, p.Key) })
-			explicit(b, 2, func(b *cryptobyte.Builder) { addGeneralString(b, p.CRealm) })
-			explicit(b, 3, func(b *cryptobyte.Builder) { addPrincipalName(b, p.CName) })
-			explicit(b, 4, func(b *cryptobyte.Builder) {
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-					explicit(b, 0, func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(p.Transited.TRType)) })
-					explicit(b, 1, func(b *cryptobyte.Builder) { b.AddASN1OctetString(p.Transited.Contents) })
-				})
-			})
-			addTime(b, 5, p.AuthTime, false)
-			addTime(b, 6, p.StartTime, true)
-			addTime(b, 7, p.EndTime, false)
-			addTime(b, 8, p.RenewTill, true)
-			if p.CAddr != nil {
-				explicit(b, 9, func(b *cryptobyte.Builder) { addHostAddresses(b, p.CAddr) })
-			}
-			if p.AuthorizationData != nil {
-				explicit(b, 10, func(b *cryptobyte.Builder) { addAuthorizationData(b, p.AuthorizationData) })
-			}
-		})
-	})
+	b := der.NewBuilder(make([]byte, 0, 256+authDataSize(p.AuthorizationData)))
+	b.Open(der.Application(asnAppTag.EncTicketPart))
+	b.Open(der.Sequence)
+	b.Open(der.Explicit(0))
+	addBitString(b, p.Flags)
+	b.Close()
+	b.Open(der.Explicit(1))
+	addEncryptionKey(b, p.Key)
+	b.Close()
+	explicitString(b, 2, p.CRealm)
+	b.Open(der.Explicit(3))
+	addPrincipalName(b, p.CName)
+	b.Close()
+	b.Open(der.Explicit(4))
+	b.Open(der.Sequence)
+	explicitInt(b, 0, int64(p.Transited.TRType))
+	explicitOctets(b, 1, p.Transited.Contents)
+	b.Close()
+	b.Close()
+	addTime(b, 5, p.AuthTime, false)
+	addTime(b, 6, p.StartTime, true)
+	addTime(b, 7, p.EndTime, false)
+	addTime(b, 8, p.RenewTill, true)
+	if p.CAddr != nil {
+		b.Open(der.Explicit(9))
+		addHostAddresses(b, p.CAddr)
+		b.Close()
+	}
+	if p.AuthorizationData != nil {
+		b.Open(der.Explicit(10))
+		addAuthorizationData(b, p.AuthorizationData)
+		b.Close()
+	}
+	b.Close()
+	b.Close()
 	out, err := b.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("kdc: encode EncTicketPart: %w", err)
@@ -57,37 +67,47 @@ func marshalEncTicketPart(p encTicketPart) ([]byte, error) {
 // marshalEncKDCRepPart encodes EncKDCRepPart, RFC 4120 §5.4.2, under the
 // application tag of an AS-REP (25) or a TGS-REP (26).
 func marshalEncKDCRepPart(p encKDCRepPart, appTag int) ([]byte, error) {
-	b := cryptobyte.NewBuilder(make([]byte, 0, 256+paDataSize(p.EncPAData)))
-	b.AddASN1(cbasn1.Tag(appTag).Constructed()|0x40, func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			explicit(b, 0, func(b *cryptobyte.Builder) { addEncryptionKey(b, p.Key) })
-			explicit(b, 1, func(b *cryptobyte.Builder) {
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-					for _, lr := range p.LastReqs {
-						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-							explicit(b, 0, func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(lr.LRType)) })
-							addTime(b, 1, lr.LRValue, false)
-						})
-					}
-				})
-			})
-			explicit(b, 2, func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(p.Nonce)) })
-			addTime(b, 3, p.KeyExpiration, true)
-			explicit(b, 4, func(b *cryptobyte.Builder) { addBitString(b, p.Flags) })
-			addTime(b, 5, p.AuthTime, false)
-			addTime(b, 6, p.StartTime, true)
-			addTime(b, 7, p.EndTime, false)
-			addTime(b, 8, p.RenewTill, true)
-			explicit(b, 9, func(b *cryptobyte.Builder) { addGeneralString(b, p.SRealm) })
-			explicit(b, 10, func(b *cryptobyte.Builder) { addPrincipalName(b, p.SName) })
-			if p.CAddr != nil {
-				explicit(b, 11, func(b *cryptobyte.Builder) { addHostAddresses(b, p.CAddr) })
-			}
-			if p.EncPAData != nil {
-				explicit(b, 12, func(b *cryptobyte.Builder) { addPAData(b, p.EncPAData) })
-			}
-		})
-	})
+	b := der.NewBuilder(make([]byte, 0, 256+paDataSize(p.EncPAData)))
+	b.Open(der.Application(appTag))
+	b.Open(der.Sequence)
+	b.Open(der.Explicit(0))
+	addEncryptionKey(b, p.Key)
+	b.Close()
+	b.Open(der.Explicit(1))
+	b.Open(der.Sequence)
+	for _, lr := range p.LastReqs {
+		b.Open(der.Sequence)
+		explicitInt(b, 0, int64(lr.LRType))
+		addTime(b, 1, lr.LRValue, false)
+		b.Close()
+	}
+	b.Close()
+	b.Close()
+	explicitInt(b, 2, int64(p.Nonce))
+	addTime(b, 3, p.KeyExpiration, true)
+	b.Open(der.Explicit(4))
+	addBitString(b, p.Flags)
+	b.Close()
+	addTime(b, 5, p.AuthTime, false)
+	addTime(b, 6, p.StartTime, true)
+	addTime(b, 7, p.EndTime, false)
+	addTime(b, 8, p.RenewTill, true)
+	explicitString(b, 9, p.SRealm)
+	b.Open(der.Explicit(10))
+	addPrincipalName(b, p.SName)
+	b.Close()
+	if p.CAddr != nil {
+		b.Open(der.Explicit(11))
+		addHostAddresses(b, p.CAddr)
+		b.Close()
+	}
+	if p.EncPAData != nil {
+		b.Open(der.Explicit(12))
+		addPAData(b, p.EncPAData)
+		b.Close()
+	}
+	b.Close()
+	b.Close()
 	out, err := b.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("kdc: encode EncKDCRepPart: %w", err)
@@ -105,25 +125,25 @@ func authDataSize(ad types.AuthorizationData) int {
 
 // addBitString writes a BIT STRING as asn1.Marshal does: the unused bits
 // of the last byte, then the bytes.
-func addBitString(b *cryptobyte.Builder, f asn1.BitString) {
-	b.AddASN1(cbasn1.BIT_STRING, func(b *cryptobyte.Builder) {
-		b.AddUint8(uint8((8 - f.BitLength%8) % 8))
-		b.AddBytes(f.Bytes)
-	})
+func addBitString(b *der.Builder, f asn1.BitString) {
+	b.Open(der.BitString)
+	b.AddByte(byte((8 - f.BitLength%8) % 8))
+	b.AddBytes(f.Bytes)
+	b.Close()
 }
 
 // EncryptionKey ::= SEQUENCE { keytype [0] Int32, keyvalue [1] OCTET STRING }
-func addEncryptionKey(b *cryptobyte.Builder, k types.EncryptionKey) {
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		explicit(b, 0, func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(k.KeyType)) })
-		explicit(b, 1, func(b *cryptobyte.Builder) { b.AddASN1OctetString(k.KeyValue) })
-	})
+func addEncryptionKey(b *der.Builder, k types.EncryptionKey) {
+	b.Open(der.Sequence)
+	explicitInt(b, 0, int64(k.KeyType))
+	explicitOctets(b, 1, k.KeyValue)
+	b.Close()
 }
 
 // addTime writes KerberosTime (GeneralizedTime, "YYYYMMDDHHMMSSZ") under
 // [n]; optional, a zero time is left out. A year outside 0–9999 fails, as
 // asn1.Marshal fails.
-func addTime(b *cryptobyte.Builder, n int, t time.Time, optional bool) {
+func addTime(b *der.Builder, n int, t time.Time, optional bool) {
 	if optional && t.IsZero() {
 		return
 	}
@@ -132,35 +152,36 @@ func addTime(b *cryptobyte.Builder, n int, t time.Time, optional bool) {
 		b.SetError(fmt.Errorf("time %v cannot be a GeneralizedTime", t))
 		return
 	}
-	explicit(b, n, func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.GeneralizedTime, func(b *cryptobyte.Builder) {
-			var buf [15]byte
-			b.AddBytes(t.AppendFormat(buf[:0], "20060102150405Z"))
-		})
-	})
+	var buf [15]byte
+	b.Open(der.Explicit(n))
+	b.Add(der.GeneralizedTime, t.AppendFormat(buf[:0], "20060102150405Z"))
+	b.Close()
 }
 
 // HostAddresses ::= SEQUENCE OF SEQUENCE { addr-type [0] Int32, address [1] OCTET STRING }
-func addHostAddresses(b *cryptobyte.Builder, as types.HostAddresses) {
-	addTypedValues(b, as, 0, 1, func(a types.HostAddress) (int32, []byte) { return a.AddrType, a.Address })
+func addHostAddresses(b *der.Builder, as types.HostAddresses) {
+	b.Open(der.Sequence)
+	for _, a := range as {
+		addTypedValue(b, 0, a.AddrType, 1, a.Address)
+	}
+	b.Close()
 }
 
 // AuthorizationData ::= SEQUENCE OF SEQUENCE { ad-type [0] Int32, ad-data [1] OCTET STRING }
-func addAuthorizationData(b *cryptobyte.Builder, ad types.AuthorizationData) {
-	addTypedValues(b, ad, 0, 1, func(e types.AuthorizationDataEntry) (int32, []byte) { return e.ADType, e.ADData })
+func addAuthorizationData(b *der.Builder, ad types.AuthorizationData) {
+	b.Open(der.Sequence)
+	for _, e := range ad {
+		addTypedValue(b, 0, e.ADType, 1, e.ADData)
+	}
+	b.Close()
 }
 
-// addTypedValues writes the shape RFC 4120 repeats: SEQUENCE OF SEQUENCE
-// { type [t] Int32, value [v] OCTET STRING } (HostAddresses,
-// AuthorizationData, and PA-DATA with tags 1 and 2).
-func addTypedValues[T any](b *cryptobyte.Builder, items []T, t, v int, parts func(T) (int32, []byte)) {
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		for _, it := range items {
-			typ, value := parts(it)
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				explicit(b, t, func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(typ)) })
-				explicit(b, v, func(b *cryptobyte.Builder) { b.AddASN1OctetString(value) })
-			})
-		}
-	})
+// addTypedValue writes the shape RFC 4120 repeats in its SEQUENCE OFs:
+// SEQUENCE { type [t] Int32, value [v] OCTET STRING } (HostAddress,
+// AuthorizationData's entries, and PA-DATA with tags 1 and 2).
+func addTypedValue(b *der.Builder, t int, typ int32, v int, value []byte) {
+	b.Open(der.Sequence)
+	explicitInt(b, t, int64(typ))
+	explicitOctets(b, v, value)
+	b.Close()
 }

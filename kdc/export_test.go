@@ -2,6 +2,7 @@ package kdc
 
 import (
 	"testing"
+	"time"
 
 	"github.com/jcmturner/gokrb5/v8/messages"
 )
@@ -21,4 +22,12 @@ func SplitKDCReq(msg []byte) (msgTag int, err error) {
 // DecodeKDCReq is decodeKDCReq, for the tests of package kdc_test.
 func DecodeKDCReq(msg []byte, msgTag int) (messages.KDCReqFields, error) {
 	return decodeKDCReq(msg, msgTag)
+}
+
+// SetWorkerIdleTimeout sets how long a server's idle workers wait for a
+// request before they end, until the test ends.
+func SetWorkerIdleTimeout(tb testing.TB, d time.Duration) {
+	old := workerIdleTimeout
+	workerIdleTimeout = d
+	tb.Cleanup(func() { workerIdleTimeout = old })
 }

@@ -43,7 +43,7 @@ func (k *KDC) freshnessToken(now time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ed.Marshal()
+	return marshalEncryptedData(ed)
 }
 
 func (k *KDC) checkFreshness(token []byte, now time.Time) error {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -94,17 +95,17 @@ func splitKDCReq(msg []byte) (rawKDCReq, error) {
 	default:
 		return r, errNotKDCReq
 	}
-	err := checkSequence("KDC-REQ", app, []derField{
+	err := checkSequence(app, []derField{
 		{1, "pvno", false, exactly(5, krberror.BadPVNO)},
 		{2, "msg-type", false, exactly(int64(r.msgTag), krberror.APMsgType)},
 		{3, "padata", true, seqOf(maxPAData, checkPAData(r.msgTag == tagTGSReq))},
-		{4, "req-body", false, func(path string, v cryptobyte.String) error {
+		{4, "req-body", false, func(v cryptobyte.String) error {
 			// Kept even if malformed: the KRB-ERROR names the server asked for.
 			r.reqBody = v
-			return checkKDCReqBody(path, v)
+			return checkKDCReqBody(v)
 		}},
 	})
-	return r, err
+	return r, within(err, "KDC-REQ")
 }
 
 // refuseUndecoded answers a message splitKDCReq refused. Noise, replies and
@@ -125,9 +126,20 @@ func (k *KDC) refuseUndecoded(rec *AuditRecord, raw rawKDCReq, err error, start 
 	return krbError(k.realm, readReqNames(raw.reqBody), r.code, r.reason, nil, k.now())
 }
 
-// A derCheck checks one DER element, v, complete with its header; path
-// names it in the error.
-type derCheck func(path string, v cryptobyte.String) error
+// A derCheck checks one DER element, v, complete with its header. A
+// *malformedError it returns names the field within v that is wrong ("" for
+// v itself); each level above puts its own name in front (see within), so
+// that a request that passes costs no path strings.
+type derCheck func(v cryptobyte.String) error
+
+// within puts field in front of the path of err, when it is a
+// *malformedError: ".req-body", "[2]", "KDC-REQ".
+func within(err error, field string) error {
+	if m, ok := err.(*malformedError); ok {
+		m.field = field + m.field
+	}
+	return err
+}
 
 // derField is one [n] EXPLICIT field of a SEQUENCE.
 type derField struct {
@@ -140,40 +152,40 @@ type derField struct {
 // checkSequence checks that v is a SEQUENCE of the fields fs, each [n]
 // EXPLICIT around exactly one element, in the order of fs, every field
 // that is not optional present, nothing else.
-func checkSequence(path string, v cryptobyte.String, fs []derField) error {
+func checkSequence(v cryptobyte.String, fs []derField) error {
 	var seq cryptobyte.String
 	if !v.ReadASN1(&seq, cbasn1.SEQUENCE) || !v.Empty() {
-		return malformed(path, "not a SEQUENCE")
+		return malformed("", "not a SEQUENCE")
 	}
 	i := 0
 	for !seq.Empty() {
 		var content cryptobyte.String
 		var tag cbasn1.Tag
 		if !seq.ReadAnyASN1(&content, &tag) {
-			return malformed(path, "a field does not decode")
+			return malformed("", "a field does not decode")
 		}
 		for i < len(fs) && tag != cbasn1.Tag(fs[i].n).Constructed().ContextSpecific() {
 			if !fs[i].optional {
-				return malformed(path+"."+fs[i].name, "missing")
+				return malformed("."+fs[i].name, "missing")
 			}
 			i++
 		}
 		if i == len(fs) {
-			return malformed(path, "unknown or out-of-order field (tag %#x)", uint8(tag))
+			return malformed("", "unknown or out-of-order field (tag %#x)", uint8(tag))
 		}
 		var elem cryptobyte.String
 		var et cbasn1.Tag
 		if !content.ReadAnyASN1Element(&elem, &et) || !content.Empty() {
-			return malformed(path+"."+fs[i].name, "not exactly one element")
+			return malformed("."+fs[i].name, "not exactly one element")
 		}
-		if err := fs[i].check(path+"."+fs[i].name, elem); err != nil {
-			return err
+		if err := fs[i].check(elem); err != nil {
+			return within(err, "."+fs[i].name)
 		}
 		i++
 	}
 	for ; i < len(fs); i++ {
 		if !fs[i].optional {
-			return malformed(path+"."+fs[i].name, "missing")
+			return malformed("."+fs[i].name, "missing")
 		}
 	}
 	return nil
@@ -181,28 +193,28 @@ func checkSequence(path string, v cryptobyte.String, fs []derField) error {
 
 // seq is a derCheck for a SEQUENCE of fs.
 func seq(fs ...derField) derCheck {
-	return func(path string, v cryptobyte.String) error { return checkSequence(path, v, fs) }
+	return func(v cryptobyte.String) error { return checkSequence(v, fs) }
 }
 
 // seqOf is a derCheck for a SEQUENCE OF at most limit elements, each
 // passing elem. More than limit is KRB_ERR_FIELD_TOOLONG.
 func seqOf(limit int, elem derCheck) derCheck {
-	return func(path string, v cryptobyte.String) error {
+	return func(v cryptobyte.String) error {
 		var seq cryptobyte.String
 		if !v.ReadASN1(&seq, cbasn1.SEQUENCE) || !v.Empty() {
-			return malformed(path, "not a SEQUENCE OF")
+			return malformed("", "not a SEQUENCE OF")
 		}
 		for i := 0; !seq.Empty(); i++ {
 			if i == limit {
-				return &malformedError{code: krberror.FieldTooLong, field: path, why: fmt.Sprintf("more than %d elements", limit)}
+				return &malformedError{code: krberror.FieldTooLong, why: fmt.Sprintf("more than %d elements", limit)}
 			}
 			var e cryptobyte.String
 			var tag cbasn1.Tag
 			if !seq.ReadAnyASN1Element(&e, &tag) {
-				return malformed(path, "element %d does not decode", i)
+				return malformed("", "element %d does not decode", i)
 			}
-			if err := elem(fmt.Sprintf("%s[%d]", path, i), e); err != nil {
-				return err
+			if err := elem(e); err != nil {
+				return within(err, "["+strconv.Itoa(i)+"]")
 			}
 		}
 		return nil
@@ -211,32 +223,32 @@ func seqOf(limit int, elem derCheck) derCheck {
 
 // appTagged is a derCheck for [APPLICATION n] around one element passing inner.
 func appTagged(n int, inner derCheck) derCheck {
-	return func(path string, v cryptobyte.String) error {
+	return func(v cryptobyte.String) error {
 		var content cryptobyte.String
 		if !v.ReadASN1(&content, cbasn1.Tag(n).Constructed()|0x40) || !v.Empty() {
-			return malformed(path, "not [APPLICATION %d]", n)
+			return malformed("", "not [APPLICATION %d]", n)
 		}
-		return inner(path, content)
+		return inner(content)
 	}
 }
 
 // readInteger reads an INTEGER in [lo, hi], minimally encoded, as gokrb5's
 // asn1 demands.
-func readInteger(path string, v cryptobyte.String, lo, hi int64, out *int64) error {
+func readInteger(v cryptobyte.String, lo, hi int64, out *int64) error {
 	if !v.ReadASN1Integer(out) || !v.Empty() {
-		return malformed(path, "not an INTEGER of at most 64 bits")
+		return malformed("", "not an INTEGER of at most 64 bits")
 	}
 	if *out < lo || *out > hi {
-		return malformed(path, "%d is out of range", *out)
+		return malformed("", "%d is out of range", *out)
 	}
 	return nil
 }
 
 // intIn is a derCheck for an INTEGER in [lo, hi].
 func intIn(lo, hi int64) derCheck {
-	return func(path string, v cryptobyte.String) error {
+	return func(v cryptobyte.String) error {
 		var n int64
-		return readInteger(path, v, lo, hi, &n)
+		return readInteger(v, lo, hi, &n)
 	}
 }
 
@@ -251,13 +263,13 @@ var (
 // refused with code (KDC_ERR_BAD_PVNO for a version, KRB_AP_ERR_MSG_TYPE
 // for a message type).
 func exactly(want int64, code krberror.Code) derCheck {
-	return func(path string, v cryptobyte.String) error {
+	return func(v cryptobyte.String) error {
 		var n int64
-		if err := readInteger(path, v, math.MinInt64, math.MaxInt64, &n); err != nil {
+		if err := readInteger(v, math.MinInt64, math.MaxInt64, &n); err != nil {
 			return err
 		}
 		if n != want {
-			return &malformedError{code: code, field: path, why: fmt.Sprintf("%d, want %d", n, want)}
+			return &malformedError{code: code, why: fmt.Sprintf("%d, want %d", n, want)}
 		}
 		return nil
 	}
@@ -265,33 +277,33 @@ func exactly(want int64, code krberror.Code) derCheck {
 
 // readOctets reads an OCTET STRING (primitive, as DER has it) of at most
 // limit bytes.
-func readOctets(path string, v cryptobyte.String, limit int, out *cryptobyte.String) error {
+func readOctets(v cryptobyte.String, limit int, out *cryptobyte.String) error {
 	if !v.ReadASN1(out, cbasn1.OCTET_STRING) || !v.Empty() {
-		return malformed(path, "not an OCTET STRING")
+		return malformed("", "not an OCTET STRING")
 	}
 	if len(*out) > limit {
-		return &malformedError{code: krberror.FieldTooLong, field: path, why: fmt.Sprintf("longer than %d bytes", limit)}
+		return &malformedError{code: krberror.FieldTooLong, why: fmt.Sprintf("longer than %d bytes", limit)}
 	}
 	return nil
 }
 
 // octetsUpTo is a derCheck for an OCTET STRING of at most limit bytes.
 func octetsUpTo(limit int) derCheck {
-	return func(path string, v cryptobyte.String) error {
+	return func(v cryptobyte.String) error {
 		var s cryptobyte.String
-		return readOctets(path, v, limit, &s)
+		return readOctets(v, limit, &s)
 	}
 }
 
 // kerberosString is KerberosString ::= GeneralString (RFC 4120 §5.2.1), as
 // every implementation writes it.
-func kerberosString(path string, v cryptobyte.String) error {
+func kerberosString(v cryptobyte.String) error {
 	var s cryptobyte.String
 	if !v.ReadASN1(&s, generalString) || !v.Empty() {
-		return malformed(path, "not a GeneralString")
+		return malformed("", "not a GeneralString")
 	}
 	if len(s) > maxStringLen {
-		return &malformedError{code: krberror.FieldTooLong, field: path, why: fmt.Sprintf("longer than %d bytes", maxStringLen)}
+		return &malformedError{code: krberror.FieldTooLong, why: fmt.Sprintf("longer than %d bytes", maxStringLen)}
 	}
 	return nil
 }
@@ -299,35 +311,35 @@ func kerberosString(path string, v cryptobyte.String) error {
 // kerberosTime is KerberosTime ::= GeneralizedTime, "YYYYMMDDHHMMSSZ"
 // (RFC 4120 §5.2.3), checked the way gokrb5's asn1 parses it: the time
 // must print back to the bytes received.
-func kerberosTime(path string, v cryptobyte.String) error {
+func kerberosTime(v cryptobyte.String) error {
 	const layout = "20060102150405Z0700"
 	var s cryptobyte.String
 	if !v.ReadASN1(&s, cbasn1.GeneralizedTime) || !v.Empty() {
-		return malformed(path, "not a GeneralizedTime")
+		return malformed("", "not a GeneralizedTime")
 	}
 	if len(s) != len("20060102150405Z") {
-		return malformed(path, "not YYYYMMDDHHMMSSZ")
+		return malformed("", "not YYYYMMDDHHMMSSZ")
 	}
 	t, err := time.Parse(layout, string(s))
 	if err != nil || t.Format(layout) != string(s) {
-		return malformed(path, "not a valid YYYYMMDDHHMMSSZ time")
+		return malformed("", "not a valid YYYYMMDDHHMMSSZ time")
 	}
 	return nil
 }
 
 // kerberosFlags is KerberosFlags ::= BIT STRING (RFC 4120 §5.2.8), with
 // the padding rules of DER that gokrb5's asn1 enforces.
-func kerberosFlags(path string, v cryptobyte.String) error {
+func kerberosFlags(v cryptobyte.String) error {
 	var s cryptobyte.String
 	if !v.ReadASN1(&s, cbasn1.BIT_STRING) || !v.Empty() {
-		return malformed(path, "not a BIT STRING")
+		return malformed("", "not a BIT STRING")
 	}
 	if len(s) == 0 || len(s) > 1+maxFlagBytes {
-		return malformed(path, "a BIT STRING of %d bytes", len(s))
+		return malformed("", "a BIT STRING of %d bytes", len(s))
 	}
 	pad := s[0]
 	if pad > 7 || len(s) == 1 && pad > 0 || s[len(s)-1]&(1<<pad-1) != 0 {
-		return malformed(path, "invalid padding bits in the BIT STRING")
+		return malformed("", "invalid padding bits in the BIT STRING")
 	}
 	return nil
 }
@@ -363,8 +375,8 @@ var (
 )
 
 // checkKDCReqBody checks KDC-REQ-BODY (RFC 4120 §5.4.1).
-func checkKDCReqBody(path string, v cryptobyte.String) error {
-	return checkSequence(path, v, []derField{
+func checkKDCReqBody(v cryptobyte.String) error {
+	return checkSequence(v, []derField{
 		{0, "kdc-options", false, kerberosFlags},
 		{1, "cname", true, principalNameDER},
 		{2, "realm", false, kerberosString},
@@ -384,19 +396,19 @@ func checkKDCReqBody(path string, v cryptobyte.String) error {
 // value of PA-TGS-REQ must be an AP-REQ, which gokrb5 parses next; the
 // other values are parsed by their own (fuzzed) parsers, or not at all.
 func checkPAData(tgs bool) derCheck {
-	return func(path string, v cryptobyte.String) error {
+	return func(v cryptobyte.String) error {
 		var typ int64
-		return checkSequence(path, v, []derField{
-			{1, "padata-type", false, func(path string, v cryptobyte.String) error {
-				return readInteger(path, v, math.MinInt32, math.MaxInt32, &typ)
+		return checkSequence(v, []derField{
+			{1, "padata-type", false, func(v cryptobyte.String) error {
+				return readInteger(v, math.MinInt32, math.MaxInt32, &typ)
 			}},
-			{2, "padata-value", false, func(path string, v cryptobyte.String) error {
+			{2, "padata-value", false, func(v cryptobyte.String) error {
 				var value cryptobyte.String
-				if err := readOctets(path, v, math.MaxInt32, &value); err != nil {
+				if err := readOctets(v, math.MaxInt32, &value); err != nil {
 					return err
 				}
 				if tgs && typ == paTGSReq {
-					return apReqDER(path+".ap-req", value)
+					return within(apReqDER(value), ".ap-req")
 				}
 				return nil
 			}},

@@ -92,6 +92,16 @@ type Server struct {
 	// readAheads counts the connections waiting for a request; the first
 	// MaxInFlight of them wait with one of bufs (see readStart).
 	readAheads atomic.Int64
+	// jobs hands requests to the workers (see dispatch); workers counts
+	// them and idle those waiting for a request and not claimed; freed
+	// wakes a dispatch waiting for a worker; stopped, closed by Shutdown,
+	// ends the workers.
+	jobs       chan job
+	workers    atomic.Int64
+	idle       atomic.Int64
+	freed      chan struct{}
+	stopped    chan struct{}
+	workerIdle time.Duration // workerIdleTimeout when the server started
 }
 
 const (
@@ -122,6 +132,10 @@ func (s *Server) init() {
 			s.Log = slog.New(slog.DiscardHandler)
 		}
 		s.sem = make(chan struct{}, s.MaxInFlight)
+		s.jobs = make(chan job)
+		s.freed = make(chan struct{}, 1)
+		s.stopped = make(chan struct{})
+		s.workerIdle = workerIdleTimeout
 		s.bufs.New = func() any {
 			b := make([]byte, frameBufSize)
 			return &b
@@ -239,12 +253,7 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 		if !s.acquire() {
 			return ErrServerClosed
 		}
-		go func() {
-			defer s.release()
-			if reply := s.handle(req, from, "udp"); reply != nil && s.mayReply(reply, from) {
-				_, _ = dc.WriteToUDPAddrPort(reply, from)
-			}
-		}()
+		s.dispatch(job{req: req, from: from, network: "udp", dc: dc})
 	}
 }
 
@@ -352,13 +361,14 @@ func (s *Server) serveConn(tc *tcpConn) {
 		s.inflight.Done()
 	}()
 	from := addrPort(tc.RemoteAddr())
+	done := make(chan []byte, 1)
 	for !s.isClosing() {
 		req, ok := s.readFrame(tc)
 		if !ok || !s.acquire() {
 			return
 		}
-		reply := s.handle(req, from, "tcp")
-		s.release()
+		s.dispatch(job{req: req, from: from, network: "tcp", done: done})
+		reply := <-done
 		if reply == nil {
 			return
 		}
@@ -579,7 +589,9 @@ func (s *Server) isClosing() bool { return s.closing.Load() }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
-	s.closing.Store(true)
+	if !s.closing.Swap(true) {
+		close(s.stopped)
+	}
 	for _, l := range s.listeners {
 		l.Close()
 	}

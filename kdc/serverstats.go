@@ -33,6 +33,9 @@ type ServerStats struct {
 	TCPOpen int
 	// InFlight is the number of requests being handled now.
 	InFlight int
+	// Workers is the number of worker goroutines that handle requests, busy
+	// or waiting for one (at most MaxInFlight; idle ones end).
+	Workers int
 }
 
 // serverCounters are the live counters behind ServerStats.
@@ -51,7 +54,7 @@ func (s *Server) Stats() ServerStats {
 		ErrorsLimited: c.errorsLimited.Load(), LogsLimited: c.logsLimited.Load(),
 		TCPRefused: c.tcpRefused.Load(), TCPRefusedSource: c.tcpRefusedSource.Load(), TCPEvicted: c.tcpEvicted.Load(),
 		TCPIdleTimeouts: c.tcpIdle.Load(), TCPHeaderTimeouts: c.tcpHeader.Load(),
-		TCPOpen: s.table.open(), InFlight: len(s.sem),
+		TCPOpen: s.table.open(), InFlight: len(s.sem), Workers: int(s.workers.Load()),
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/sclogon/sclogon/internal/der"
 )
 
 // Authorization-data types ([RFC 4120] §7.5.4, [MS-KILE] §3.1.5.5).
@@ -22,8 +24,23 @@ type adEntry struct {
 
 // AuthorizationData wraps a PAC as a ticket carries it: one AD-IF-RELEVANT
 // element whose data is an AuthorizationData holding one AD-WIN2K-PAC.
+//
+// The inner AuthorizationData is written by hand (internal/der): it is on
+// every ticket, and encoding/asn1's reflection cost more than the rest of
+// the wrapping (TestAuthorizationDataMatchesEncodingASN1).
 func AuthorizationData(pac []byte) (types.AuthorizationData, error) {
-	inner, err := asn1.Marshal([]adEntry{{ADType: adWin2kPAC, ADData: pac}})
+	b := der.NewBuilder(make([]byte, 0, 24+len(pac)))
+	b.Open(der.Sequence)
+	b.Open(der.Sequence)
+	b.Open(der.Explicit(0))
+	b.AddInt64(int64(adWin2kPAC))
+	b.Close()
+	b.Open(der.Explicit(1))
+	b.Add(der.OctetString, pac)
+	b.Close()
+	b.Close()
+	b.Close()
+	inner, err := b.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("pac: encoding AD-IF-RELEVANT: %w", err)
 	}

@@ -2,6 +2,7 @@ package pac
 
 import (
 	"bytes"
+	"encoding/asn1"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -515,6 +516,28 @@ func BenchmarkBuild(b *testing.B) {
 	for b.Loop() {
 		if _, err := Build(info, serverKey, kdcKey); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestAuthorizationDataMatchesEncodingASN1: the hand-written AD-IF-RELEVANT
+// contents are encoding/asn1's, for PACs around every length boundary.
+func TestAuthorizationDataMatchesEncodingASN1(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 255, 256, 1000, 65535, 65536, 70000} {
+		pac := bytes.Repeat([]byte{0x5a}, n)
+		want, err := asn1.Marshal([]adEntry{{ADType: adWin2kPAC, ADData: pac}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ad, err := AuthorizationData(pac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ad) != 1 || ad[0].ADType != adIfRelevant || !bytes.Equal(ad[0].ADData, want) {
+			t.Errorf("%d-byte PAC: %+v, want AD-IF-RELEVANT around % x…", n, ad, want[:min(len(want), 16)])
+		}
+		if got, ok, err := FromAuthorizationData(ad); err != nil || !ok || !bytes.Equal(got, pac) {
+			t.Errorf("%d-byte PAC does not read back: %v %v", n, ok, err)
 		}
 	}
 }
