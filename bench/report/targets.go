@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -49,7 +50,11 @@ func (r *Report) perCoreSection() string {
 	}
 	var b strings.Builder
 	b.WriteString("### Per core: each KDC pinned to CPU 0, the clients to CPU 1\n\n")
-	b.WriteString("Each KDC runs under `taskset -c 0` (sclogon's Go runtime then runs with GOMAXPROCS 1, MIT as its one process), the load generator's threads are pinned to CPU 1, so both KDCs get the same single core. *KDC core busy* is the KDC's CPU time over the wall time: below 100% the clients' core, not the KDC, set the rate. *Capacity* is one second over the KDC's CPU per exchange: what the core would do with the clients elsewhere.\n\n")
+	b.WriteString("Each KDC runs under `taskset -c 0` (sclogon's Go runtime then runs with GOMAXPROCS 1, MIT as its one process), the load generator's threads are pinned to CPU 1, so both KDCs get the same single core. *KDC core busy* is the KDC's CPU time over the wall time: below 100% the clients' core, not the KDC, set the rate. *Capacity* is one second over the KDC's CPU per exchange: what the core would do with the clients elsewhere.")
+	if n := r.PerCore[0].Runs; n > 0 {
+		fmt.Fprintf(&b, " The rows were measured in turns, a %s-second run of each per round, %d rounds, and each figure is the median of its row's runs: a machine whose speed drifts weighs on every row alike.", strconv.FormatFloat(r.Duration.Seconds(), 'f', -1, 64), n)
+	}
+	b.WriteString("\n\n")
 	b.WriteString("| KDC | key exchange | concurrency | exchanges/s | p50 | p99 | KDC CPU/exchange | KDC core busy | capacity (1 core) | vs MIT DH-2048 (rate) | vs MIT DH-2048 (capacity) | errors | load |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	mit, okMIT := r.perCoreCell("MIT", "DH-2048")
 	for _, c := range r.PerCore {

@@ -26,6 +26,10 @@ const (
 // perCore measures each KDC pinned to CPU 0 (taskset) with the load
 // generator pinned to CPU 1, so that MIT's one process and sclogon's KDC
 // get the same CPU: sclogon and MIT with DH-2048, sclogon with ECDH P-256.
+// The rows are measured in turns, a run of each per round, over
+// o.perCoreRuns rounds: the ratios between them are the targets, and a
+// machine whose speed drifts (other work on its host) then weighs on every
+// row alike instead of on whichever ran during the slow spell.
 func perCore(ctx context.Context, o options, realm *kdcload.Realm, pol kinit.Policy, sclogonBin string) ([]report.Cell, error) {
 	if runtime.NumCPU() < 2 {
 		return nil, fmt.Errorf("per-core rows need 2 CPUs, this machine has %d", runtime.NumCPU())
@@ -36,37 +40,41 @@ func perCore(ctx context.Context, o options, realm *kdcload.Realm, pol kinit.Pol
 	}
 	defer restore()
 	cpus := strconv.Itoa(kdcCPU)
-	rows := []struct {
+	sclogon, err := kdcload.StartSclogonKDC(ctx, realm, kdcload.SclogonOptions{Command: []string{sclogonBin, "kdc"}, DHKeyReuse: o.reuse, CPUs: cpus})
+	if err != nil {
+		return nil, err
+	}
+	defer sclogon.Stop()
+	mit, err := kdcload.StartMITKDC(ctx, realm, kdcload.MITOptions{CPUs: cpus})
+	if err != nil {
+		return nil, err
+	}
+	defer mit.Stop()
+	type row struct {
+		runs *cellRuns
+		kdc  *kdcload.Process
+	}
+	var rows []row
+	for _, r := range []struct {
 		label string
 		kx    keyExchange
-		start func() (*kdcload.Process, error)
-	}{
-		{"sclogon", keyExchanges[0], func() (*kdcload.Process, error) {
-			return kdcload.StartSclogonKDC(ctx, realm, kdcload.SclogonOptions{Command: []string{sclogonBin, "kdc"}, DHKeyReuse: o.reuse, CPUs: cpus})
-		}},
-		{"MIT", keyExchanges[0], func() (*kdcload.Process, error) {
-			return kdcload.StartMITKDC(ctx, realm, kdcload.MITOptions{CPUs: cpus})
-		}},
-		{"sclogon", keyExchanges[1], func() (*kdcload.Process, error) {
-			return kdcload.StartSclogonKDC(ctx, realm, kdcload.SclogonOptions{Command: []string{sclogonBin, "kdc"}, DHKeyReuse: o.reuse, CPUs: cpus})
-		}},
+		kdc   *kdcload.Process
+	}{{"sclogon", keyExchanges[0], sclogon}, {"MIT", keyExchanges[0], mit}, {"sclogon", keyExchanges[1], sclogon}} {
+		if containsKXName(o.kx, r.kx.name) {
+			rows = append(rows, row{newCellRuns(r.label, r.kx, o.perCoreConcurrency), r.kdc})
+		}
+	}
+	logf("per core: %d rows in turns, %d rounds (KDCs on CPU %d, clients on CPU %d)", len(rows), o.perCoreRuns, kdcCPU, loadCPU)
+	for range o.perCoreRuns {
+		for _, r := range rows {
+			if err := r.runs.measure(ctx, o, realm, pol, r.kdc); err != nil {
+				return nil, err
+			}
+		}
 	}
 	var cells []report.Cell
-	for _, row := range rows {
-		if !containsKXName(o.kx, row.kx.name) {
-			continue
-		}
-		logf("per core: %s, %s (KDC on CPU %d, clients on CPU %d)", row.label, row.kx.name, kdcCPU, loadCPU)
-		p, err := row.start()
-		if err != nil {
-			return nil, err
-		}
-		cell, err := measureCell(ctx, o, realm, pol, p, row.label, row.kx, o.perCoreConcurrency)
-		p.Stop()
-		if err != nil {
-			return nil, err
-		}
-		cells = append(cells, cell)
+	for _, r := range rows {
+		cells = append(cells, r.runs.finish())
 	}
 	return cells, nil
 }

@@ -48,6 +48,7 @@ type options struct {
 	otherKeys                []kdcload.Keys // DH-2048 again with these
 	kx                       []string       // key exchanges measured
 	perCoreConcurrency       int            // clients of the per-core rows (0: no such rows)
+	perCoreRuns              int            // rounds of the per-core rows, each row measured once per round
 	stormUsers               int            // users of the storm (0: no directory and storm rows)
 	mappingCache             time.Duration  // cache_ttl of the cached directory row
 	profileOut               string         // where to keep the KDC's raw CPU profile ("": nowhere)
@@ -75,6 +76,7 @@ func main() {
 	flag.StringVar(&otherKeys, "other-keys", "rsa2048/rsa2048,p256/rsa2048", "USER/KDC key types to measure DH-2048 with again, at the highest concurrency (empty: none)")
 	flag.StringVar(&kxs, "kx", "DH-2048,ECDH P-256,RSA", "key exchanges to measure")
 	flag.IntVar(&o.perCoreConcurrency, "per-core-concurrency", 8, "clients of the per-core rows, the KDC on CPU 0 and the clients on CPU 1 (0: no per-core rows)")
+	flag.IntVar(&o.perCoreRuns, "per-core-runs", 5, "rounds of the per-core rows, each row measured once per round (medians are reported)")
 	flag.IntVar(&o.stormUsers, "storm-users", 10000, "distinct users of the logon storm (0: no slapd, OCSP and storm rows)")
 	flag.DurationVar(&o.mappingCache, "mapping-cache", time.Minute, "[mapping] cache_ttl of the directory row with the mapping cache (0: no such row)")
 	flag.StringVar(&o.profileOut, "profile-out", "", "keep the KDC's raw CPU profile in this file")
@@ -127,34 +129,64 @@ func main() {
 }
 
 // measureCell runs o.runs loads of conc clients with kx against p and
-// returns their medians.
+// reports their medians.
 func measureCell(ctx context.Context, o options, realm *kdcload.Realm, pol kinit.Policy, p *kdcload.Process, label string, kx keyExchange, conc int) (report.Cell, error) {
-	cell := report.Cell{KDC: label, KeyExchange: kx.name, Concurrency: conc, Runs: o.runs}
-	loadBefore := loadAverage1()
-	var rates []float64
-	var p50, p99, kcpu, lcpu []time.Duration
-	for i := range o.runs {
-		res, err := kdcload.Run(ctx, kdcload.Load{Addr: p.Addr, Users: realm.Users, KeyExchange: kx.kx, Concurrency: conc,
-			Warmup: o.warmup, Duration: o.duration, Policy: pol, KDC: p})
-		if err != nil {
-			return cell, err
+	runs := newCellRuns(label, kx, conc)
+	for range o.runs {
+		if err := runs.measure(ctx, o, realm, pol, p); err != nil {
+			return runs.cell, err
 		}
-		rates = append(rates, res.PerSecond())
-		p50 = append(p50, res.Percentile(50))
-		p99 = append(p99, res.Percentile(99))
-		kcpu = append(kcpu, res.KDCCPUPerExchange())
-		lcpu = append(lcpu, res.LoadCPUPerExchange())
-		cell.Errors += res.Errors
-		if res.FirstErr != nil && cell.FirstError == "" {
-			cell.FirstError = firstLine(res.FirstErr.Error())
-		}
-		logf("  %s %s c=%d run %d: %.1f/s p50 %v p99 %v KDC %v/exch, %d errors", label, kx.name, conc, i+1,
-			res.PerSecond(), res.Percentile(50).Round(time.Microsecond), res.Percentile(99).Round(time.Microsecond), res.KDCCPUPerExchange().Round(time.Microsecond), res.Errors)
 	}
-	cell.Rate, cell.P50, cell.P99 = report.Median(rates), report.Median(p50), report.Median(p99)
-	cell.KDCCPU, cell.LoadCPU = report.Median(kcpu), report.Median(lcpu)
-	cell.Load = loadBefore + " → " + loadAverage1()
-	return cell, nil
+	return runs.finish(), nil
+}
+
+// cellRuns gathers the runs of one cell, which may be taken in turns with
+// other cells' (see perCore), and reports their medians.
+type cellRuns struct {
+	cell            report.Cell
+	kx              keyExchange
+	rates           []float64
+	p50, p99        []time.Duration
+	kdcCPU, loadCPU []time.Duration
+	loadBefore      string
+}
+
+func newCellRuns(label string, kx keyExchange, conc int) *cellRuns {
+	return &cellRuns{cell: report.Cell{KDC: label, KeyExchange: kx.name, Concurrency: conc}, kx: kx}
+}
+
+// measure runs one load against p and keeps its figures.
+func (c *cellRuns) measure(ctx context.Context, o options, realm *kdcload.Realm, pol kinit.Policy, p *kdcload.Process) error {
+	if c.cell.Runs == 0 {
+		c.loadBefore = loadAverage1()
+	}
+	res, err := kdcload.Run(ctx, kdcload.Load{Addr: p.Addr, Users: realm.Users, KeyExchange: c.kx.kx, Concurrency: c.cell.Concurrency,
+		Warmup: o.warmup, Duration: o.duration, Policy: pol, KDC: p})
+	if err != nil {
+		return err
+	}
+	c.cell.Runs++
+	c.rates = append(c.rates, res.PerSecond())
+	c.p50 = append(c.p50, res.Percentile(50))
+	c.p99 = append(c.p99, res.Percentile(99))
+	c.kdcCPU = append(c.kdcCPU, res.KDCCPUPerExchange())
+	c.loadCPU = append(c.loadCPU, res.LoadCPUPerExchange())
+	c.cell.Errors += res.Errors
+	if res.FirstErr != nil && c.cell.FirstError == "" {
+		c.cell.FirstError = firstLine(res.FirstErr.Error())
+	}
+	logf("  %s %s c=%d run %d: %.1f/s p50 %v p99 %v KDC %v/exch, %d errors", c.cell.KDC, c.kx.name, c.cell.Concurrency, c.cell.Runs,
+		res.PerSecond(), res.Percentile(50).Round(time.Microsecond), res.Percentile(99).Round(time.Microsecond), res.KDCCPUPerExchange().Round(time.Microsecond), res.Errors)
+	return nil
+}
+
+// finish is the cell with the medians of its runs.
+func (c *cellRuns) finish() report.Cell {
+	cell := c.cell
+	cell.Rate, cell.P50, cell.P99 = report.Median(c.rates), report.Median(c.p50), report.Median(c.p99)
+	cell.KDCCPU, cell.LoadCPU = report.Median(c.kdcCPU), report.Median(c.loadCPU)
+	cell.Load = c.loadBefore + " → " + loadAverage1()
+	return cell
 }
 
 func usage(format string, args ...any) {
