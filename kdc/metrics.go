@@ -294,4 +294,6 @@ func writeServer(e *expo, srv *Server) {
 	e.sample("sclogon_kdc_tcp_connections_open", float64(st.TCPOpen))
 	e.family("sclogon_kdc_requests_in_flight", "gauge", "Requests being handled now.")
 	e.sample("sclogon_kdc_requests_in_flight", float64(st.InFlight))
+	e.family("sclogon_kdc_workers", "gauge", "Worker goroutines handling requests, busy or waiting for one (idle ones end).")
+	e.sample("sclogon_kdc_workers", float64(st.Workers))
 }

@@ -223,6 +223,10 @@ func TestMetricsMatchAuditLog(t *testing.T) {
 	if _, ok := m["sclogon_kdc_tcp_connections_open"]; !ok {
 		t.Error("no open connections gauge")
 	}
+	// The load ran its requests on workers; they wait a while for more.
+	if got := m["sclogon_kdc_workers"]; got < 1 || got > float64(x.srv.Stats().Workers+1) {
+		t.Errorf("sclogon_kdc_workers %v, server says %d", got, x.srv.Stats().Workers)
+	}
 }
 
 // TestHealthEndpoints: live answers; ready answers 200 over an LDIF
