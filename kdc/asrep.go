@@ -29,27 +29,15 @@ func marshalASRep(padata types.PADataSequence, crealm string, cname types.Princi
 	explicitInt(b, 0, 5)
 	explicitInt(b, 1, tagASRep)
 	if len(padata) > 0 {
-		b.Open(der.Explicit(2))
-		addPAData(b, padata)
-		b.Close()
+		explicit(b, 2, addPAData, padata)
 	}
 	explicitString(b, 3, crealm)
-	b.Open(der.Explicit(4))
-	addPrincipalName(b, cname)
-	b.Close()
-	b.Open(der.Explicit(5))
-	addTicket(b, ticket)
-	b.Close()
-	b.Open(der.Explicit(6))
-	addEncryptedData(b, encPart)
+	explicit(b, 4, addPrincipalName, cname)
+	explicit(b, 5, addTicket, ticket)
+	explicit(b, 6, addEncryptedData, encPart)
 	b.Close()
 	b.Close()
-	b.Close()
-	out, err := b.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("kdc: encode AS-REP: %w", err)
-	}
-	return out, nil
+	return encoded(b, "AS-REP")
 }
 
 func paDataSize(padata types.PADataSequence) int {
@@ -58,6 +46,22 @@ func paDataSize(padata types.PADataSequence) int {
 		n += 16 + len(pa.PADataValue)
 	}
 	return n
+}
+
+// encoded is what b built, or its error naming what it was to be.
+func encoded(b *der.Builder, what string) ([]byte, error) {
+	out, err := b.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("kdc: encode %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// explicit writes [n] EXPLICIT around the element add writes for v.
+func explicit[T any](b *der.Builder, n int, add func(*der.Builder, T), v T) {
+	b.Open(der.Explicit(n))
+	add(b, v)
+	b.Close()
 }
 
 // explicitInt writes [n] INTEGER v.
@@ -83,11 +87,7 @@ func explicitString(b *der.Builder, n int, s string) {
 
 // PA-DATA ::= SEQUENCE { padata-type [1] Int32, padata-value [2] OCTET STRING }
 func addPAData(b *der.Builder, padata types.PADataSequence) {
-	b.Open(der.Sequence)
-	for _, pa := range padata {
-		addTypedValue(b, 1, pa.PADataType, 2, pa.PADataValue)
-	}
-	b.Close()
+	addTypedValues(b, padata, 1, 2, func(pa types.PAData) (int32, []byte) { return pa.PADataType, pa.PADataValue })
 }
 
 // PrincipalName ::= SEQUENCE { name-type [0] Int32, name-string [1] SEQUENCE OF KerberosString }
@@ -111,12 +111,8 @@ func addTicket(b *der.Builder, t messages.Ticket) {
 	b.Open(der.Sequence)
 	explicitInt(b, 0, int64(t.TktVNO))
 	explicitString(b, 1, t.Realm)
-	b.Open(der.Explicit(2))
-	addPrincipalName(b, t.SName)
-	b.Close()
-	b.Open(der.Explicit(3))
-	addEncryptedData(b, t.EncPart)
-	b.Close()
+	explicit(b, 2, addPrincipalName, t.SName)
+	explicit(b, 3, addEncryptedData, t.EncPart)
 	b.Close()
 	b.Close()
 }
@@ -138,9 +134,5 @@ func addEncryptedData(b *der.Builder, e types.EncryptedData) {
 func marshalEncryptedData(e types.EncryptedData) ([]byte, error) {
 	b := der.NewBuilder(make([]byte, 0, 32+len(e.Cipher)))
 	addEncryptedData(b, e)
-	out, err := b.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("kdc: encode EncryptedData: %w", err)
-	}
-	return out, nil
+	return encoded(b, "EncryptedData")
 }

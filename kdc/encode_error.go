@@ -42,14 +42,10 @@ func marshalKRBError(e *messages.KRBError) ([]byte, error) {
 		explicitString(b, 7, e.CRealm)
 	}
 	if e.CName.NameType != 0 || e.CName.NameString != nil {
-		b.Open(der.Explicit(8))
-		addPrincipalName(b, e.CName)
-		b.Close()
+		explicit(b, 8, addPrincipalName, e.CName)
 	}
 	explicitString(b, 9, e.Realm)
-	b.Open(der.Explicit(10))
-	addPrincipalName(b, e.SName)
-	b.Close()
+	explicit(b, 10, addPrincipalName, e.SName)
 	if e.EText != "" {
 		explicitString(b, 11, e.EText)
 	}
@@ -58,11 +54,7 @@ func marshalKRBError(e *messages.KRBError) ([]byte, error) {
 	}
 	b.Close()
 	b.Close()
-	out, err := b.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("kdc: encode KRB-ERROR: %w", err)
-	}
-	return out, nil
+	return encoded(b, "KRB-ERROR")
 }
 
 // explicitZonedTime writes [n] GeneralizedTime as gokrb5's asn1 writes one:
@@ -89,9 +81,5 @@ func explicitZonedTime(b *der.Builder, n int, t time.Time) {
 func marshalMethodData(md types.PADataSequence) ([]byte, error) {
 	b := der.NewBuilder(make([]byte, 0, 16+paDataSize(md)))
 	addPAData(b, md)
-	out, err := b.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("kdc: encode METHOD-DATA: %w", err)
-	}
-	return out, nil
+	return encoded(b, "METHOD-DATA")
 }

@@ -25,43 +25,26 @@ func marshalEncTicketPart(p encTicketPart) ([]byte, error) {
 	b := der.NewBuilder(make([]byte, 0, 256+authDataSize(p.AuthorizationData)))
 	b.Open(der.Application(asnAppTag.EncTicketPart))
 	b.Open(der.Sequence)
-	b.Open(der.Explicit(0))
-	addBitString(b, p.Flags)
-	b.Close()
-	b.Open(der.Explicit(1))
-	addEncryptionKey(b, p.Key)
-	b.Close()
+	explicit(b, 0, addBitString, p.Flags)
+	explicit(b, 1, addEncryptionKey, p.Key)
 	explicitString(b, 2, p.CRealm)
-	b.Open(der.Explicit(3))
-	addPrincipalName(b, p.CName)
-	b.Close()
+	explicit(b, 3, addPrincipalName, p.CName)
 	b.Open(der.Explicit(4))
 	b.Open(der.Sequence)
 	explicitInt(b, 0, int64(p.Transited.TRType))
 	explicitOctets(b, 1, p.Transited.Contents)
 	b.Close()
 	b.Close()
-	addTime(b, 5, p.AuthTime, false)
-	addTime(b, 6, p.StartTime, true)
-	addTime(b, 7, p.EndTime, false)
-	addTime(b, 8, p.RenewTill, true)
+	addTicketTimes(b, p.AuthTime, p.StartTime, p.EndTime, p.RenewTill)
 	if p.CAddr != nil {
-		b.Open(der.Explicit(9))
-		addHostAddresses(b, p.CAddr)
-		b.Close()
+		explicit(b, 9, addHostAddresses, p.CAddr)
 	}
 	if p.AuthorizationData != nil {
-		b.Open(der.Explicit(10))
-		addAuthorizationData(b, p.AuthorizationData)
-		b.Close()
+		explicit(b, 10, addAuthorizationData, p.AuthorizationData)
 	}
 	b.Close()
 	b.Close()
-	out, err := b.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("kdc: encode EncTicketPart: %w", err)
-	}
-	return out, nil
+	return encoded(b, "EncTicketPart")
 }
 
 // marshalEncKDCRepPart encodes EncKDCRepPart, RFC 4120 §5.4.2, under the
@@ -70,9 +53,7 @@ func marshalEncKDCRepPart(p encKDCRepPart, appTag int) ([]byte, error) {
 	b := der.NewBuilder(make([]byte, 0, 256+paDataSize(p.EncPAData)))
 	b.Open(der.Application(appTag))
 	b.Open(der.Sequence)
-	b.Open(der.Explicit(0))
-	addEncryptionKey(b, p.Key)
-	b.Close()
+	explicit(b, 0, addEncryptionKey, p.Key)
 	b.Open(der.Explicit(1))
 	b.Open(der.Sequence)
 	for _, lr := range p.LastReqs {
@@ -85,34 +66,19 @@ func marshalEncKDCRepPart(p encKDCRepPart, appTag int) ([]byte, error) {
 	b.Close()
 	explicitInt(b, 2, int64(p.Nonce))
 	addTime(b, 3, p.KeyExpiration, true)
-	b.Open(der.Explicit(4))
-	addBitString(b, p.Flags)
-	b.Close()
-	addTime(b, 5, p.AuthTime, false)
-	addTime(b, 6, p.StartTime, true)
-	addTime(b, 7, p.EndTime, false)
-	addTime(b, 8, p.RenewTill, true)
+	explicit(b, 4, addBitString, p.Flags)
+	addTicketTimes(b, p.AuthTime, p.StartTime, p.EndTime, p.RenewTill)
 	explicitString(b, 9, p.SRealm)
-	b.Open(der.Explicit(10))
-	addPrincipalName(b, p.SName)
-	b.Close()
+	explicit(b, 10, addPrincipalName, p.SName)
 	if p.CAddr != nil {
-		b.Open(der.Explicit(11))
-		addHostAddresses(b, p.CAddr)
-		b.Close()
+		explicit(b, 11, addHostAddresses, p.CAddr)
 	}
 	if p.EncPAData != nil {
-		b.Open(der.Explicit(12))
-		addPAData(b, p.EncPAData)
-		b.Close()
+		explicit(b, 12, addPAData, p.EncPAData)
 	}
 	b.Close()
 	b.Close()
-	out, err := b.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("kdc: encode EncKDCRepPart: %w", err)
-	}
-	return out, nil
+	return encoded(b, "EncKDCRepPart")
 }
 
 func authDataSize(ad types.AuthorizationData) int {
@@ -158,30 +124,37 @@ func addTime(b *der.Builder, n int, t time.Time, optional bool) {
 	b.Close()
 }
 
+// addTicketTimes writes authtime [5], starttime [6] OPTIONAL, endtime [7]
+// and renew-till [8] OPTIONAL, which EncTicketPart and EncKDCRepPart both
+// carry under these tags.
+func addTicketTimes(b *der.Builder, auth, start, end, renew time.Time) {
+	addTime(b, 5, auth, false)
+	addTime(b, 6, start, true)
+	addTime(b, 7, end, false)
+	addTime(b, 8, renew, true)
+}
+
 // HostAddresses ::= SEQUENCE OF SEQUENCE { addr-type [0] Int32, address [1] OCTET STRING }
 func addHostAddresses(b *der.Builder, as types.HostAddresses) {
-	b.Open(der.Sequence)
-	for _, a := range as {
-		addTypedValue(b, 0, a.AddrType, 1, a.Address)
-	}
-	b.Close()
+	addTypedValues(b, as, 0, 1, func(a types.HostAddress) (int32, []byte) { return a.AddrType, a.Address })
 }
 
 // AuthorizationData ::= SEQUENCE OF SEQUENCE { ad-type [0] Int32, ad-data [1] OCTET STRING }
 func addAuthorizationData(b *der.Builder, ad types.AuthorizationData) {
-	b.Open(der.Sequence)
-	for _, e := range ad {
-		addTypedValue(b, 0, e.ADType, 1, e.ADData)
-	}
-	b.Close()
+	addTypedValues(b, ad, 0, 1, func(e types.AuthorizationDataEntry) (int32, []byte) { return e.ADType, e.ADData })
 }
 
-// addTypedValue writes the shape RFC 4120 repeats in its SEQUENCE OFs:
-// SEQUENCE { type [t] Int32, value [v] OCTET STRING } (HostAddress,
-// AuthorizationData's entries, and PA-DATA with tags 1 and 2).
-func addTypedValue(b *der.Builder, t int, typ int32, v int, value []byte) {
+// addTypedValues writes the shape RFC 4120 repeats: SEQUENCE OF SEQUENCE
+// { type [t] Int32, value [v] OCTET STRING } (HostAddresses,
+// AuthorizationData, and PA-DATA with tags 1 and 2).
+func addTypedValues[T any](b *der.Builder, items []T, t, v int, parts func(T) (int32, []byte)) {
 	b.Open(der.Sequence)
-	explicitInt(b, t, int64(typ))
-	explicitOctets(b, v, value)
+	for _, it := range items {
+		typ, value := parts(it)
+		b.Open(der.Sequence)
+		explicitInt(b, t, int64(typ))
+		explicitOctets(b, v, value)
+		b.Close()
+	}
 	b.Close()
 }
