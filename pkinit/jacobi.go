@@ -5,20 +5,145 @@ import (
 	"math/bits"
 )
 
-// jacobi is the Jacobi symbol (x/n) for 0 ≤ x < n, n odd, by the binary
-// algorithm on the words in place: subtractions and shifts where
-// big.Jacobi divides at every step and allocates at each, which made the
-// subgroup check of a client's value a tenth of a KDC's exchange. Each step
-// subtracts and shifts out the difference's factors of 2 in one pass over
-// the words. Both operands are public (the peer's value, the group's
+// jacobi is the Jacobi symbol (x/n) for 0 ≤ x < n, n odd. The binary
+// algorithm (a subtraction and a shift over all the words per step) cost
+// about 2×bitlength passes, a tenth of a KDC's exchange in the subgroup
+// check of a client's value; big.Jacobi divides at every step and
+// allocates at each. This runs "posdivsteps" instead: the divsteps of
+// Bernstein and Yang ("Fast constant-time gcd computation and modular
+// inversion", ePrint 2019/266) with g+f for g-f, so both numbers stay
+// non-negative and the symbol follows from their low bits alone, as in
+// libsecp256k1's secp256k1_jacobi64_maybe_var. Batches of steps run on the
+// low words, exact, and one pass per batch applies their matrix to the
+// whole numbers. Both operands are public (the peer's value, the group's
 // prime): the running time may depend on them.
 func jacobi(x, n *big.Int) int {
-	a := trimWords(append([]big.Word(nil), x.Bits()...))
-	b := trimWords(append([]big.Word(nil), n.Bits()...))
-	t := 1
-	if len(a) == 0 {
-		return jacobiEnd(b, t)
+	return jacobiWords(x.Bits(), n.Bits(), jacobiBatches(n.BitLen()))
+}
+
+// jacobiBatches bounds the batches of posdivsteps, which are not proven to
+// reach their end in a bounded number of steps as divsteps are: about
+// 3×bitlength steps do for random inputs (TestJacobiBatches), and after
+// four times that the binary algorithm finishes, so jacobi ends for every
+// input, on inputs that defeat posdivsteps a few times slower at worst.
+func jacobiBatches(bitLen int) int {
+	return 8 + 12*bitLen/stepsPerBatch
+}
+
+// stepsPerBatch posdivsteps run on the low words: two bits more stay exact
+// than the steps halve away, enough for f mod 8 at the last step.
+const stepsPerBatch = bits.UintSize - 2
+
+// jacobiWords is (x/n) for the words of x < n, n odd, by at most batches
+// batches of posdivsteps, then the binary algorithm. The invariant is
+// (x/n) = (-1)^t (g/f) for f odd, g ≥ 0; f = g ends it, with 1 or 0 as
+// gcd(x, n) = f is 1 or not. g is never 0 past the start.
+func jacobiWords(x, n []big.Word, batches int) int {
+	n = trimWords(n)
+	buf := make([]big.Word, 2*len(n))
+	f, g := buf[:len(n)], buf[len(n):]
+	copy(f, n)
+	copy(g, trimWords(x))
+	if len(trimWords(g)) == 0 {
+		return jacobiEnd(f, 1)
 	}
+	delta, t := 1, uint(0)
+	for ; batches > 0; batches-- {
+		if cmpWords(f, g) == 0 {
+			return jacobiEnd(trimWords(f), 1-2*int(t&1))
+		}
+		var m posMatrix
+		m, delta, t = posdivsteps(delta, uint(f[0]), uint(g[0]), t)
+		applyPosMatrix(f, g, m)
+		l := len(f)
+		for l > 1 && f[l-1] == 0 && g[l-1] == 0 {
+			l--
+		}
+		f, g = f[:l], g[:l]
+	}
+	return jacobiBinary(trimWords(g), trimWords(f), 1-2*int(t&1))
+}
+
+// posMatrix is 2^stepsPerBatch times the transition of a batch of
+// posdivsteps: f' = (u f + v g) / 2^stepsPerBatch, g' = (q f + r g) / 2^…;
+// its entries are non-negative and each row sums to at most 2^stepsPerBatch.
+type posMatrix struct{ u, v, q, r uint }
+
+// posdivsteps runs stepsPerBatch posdivsteps on the low words f (odd) and g
+// of the numbers, as libsecp256k1's secp256k1_modinv64_posdivsteps_62_var:
+// with δ > 0 and g odd, (δ, f, g) → (1-δ, g, (g+f)/2), else (1+δ, f,
+// (g + (g mod 2) f)/2). The runs of halvings of g are taken at once, and
+// up to 6 steps without a swap as g + w·f for the w that zeroes their bits.
+// t flips by (2/f) = -1 (f ≡ 3, 5 mod 8) at each halving and by quadratic
+// reciprocity (f ≡ g ≡ 3 mod 4) at each swap; adding f to g keeps (g/f).
+// After j halvings 2+(stepsPerBatch-j) low bits of f and g are exact.
+func posdivsteps(delta int, f, g uint, t uint) (posMatrix, int, uint) {
+	u, v, q, r := uint(1), uint(0), uint(0), uint(1)
+	i := stepsPerBatch
+	for {
+		// A sentinel bit stops the count of halvings at the i left.
+		zeros := bits.TrailingZeros(g | ^uint(0)<<uint(i))
+		g >>= uint(zeros)
+		u <<= uint(zeros)
+		v <<= uint(zeros)
+		delta += zeros
+		i -= zeros
+		t ^= uint(zeros) & (f>>1 ^ f>>2)
+		if i == 0 {
+			return posMatrix{u, v, q, r}, delta, t
+		}
+		// g is odd.
+		if delta > 0 {
+			f, g = g, f
+			u, v, q, r = q, r, u, v
+			delta = -delta
+			t ^= f & g >> 1
+		}
+		// δ ≤ 0: the next 1-δ steps (and at most i) swap nothing.
+		limit := min(1-delta, i, 6)
+		inv := f * (2 - f*f) // f⁻¹ mod 2^6 by Newton from f⁻¹ ≡ f mod 8
+		w := -g * inv & (1<<uint(limit) - 1)
+		g += w * f
+		q += w * u
+		r += w * v
+	}
+}
+
+// applyPosMatrix sets f, g = (u f + v g) / 2^stepsPerBatch, (q f + r g) /
+// 2^stepsPerBatch in place, in one pass: the divisions are exact and the
+// results no larger than the larger of f and g, which have one length.
+func applyPosMatrix(f, g []big.Word, m posMatrix) {
+	const s = stepsPerBatch
+	var fc, gc, fPrev, gPrev uint // carries above the word; low words of the sums
+	for i := range f {
+		fi, gi := uint(f[i]), uint(g[i])
+		fLo, fHi := mulAdd2(m.u, fi, m.v, gi, fc)
+		gLo, gHi := mulAdd2(m.q, fi, m.r, gi, gc)
+		if i > 0 {
+			f[i-1] = big.Word(fPrev>>s | fLo<<(bits.UintSize-s))
+			g[i-1] = big.Word(gPrev>>s | gLo<<(bits.UintSize-s))
+		}
+		fPrev, gPrev, fc, gc = fLo, gLo, fHi, gHi
+	}
+	f[len(f)-1] = big.Word(fPrev>>s | fc<<(bits.UintSize-s))
+	g[len(g)-1] = big.Word(gPrev>>s | gc<<(bits.UintSize-s))
+}
+
+// mulAdd2 is a·x + b·y + c as low and high words; a + b ≤ 2^stepsPerBatch
+// and c < 2^(UintSize-1) keep it within two words.
+func mulAdd2(a, x, b, y, c uint) (lo, hi uint) {
+	h1, l1 := bits.Mul(a, x)
+	h2, l2 := bits.Mul(b, y)
+	lo, k := bits.Add(l1, l2, 0)
+	hi = h1 + h2 + k
+	lo, k = bits.Add(lo, c, 0)
+	return lo, hi + k
+}
+
+// jacobiBinary is (a/b) times t for a > 0 and b odd, both trimmed and
+// overwritten, by the binary algorithm on the words in place: each step
+// subtracts and shifts out the difference's factors of 2 in one pass.
+func jacobiBinary(a, b []big.Word, t int) int {
 	// Make a odd, as every later step keeps it: (2/b) is -1 for b ≡ 3, 5
 	// (mod 8).
 	z := trailingZeroBits(a)
