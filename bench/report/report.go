@@ -42,6 +42,10 @@ type Cell struct {
 	Load string
 	// UserKey and KDCKey are set in Report.Keys' cells: the key types.
 	UserKey, KDCKey string
+	// RunRates and RunKDCCPU are each run's figures, in order: the per-core
+	// rows, measured in turns, compare round by round (see pairedRatio).
+	RunRates  []float64
+	RunKDCCPU []time.Duration
 }
 
 // Peak is a KDC process's peak RSS over all its cells.

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -74,11 +75,29 @@ func TestWriteTablesAndTargets(t *testing.T) {
 		"| warm client logon ≤ 6 APDUs | – | not measured |",
 		"| sclogon | DH-2048 | 8 | 500 | 0.00 ms | 0.00 ms | 1.90 ms | 95% | 526/s | 5.00× | 2.63× | 0 |",
 		"| slapd (the harness's) | hard, warm cache | 300 | 75% |",
-		"The rows were measured in turns, a 5-second run of each per round, 5 rounds,",
+		"The rows were measured in turns, a 5-second run of each per round, 5 rounds:",
 		"Missed here: KDC CPU per exchange, DH-2048 ≤ 1.00 ms (one core); slapd with OCSP (warm) ≥ 80% of the LDIF exchanges/s.",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestPairedRatio: rows measured in turns compare round by round (the
+// median of the rounds' ratios), others by their medians.
+func TestPairedRatio(t *testing.T) {
+	ms := time.Millisecond
+	a := Cell{Rate: 500, KDCCPU: 2 * ms, RunRates: []float64{500, 300, 600}, RunKDCCPU: []time.Duration{2 * ms, 4 * ms, ms}}
+	b := Cell{Rate: 150, KDCCPU: 5 * ms, RunRates: []float64{100, 150, 200}, RunKDCCPU: []time.Duration{5 * ms, 6 * ms, 5 * ms}}
+	if got := pairedRatio(a, b, rateOf); got != 3 { // 5, 2, 3
+		t.Errorf("paired rate ratio %v, want 3 (not %v, the ratio of the medians)", got, a.Rate/b.Rate)
+	}
+	if got := pairedRatio(a, b, capacityOf); got != 2.5 { // 2.5, 1.5, 5
+		t.Errorf("paired capacity ratio %v, want 2.5", got)
+	}
+	b.RunRates = b.RunRates[:2]
+	if got := pairedRatio(a, b, rateOf); math.Abs(got-500.0/150) > 1e-9 {
+		t.Errorf("rounds that do not pair: %v, want the ratio of the medians", got)
 	}
 }

@@ -185,6 +185,7 @@ func (c *cellRuns) finish() report.Cell {
 	cell := c.cell
 	cell.Rate, cell.P50, cell.P99 = report.Median(c.rates), report.Median(c.p50), report.Median(c.p99)
 	cell.KDCCPU, cell.LoadCPU = report.Median(c.kdcCPU), report.Median(c.loadCPU)
+	cell.RunRates, cell.RunKDCCPU = c.rates, c.kdcCPU
 	cell.Load = c.loadBefore + " → " + loadAverage1()
 	return cell
 }
