@@ -157,8 +157,34 @@ func BenchmarkDirectory(b *testing.B) {
 		}
 	}
 	for _, row := range rows {
-		b.Run(row.name, func(b *testing.B) { reportMedian(b, row.results) })
+		b.Run(row.name, func(b *testing.B) {
+			reportMedian(b, row.results)
+			if row != rows[0] {
+				b.ReportMetric(pairedRateRatio(row.results, rows[0].results), "vs-ldif")
+			}
+		})
 	}
+}
+
+// pairedRateRatio is the median over the rounds of a's rate over b's in
+// the same round: the rows took their turns round by round, so each
+// round's pair saw the machine alike, where the ratio of the medians
+// mixes rounds.
+func pairedRateRatio(a, b []Result) float64 {
+	var ratios []float64
+	for i := range min(len(a), len(b)) {
+		if b[i].PerSecond() > 0 {
+			ratios = append(ratios, a[i].PerSecond()/b[i].PerSecond())
+		}
+	}
+	if len(ratios) == 0 {
+		return 0
+	}
+	slices.Sort(ratios)
+	if n := len(ratios); n%2 == 0 {
+		return (ratios[n/2-1] + ratios[n/2]) / 2
+	}
+	return ratios[len(ratios)/2]
 }
 
 // reportMedian reports the run whose rate is the median of results, and

@@ -53,6 +53,27 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
+// TestPairedRateRatio: rows compared round by round, not by their medians
+// (which would give 450/150 = 3 here), and a round without a rate left out.
+func TestPairedRateRatio(t *testing.T) {
+	res := func(rates ...int) []Result {
+		var out []Result
+		for _, r := range rates {
+			out = append(out, Result{Exchanges: r, Wall: time.Second})
+		}
+		return out
+	}
+	if got := pairedRateRatio(res(500, 300, 450), res(100, 150, 300)); got != 2 { // 5, 2, 1.5
+		t.Errorf("paired ratio %v, want 2", got)
+	}
+	if got := pairedRateRatio(res(500, 300), res(100, 0)); got != 5 {
+		t.Errorf("with a round at 0/s: %v, want 5", got)
+	}
+	if got := pairedRateRatio(nil, res(100)); got != 0 {
+		t.Errorf("no rounds: %v, want 0", got)
+	}
+}
+
 // TestRunVerifiesLogons drives an in-process KDC, configured from the file
 // the benchmarks give sclogon's KDC, with a storm of each key exchange:
 // every logon must succeed and be counted.

@@ -86,6 +86,18 @@ type DirectoryRow struct {
 	P50, P99 time.Duration
 	KDCCPU   time.Duration
 	Errors   int
+	// VsLDIF is the median over the rounds of this row's rate over the LDIF
+	// row's in the same round (0: not measured, the ratio of the medians
+	// stands in).
+	VsLDIF float64
+}
+
+// vsLDIF is d's rate as a fraction of ldif's: VsLDIF when measured.
+func (d DirectoryRow) vsLDIF(ldif DirectoryRow) float64 {
+	if d.VsLDIF > 0 {
+		return d.VsLDIF
+	}
+	return d.Rate / math.Max(ldif.Rate, 1e-9)
 }
 
 // Storm is a logon storm (bench/kdcload BenchmarkStorm): every user once.

@@ -101,3 +101,24 @@ func TestPairedRatio(t *testing.T) {
 		t.Errorf("rounds that do not pair: %v, want the ratio of the medians", got)
 	}
 }
+
+// TestDirectoryVsLDIFPaired: the directory rows' ratio to LDIF is the
+// benchmark's round-by-round figure when it gave one, in the table and in
+// the target alike.
+func TestDirectoryVsLDIFPaired(t *testing.T) {
+	r := testReport()
+	r.Directory = []DirectoryRow{{Name: "ldif", Rate: 400}, {Name: "slapd-ocsp", Rate: 300, VsLDIF: 0.81}}
+	var b strings.Builder
+	if err := Write(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| slapd (the harness's) | hard, warm cache | 300 | 81% |",
+		"| slapd with OCSP (warm) ≥ 80% of the LDIF exchanges/s | 300 vs 400/s: 81% | yes |",
+		"and *vs LDIF* the median of the rounds' ratios",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}

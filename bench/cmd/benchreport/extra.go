@@ -111,7 +111,8 @@ func kdcloadBenchmarks(ctx context.Context, o options, sclogonBin string) ([]rep
 			continue
 		}
 		rows = append(rows, report.DirectoryRow{Name: strings.TrimPrefix(name, "Directory/"), Rate: m["exch/s"],
-			P50: msDuration(m["p50-ms"]), P99: msDuration(m["p99-ms"]), KDCCPU: msDuration(m["kdc-cpu-ms/exch"]), Errors: int(m["errors"])})
+			P50: msDuration(m["p50-ms"]), P99: msDuration(m["p99-ms"]), KDCCPU: msDuration(m["kdc-cpu-ms/exch"]), Errors: int(m["errors"]),
+			VsLDIF: m["vs-ldif"]})
 	}
 	m, ok := metrics["Storm"]
 	if !ok {
