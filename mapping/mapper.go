@@ -358,6 +358,15 @@ type Locator interface {
 	Locate(ctx context.Context, q LocateQuery) ([]Entry, error)
 }
 
+// GroupLister is a [Directory] that finds, in one request, the groups
+// with any of several DNs as a member: what GroupsOf finds for each. The
+// mapper asks it once per level of nesting, where GroupsOf costs one
+// request per group the account is in (AD accounts are often in dozens).
+// A group may come back more than once.
+type GroupLister interface {
+	GroupsOfAny(ctx context.Context, dns []string) ([]Entry, error)
+}
+
 // LocateQuery is what a [Locator] looks for: entries with any of these.
 type LocateQuery struct {
 	SID       *certs.SID // nil: none
@@ -696,35 +705,55 @@ func (m *Mapper) groups(ctx context.Context, a Account) ([]certs.SID, error) {
 	level := []string{a.DN}
 	for depth := 0; len(level) > 0 && depth < maxGroupNestingDepth; depth++ {
 		var next []string
-		for _, dn := range level {
-			entries, err := m.dir.GroupsOf(ctx, dn)
-			if err != nil {
-				return nil, fmt.Errorf("mapping: groups of %s: %w", dn, err)
+		entries, err := m.groupsOfLevel(ctx, level)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			key := foldDN(e.DN)
+			if seen[key] {
+				continue
 			}
-			for _, e := range entries {
-				key := foldDN(e.DN)
-				if seen[key] {
-					continue
-				}
-				seen[key] = true
-				next = append(next, e.DN)
-				v := e.Get(AttrObjectSID)
-				if len(v) == 0 {
-					continue
-				}
-				sid, err := certs.UnmarshalSID(v[0])
-				if err != nil {
-					return nil, fmt.Errorf("mapping: group %s: objectSid: %w", e.DN, err)
-				}
-				if !have[sid] {
-					have[sid] = true
-					sids = append(sids, sid)
-				}
+			seen[key] = true
+			next = append(next, e.DN)
+			v := e.Get(AttrObjectSID)
+			if len(v) == 0 {
+				continue
+			}
+			sid, err := certs.UnmarshalSID(v[0])
+			if err != nil {
+				return nil, fmt.Errorf("mapping: group %s: objectSid: %w", e.DN, err)
+			}
+			if !have[sid] {
+				have[sid] = true
+				sids = append(sids, sid)
 			}
 		}
 		level = next
 	}
 	return sids, nil
+}
+
+// groupsOfLevel returns the groups with any of dns as a member: in one
+// request when the directory is a [GroupLister] and there are several,
+// else one per member.
+func (m *Mapper) groupsOfLevel(ctx context.Context, dns []string) ([]Entry, error) {
+	if gl, ok := m.dir.(GroupLister); ok && len(dns) > 1 {
+		entries, err := gl.GroupsOfAny(ctx, dns)
+		if err != nil {
+			return nil, fmt.Errorf("mapping: groups of %s and %d more: %w", dns[0], len(dns)-1, err)
+		}
+		return entries, nil
+	}
+	var all []Entry
+	for _, dn := range dns {
+		entries, err := m.dir.GroupsOf(ctx, dn)
+		if err != nil {
+			return nil, fmt.Errorf("mapping: groups of %s: %w", dn, err)
+		}
+		all = append(all, entries...)
+	}
+	return all, nil
 }
 
 // strongestMatch returns the strongest of forms that one of stored matches:

@@ -622,6 +622,33 @@ func (d *Directory) Locate(ctx context.Context, q mapping.LocateQuery) ([]mappin
 	return d.findUsers(ctx, b.String())
 }
 
+// membersPerSearch bounds the member DNs of one GroupsOfAny search, so
+// that a filter stays a few kilobytes long however many groups an account
+// is in.
+const membersPerSearch = 64
+
+// GroupsOfAny implements [mapping.GroupLister]: one search for the groups
+// of up to membersPerSearch DNs, paged, where GroupsOf makes one per DN.
+func (d *Directory) GroupsOfAny(ctx context.Context, dns []string) ([]mapping.Entry, error) {
+	var out []mapping.Entry
+	for len(dns) > 0 {
+		n := min(len(dns), membersPerSearch)
+		var b strings.Builder
+		b.WriteString("(&(objectClass=group)(|")
+		for _, dn := range dns[:n] {
+			b.WriteString(equality(mapping.AttrMember, dn))
+		}
+		b.WriteString("))")
+		entries, err := d.search(ctx, b.String(), []string{mapping.AttrObjectSID, mapping.AttrSAMAccountName}, true)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, entries...)
+		dns = dns[n:]
+	}
+	return out, nil
+}
+
 // GroupsOf implements [mapping.Directory]. Groups can be many: it pages.
 func (d *Directory) GroupsOf(ctx context.Context, dn string) ([]mapping.Entry, error) {
 	return d.search(ctx, "(&(objectClass=group)"+equality(mapping.AttrMember, dn)+")",

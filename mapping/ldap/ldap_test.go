@@ -3,6 +3,8 @@ package ldap_test
 import (
 	"context"
 	"errors"
+	"maps"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -129,5 +131,43 @@ func TestSlapdKilledDuringLoad(t *testing.T) {
 		if err != nil {
 			t.Errorf("after the restart: %v", err)
 		}
+	}
+}
+
+// TestGroupsOfAnyMatchesGroupsOf: over slapd, the groups of many members in
+// one request (more than one search's worth of DNs, members and not) are
+// the groups GroupsOf finds for each.
+func TestGroupsOfAnyMatchesGroupsOf(t *testing.T) {
+	f := mappingtest.NewFixture(t)
+	_, dir := startDirectory(t, f, 5*time.Second)
+	ctx := context.Background()
+	dns := []string{"cn=alice," + mappingtest.Suffix}
+	for i := range 100 {
+		dns = append(dns, "cn=nobody"+strconv.Itoa(i)+","+mappingtest.Suffix)
+	}
+	dns = append(dns, "cn=dave,"+mappingtest.Suffix, "cn=staff,"+mappingtest.Suffix, "cn=mallory,"+mappingtest.Suffix)
+	want := map[string]bool{}
+	for _, dn := range dns {
+		entries, err := dir.GroupsOf(ctx, dn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			want[strings.ToLower(e.DN)] = true
+		}
+	}
+	entries, err := dir.GroupsOfAny(ctx, dns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, e := range entries {
+		got[strings.ToLower(e.DN)] = true
+		if len(e.Get(mapping.AttrObjectSID)) == 0 {
+			t.Errorf("%s came without its objectSid", e.DN)
+		}
+	}
+	if len(want) != 3 || !maps.Equal(got, want) { // staff, everyone, other
+		t.Errorf("GroupsOfAny found %v, GroupsOf %v", got, want)
 	}
 }
