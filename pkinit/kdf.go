@@ -12,6 +12,8 @@ import (
 	krbcrypto "github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/crypto/rfc3961"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/sclogon/sclogon/internal/der"
 )
 
 // KDF is the function that turns a key-agreement secret into the reply key.
@@ -173,19 +175,19 @@ type KDFParams struct {
 // TestRFC8636KDFVectors holds it to the RFC's derived keys.
 func (p KDFParams) otherInfo() []byte {
 	u, v := p.Client.size(), p.KDC.size()
-	supp := explicitSize(intSize(int64(p.EType))) + explicitSize(len(p.ASReq)) + explicitSize(len(p.PKASRep))
+	supp := der.ExplicitSize(der.IntSize(int64(p.EType))) + der.ExplicitSize(len(p.ASReq)) + der.ExplicitSize(len(p.PKASRep))
 	alg := oidSize(p.KDF.oid())
-	all := derSize(alg) + explicitSize(u) + explicitSize(v) + explicitSize(derSize(supp))
-	b := make([]byte, 0, derSize(all))
-	b = appendHeader(b, cbasn1.SEQUENCE, all)
-	b = appendOID(appendHeader(b, cbasn1.SEQUENCE, alg), p.KDF.oid())
-	b = p.Client.appendTo(appendHeader(appendHeader(b, tagCtx0Cons, derSize(u)), cbasn1.OCTET_STRING, u))
-	b = p.KDC.appendTo(appendHeader(appendHeader(b, tagCtx1Cons, derSize(v)), cbasn1.OCTET_STRING, v))
-	b = appendHeader(appendHeader(b, tagCtx2Cons, derSize(derSize(supp))), cbasn1.OCTET_STRING, derSize(supp))
-	b = appendHeader(b, cbasn1.SEQUENCE, supp)
-	b = appendInt(appendHeader(b, tagCtx0Cons, derSize(intSize(int64(p.EType)))), int64(p.EType))
-	b = appendElement(appendHeader(b, tagCtx1Cons, derSize(len(p.ASReq))), cbasn1.OCTET_STRING, p.ASReq)
-	b = appendElement(appendHeader(b, tagCtx2Cons, derSize(len(p.PKASRep))), cbasn1.OCTET_STRING, p.PKASRep)
+	all := der.Size(alg) + der.ExplicitSize(u) + der.ExplicitSize(v) + der.ExplicitSize(der.Size(supp))
+	b := make([]byte, 0, der.Size(all))
+	b = der.AppendHeader(b, cbasn1.SEQUENCE, all)
+	b = appendOID(der.AppendHeader(b, cbasn1.SEQUENCE, alg), p.KDF.oid())
+	b = p.Client.appendTo(der.AppendHeader(der.AppendHeader(b, tagCtx0Cons, der.Size(u)), cbasn1.OCTET_STRING, u))
+	b = p.KDC.appendTo(der.AppendHeader(der.AppendHeader(b, tagCtx1Cons, der.Size(v)), cbasn1.OCTET_STRING, v))
+	b = der.AppendHeader(der.AppendHeader(b, tagCtx2Cons, der.Size(der.Size(supp))), cbasn1.OCTET_STRING, der.Size(supp))
+	b = der.AppendHeader(b, cbasn1.SEQUENCE, supp)
+	b = der.AppendInt(der.AppendHeader(b, tagCtx0Cons, der.Size(der.IntSize(int64(p.EType)))), int64(p.EType))
+	b = der.AppendElement(der.AppendHeader(b, tagCtx1Cons, der.Size(len(p.ASReq))), cbasn1.OCTET_STRING, p.ASReq)
+	b = der.AppendElement(der.AppendHeader(b, tagCtx2Cons, der.Size(len(p.PKASRep))), cbasn1.OCTET_STRING, p.PKASRep)
 	return b
 }
 

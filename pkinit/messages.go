@@ -5,9 +5,12 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"time"
+
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
-	"time"
+
+	"github.com/sclogon/sclogon/internal/der"
 )
 
 // KRB5PrincipalName is a Kerberos principal with its realm, RFC 4556 §3.2.2.
@@ -31,34 +34,34 @@ func (p KRB5PrincipalName) Marshal() ([]byte, error) {
 // [1] SEQUENCE OF name-string } }.
 func (p KRB5PrincipalName) sizes() (names, principal, all int) {
 	for _, n := range p.Name {
-		names += derSize(len(n))
+		names += der.Size(len(n))
 	}
-	principal = explicitSize(intSize(int64(p.NameType))) + derSize(derSize(names))
-	all = explicitSize(len(p.Realm)) + derSize(derSize(principal))
+	principal = der.ExplicitSize(der.IntSize(int64(p.NameType))) + der.Size(der.Size(names))
+	all = der.ExplicitSize(len(p.Realm)) + der.Size(der.Size(principal))
 	return names, principal, all
 }
 
 // size is the length of the DER encoding.
 func (p KRB5PrincipalName) size() int {
 	_, _, all := p.sizes()
-	return derSize(all)
+	return der.Size(all)
 }
 
 // appendTo appends the DER encoding.
 func (p KRB5PrincipalName) appendTo(b []byte) []byte {
 	names, principal, all := p.sizes()
 	gs := cbasn1.Tag(asn1.TagGeneralString)
-	b = appendHeader(b, cbasn1.SEQUENCE, all)
-	b = appendHeader(b, tagCtx0Cons, derSize(len(p.Realm)))
-	b = append(appendHeader(b, gs, len(p.Realm)), p.Realm...)
-	b = appendHeader(b, tagCtx1Cons, derSize(principal))
-	b = appendHeader(b, cbasn1.SEQUENCE, principal)
-	b = appendHeader(b, tagCtx0Cons, derSize(intSize(int64(p.NameType))))
-	b = appendInt(b, int64(p.NameType))
-	b = appendHeader(b, tagCtx1Cons, derSize(names))
-	b = appendHeader(b, cbasn1.SEQUENCE, names)
+	b = der.AppendHeader(b, cbasn1.SEQUENCE, all)
+	b = der.AppendHeader(b, tagCtx0Cons, der.Size(len(p.Realm)))
+	b = append(der.AppendHeader(b, gs, len(p.Realm)), p.Realm...)
+	b = der.AppendHeader(b, tagCtx1Cons, der.Size(principal))
+	b = der.AppendHeader(b, cbasn1.SEQUENCE, principal)
+	b = der.AppendHeader(b, tagCtx0Cons, der.Size(der.IntSize(int64(p.NameType))))
+	b = der.AppendInt(b, int64(p.NameType))
+	b = der.AppendHeader(b, tagCtx1Cons, der.Size(names))
+	b = der.AppendHeader(b, cbasn1.SEQUENCE, names)
 	for _, n := range p.Name {
-		b = append(appendHeader(b, gs, len(n)), n...)
+		b = append(der.AppendHeader(b, gs, len(n)), n...)
 	}
 	return b
 }

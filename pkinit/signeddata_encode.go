@@ -10,6 +10,8 @@ import (
 	"slices"
 
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/sclogon/sclogon/internal/der"
 )
 
 // signedDataParts are the elements of a SignedData (RFC 5652 §5) that
@@ -31,40 +33,40 @@ type signedDataParts struct {
 
 // encode returns the DER ContentInfo holding the SignedData.
 func (p *signedDataParts) encode() []byte {
-	eci := len(p.contentType) + explicitSize(len(p.content))
+	eci := len(p.contentType) + der.ExplicitSize(len(p.content))
 	certs := len(p.cert.Raw)
 	for _, c := range p.chain {
 		certs += len(c.Raw)
 	}
 	attrs := p.attrs[2:] // the SET's contents: its length fits one octet
-	si := 3 + len(p.sid) + len(p.digestAlg) + derSize(len(attrs)) + len(p.sigAlg) + derSize(len(p.signature))
-	sd := 3 + derSize(len(p.digestAlg)) + derSize(eci) + derSize(certs) + explicitSize(si)
-	ci := len(oidSignedDataElement) + explicitSize(sd)
+	si := 3 + len(p.sid) + len(p.digestAlg) + der.Size(len(attrs)) + len(p.sigAlg) + der.Size(len(p.signature))
+	sd := 3 + der.Size(len(p.digestAlg)) + der.Size(eci) + der.Size(certs) + der.ExplicitSize(si)
+	ci := len(oidSignedDataElement) + der.ExplicitSize(sd)
 
-	b := make([]byte, 0, derSize(ci))
-	b = appendHeader(b, cbasn1.SEQUENCE, ci)
+	b := make([]byte, 0, der.Size(ci))
+	b = der.AppendHeader(b, cbasn1.SEQUENCE, ci)
 	b = append(b, oidSignedDataElement...)
-	b = appendHeader(b, tagCtx0Cons, derSize(sd))
-	b = appendHeader(b, cbasn1.SEQUENCE, sd)
-	b = appendInt(b, 3) // eContentType is not id-data, RFC 5652 §5.1
-	b = appendElement(b, cbasn1.SET, p.digestAlg)
-	b = appendHeader(b, cbasn1.SEQUENCE, eci)
+	b = der.AppendHeader(b, tagCtx0Cons, der.Size(sd))
+	b = der.AppendHeader(b, cbasn1.SEQUENCE, sd)
+	b = der.AppendInt(b, 3) // eContentType is not id-data, RFC 5652 §5.1
+	b = der.AppendElement(b, cbasn1.SET, p.digestAlg)
+	b = der.AppendHeader(b, cbasn1.SEQUENCE, eci)
 	b = append(b, p.contentType...)
-	b = appendHeader(b, tagCtx0Cons, derSize(len(p.content)))
-	b = appendElement(b, cbasn1.OCTET_STRING, p.content)
-	b = appendHeader(b, tagCtx0Cons, certs)
+	b = der.AppendHeader(b, tagCtx0Cons, der.Size(len(p.content)))
+	b = der.AppendElement(b, cbasn1.OCTET_STRING, p.content)
+	b = der.AppendHeader(b, tagCtx0Cons, certs)
 	b = append(b, p.cert.Raw...)
 	for _, c := range p.chain {
 		b = append(b, c.Raw...)
 	}
-	b = appendHeader(b, cbasn1.SET, derSize(si))
-	b = appendHeader(b, cbasn1.SEQUENCE, si)
-	b = appendInt(b, p.version)
+	b = der.AppendHeader(b, cbasn1.SET, der.Size(si))
+	b = der.AppendHeader(b, cbasn1.SEQUENCE, si)
+	b = der.AppendInt(b, p.version)
 	b = append(b, p.sid...)
 	b = append(b, p.digestAlg...)
-	b = appendElement(b, tagCtx0Cons, attrs)
+	b = der.AppendElement(b, tagCtx0Cons, attrs)
 	b = append(b, p.sigAlg...)
-	return appendElement(b, cbasn1.OCTET_STRING, p.signature)
+	return der.AppendElement(b, cbasn1.OCTET_STRING, p.signature)
 }
 
 var oidSignedDataElement = appendOID(nil, oidSignedData)
@@ -73,23 +75,23 @@ var oidSignedDataElement = appendOID(nil, oidSignedData)
 // signed: contentType and messageDigest, in DER order (X.690 §11.6). Its
 // length always fits one length octet, so the contents start at offset 2.
 func signedAttributes(ct asn1.ObjectIdentifier, digest []byte) []byte {
-	n1 := oidSize(oidAttrContentType) + derSize(oidSize(ct))
-	n2 := oidSize(oidAttrMessageDigest) + explicitSize(len(digest))
-	e := make([]byte, 0, derSize(n1)+derSize(n2))
-	e = appendHeader(e, cbasn1.SEQUENCE, n1)
+	n1 := oidSize(oidAttrContentType) + der.Size(oidSize(ct))
+	n2 := oidSize(oidAttrMessageDigest) + der.ExplicitSize(len(digest))
+	e := make([]byte, 0, der.Size(n1)+der.Size(n2))
+	e = der.AppendHeader(e, cbasn1.SEQUENCE, n1)
 	e = appendOID(e, oidAttrContentType)
-	e = appendHeader(e, cbasn1.SET, oidSize(ct))
+	e = der.AppendHeader(e, cbasn1.SET, oidSize(ct))
 	e = appendOID(e, ct)
 	a1 := len(e)
-	e = appendHeader(e, cbasn1.SEQUENCE, n2)
+	e = der.AppendHeader(e, cbasn1.SEQUENCE, n2)
 	e = appendOID(e, oidAttrMessageDigest)
-	e = appendHeader(e, cbasn1.SET, derSize(len(digest)))
-	e = appendElement(e, cbasn1.OCTET_STRING, digest)
+	e = der.AppendHeader(e, cbasn1.SET, der.Size(len(digest)))
+	e = der.AppendElement(e, cbasn1.OCTET_STRING, digest)
 	first, second := e[:a1], e[a1:]
 	if bytes.Compare(first, second) > 0 {
 		first, second = second, first
 	}
-	out := appendHeader(make([]byte, 0, derSize(len(e))), cbasn1.SET, len(e))
+	out := der.AppendHeader(make([]byte, 0, der.Size(len(e))), cbasn1.SET, len(e))
 	return append(append(out, first...), second...)
 }
 
@@ -115,11 +117,11 @@ func (p *signedDataParts) signerElements(ct, digestAlg, sigAlg asn1.ObjectIdenti
 	p.version = 1
 	if ski {
 		p.version = 3
-		b = appendElement(b, tagCtx0Prim, p.cert.SubjectKeyId)
+		b = der.AppendElement(b, tagCtx0Prim, p.cert.SubjectKeyId)
 	} else {
-		b = appendHeader(b, cbasn1.SEQUENCE, len(p.cert.RawIssuer)+derSize(len(serial)))
+		b = der.AppendHeader(b, cbasn1.SEQUENCE, len(p.cert.RawIssuer)+der.Size(len(serial)))
 		b = append(b, p.cert.RawIssuer...)
-		b = appendElement(b, cbasn1.INTEGER, serial)
+		b = der.AppendElement(b, cbasn1.INTEGER, serial)
 	}
 	p.contentType, p.digestAlg, p.sigAlg, p.sid = b[:n1], b[n1:n2], b[n2:n3], b[n3:]
 	return nil
@@ -132,7 +134,7 @@ func appendAlgorithm(b []byte, oid asn1.ObjectIdentifier, null bool) []byte {
 	if null {
 		n += 2
 	}
-	b = appendOID(appendHeader(b, cbasn1.SEQUENCE, n), oid)
+	b = appendOID(der.AppendHeader(b, cbasn1.SEQUENCE, n), oid)
 	if null {
 		b = append(b, byte(cbasn1.NULL), 0)
 	}
@@ -149,7 +151,7 @@ func oidSize(oid asn1.ObjectIdentifier) int {
 	for _, v := range oid[2:] {
 		n += base128Size(v)
 	}
-	return derSize(n)
+	return der.Size(n)
 }
 
 func base128Size(v int) int {
@@ -163,7 +165,7 @@ func base128Size(v int) int {
 // appendOID appends the OBJECT IDENTIFIER element of oid, which oidSize
 // has found valid.
 func appendOID(b []byte, oid asn1.ObjectIdentifier) []byte {
-	b = appendHeader(b, cbasn1.OBJECT_IDENTIFIER, oidSize(oid)-2)
+	b = der.AppendHeader(b, cbasn1.OBJECT_IDENTIFIER, oidSize(oid)-2)
 	b = appendBase128(b, oid[0]*40+oid[1])
 	for _, v := range oid[2:] {
 		b = appendBase128(b, v)

@@ -13,7 +13,7 @@ import (
 // tree is an element for the differential test: primitive with contents,
 // or constructed with children.
 type tree struct {
-	id       byte
+	id       cbasn1.Tag
 	contents []byte
 	kids     []tree
 	integer  *int64
@@ -71,7 +71,7 @@ func randomTree(r *rand.Rand, depth int) tree {
 		}
 		return tree{integer: &v}
 	default:
-		ids := []byte{Sequence, Explicit(r.IntN(13)), Application(r.IntN(31))}
+		ids := []cbasn1.Tag{Sequence, Explicit(r.IntN(13)), Application(r.IntN(31))}
 		t := tree{id: ids[r.IntN(len(ids))], kids: []tree{}}
 		for range r.IntN(5) {
 			t.kids = append(t.kids, randomTree(r, depth-1))
@@ -105,8 +105,23 @@ func TestMatchesCryptobyte(t *testing.T) {
 	}
 }
 
+// TestSizes: Size and ExplicitSize are what AppendHeader and AppendElement
+// write, at every boundary of the length's form.
+func TestSizes(t *testing.T) {
+	for _, n := range append(sizes, 1<<24-1, 1<<24, 1<<24+1) {
+		contents := make([]byte, n)
+		if got := len(AppendElement(nil, OctetString, contents)); got != Size(n) {
+			t.Errorf("%d content octets: %d written, Size says %d", n, got, Size(n))
+		}
+		inner := AppendElement(nil, OctetString, contents)
+		if got := len(AppendElement(nil, Explicit(1), inner)); got != ExplicitSize(n) {
+			t.Errorf("[1] around %d octets: %d written, ExplicitSize says %d", n, got, ExplicitSize(n))
+		}
+	}
+}
+
 // TestIntegers: the boundaries of each integer length, as cryptobyte
-// writes them.
+// writes them, by AppendInt, IntSize and the Builder.
 func TestIntegers(t *testing.T) {
 	var vs []int64
 	for s := 0; s < 63; s++ {
@@ -123,6 +138,9 @@ func TestIntegers(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%d: % x, want % x", v, got, want)
 		}
+		if a := AppendInt(nil, v); !bytes.Equal(a, want) || len(a) != Size(IntSize(v)) {
+			t.Errorf("%d: AppendInt % x (IntSize %d), want % x", v, a, IntSize(v), want)
+		}
 	}
 }
 
@@ -132,7 +150,7 @@ func TestMisuse(t *testing.T) {
 	cases := map[string]func(b *Builder){
 		"left open":      func(b *Builder) { b.Open(Sequence) },
 		"close too many": func(b *Builder) { b.Open(Sequence); b.Close(); b.Close() },
-		"high tag":       func(b *Builder) { b.Open(0x1f) },
+		"high tag":       func(b *Builder) { b.Open(cbasn1.Tag(0x1f)) },
 		"too deep": func(b *Builder) {
 			for range maxDepth + 1 {
 				b.Open(Sequence)
