@@ -44,48 +44,64 @@ type SignOptions struct {
 // certificate embedded (RFC 5652 §5, RFC 4556 §3.2.1). signer is any
 // crypto.Signer: an RSA key (PKCS #1 v1.5) or an ECDSA key, on a card or not.
 func SignData(content []byte, ct ContentType, signer crypto.Signer, cert *x509.Certificate, opts SignOptions) ([]byte, error) {
-	oid := ct.oid()
-	if oid == nil {
-		return nil, fmt.Errorf("%w: content type %d", ErrUnexpectedContentType, int(ct))
-	}
-	h := opts.Hash
-	if h == 0 {
-		h = crypto.SHA256
-	}
-	digestOID, err := digestOIDOf(h)
+	alg, err := signingAlgorithmsFor(ct, signer, opts.Hash)
 	if err != nil {
 		return nil, err
 	}
-	var sigAlg asn1.ObjectIdentifier
-	var sigAlgNULL bool
-	switch signer.Public().(type) {
-	case *rsa.PublicKey:
-		sigAlg, sigAlgNULL = oidRSAEncryption, true
-	case *ecdsa.PublicKey:
-		sigAlg = ecdsaSignatureOID(h)
-	default:
-		return nil, fmt.Errorf("%w: %T", ErrUnsupportedKey, signer.Public())
-	}
-
 	if opts.SubjectKeyID && len(cert.SubjectKeyId) == 0 {
 		return nil, fmt.Errorf("%w: signer certificate has no subject key identifier", ErrUnknownSigner)
 	}
 
-	md := h.New()
+	md := alg.hash.New()
 	md.Write(content)
-	attrs := signedAttributes(oid, md.Sum(nil))
-	ah := h.New()
+	attrs := signedAttributes(alg.content, md.Sum(nil))
+	ah := alg.hash.New()
 	ah.Write(attrs)
-	sig, err := signer.Sign(opts.Rand, ah.Sum(nil), h)
+	sig, err := signer.Sign(opts.Rand, ah.Sum(nil), alg.hash)
 	if err != nil {
 		return nil, fmt.Errorf("pkinit: signing: %w", err)
 	}
 
 	p := signedDataParts{content: content, cert: cert, chain: opts.Chain, attrs: attrs, signature: sig}
-	if err := p.signerElements(oid, digestOID, sigAlg, sigAlgNULL, opts.SubjectKeyID); err != nil {
+	if err := p.signerElements(alg, opts.SubjectKeyID); err != nil {
 		return nil, err
 	}
 	return p.encode(), nil
+}
+
+// signingAlgorithms are what a SignedData by one signer names: the
+// content type's OID, the hash (SHA-256 unless asked otherwise) and its
+// OID, and the signature algorithm (rsaEncryption with its NULL
+// parameters, or ecdsa-with-SHA*).
+type signingAlgorithms struct {
+	content, digest, signature asn1.ObjectIdentifier
+	signatureNULL              bool
+	hash                       crypto.Hash
+}
+
+// signingAlgorithmsFor chooses the algorithms SignData writes for ct, the
+// signer's key and hash h (0: SHA-256).
+func signingAlgorithmsFor(ct ContentType, signer crypto.Signer, h crypto.Hash) (signingAlgorithms, error) {
+	a := signingAlgorithms{content: ct.oid(), hash: h}
+	if a.content == nil {
+		return a, fmt.Errorf("%w: content type %d", ErrUnexpectedContentType, int(ct))
+	}
+	if a.hash == 0 {
+		a.hash = crypto.SHA256
+	}
+	var err error
+	if a.digest, err = digestOIDOf(a.hash); err != nil {
+		return a, err
+	}
+	switch signer.Public().(type) {
+	case *rsa.PublicKey:
+		a.signature, a.signatureNULL = oidRSAEncryption, true
+	case *ecdsa.PublicKey:
+		a.signature = ecdsaSignatureOID(a.hash)
+	default:
+		return a, fmt.Errorf("%w: %T", ErrUnsupportedKey, signer.Public())
+	}
+	return a, nil
 }
 
 // ecdsaSignatureOID is ecdsa-with-SHA*, RFC 5758 §3.2 (RFC 3279 §2.2.3 for

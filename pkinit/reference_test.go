@@ -8,8 +8,6 @@ package pkinit
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
@@ -112,28 +110,11 @@ func marshalReplyKeyPackRef(r *ReplyKeyPack) ([]byte, error) {
 }
 
 func signDataRef(content []byte, ct ContentType, signer crypto.Signer, cert *x509.Certificate, opts SignOptions) ([]byte, error) {
-	oid := ct.oid()
-	if oid == nil {
-		return nil, fmt.Errorf("%w: content type %d", ErrUnexpectedContentType, int(ct))
-	}
-	h := opts.Hash
-	if h == 0 {
-		h = crypto.SHA256
-	}
-	digestOID, err := digestOIDOf(h)
+	alg, err := signingAlgorithmsFor(ct, signer, opts.Hash)
 	if err != nil {
 		return nil, err
 	}
-	var sigAlg asn1.ObjectIdentifier
-	var sigAlgNULL bool
-	switch signer.Public().(type) {
-	case *rsa.PublicKey:
-		sigAlg, sigAlgNULL = oidRSAEncryption, true
-	case *ecdsa.PublicKey:
-		sigAlg = map[crypto.Hash]asn1.ObjectIdentifier{crypto.SHA1: oidECDSAWithSHA1, crypto.SHA256: oidECDSAWithSHA256, crypto.SHA384: oidECDSAWithSHA384, crypto.SHA512: oidECDSAWithSHA512}[h]
-	default:
-		return nil, fmt.Errorf("%w: %T", ErrUnsupportedKey, signer.Public())
-	}
+	oid, h, digestOID, sigAlg, sigAlgNULL := alg.content, alg.hash, alg.digest, alg.signature, alg.signatureNULL
 
 	md := h.New()
 	md.Write(content)

@@ -97,8 +97,8 @@ func signedAttributes(ct asn1.ObjectIdentifier, digest []byte) []byte {
 
 // signerElements encodes the small parts of a SignerInfo: the eContentType,
 // the digest and signature algorithms, and the signer's identifier.
-func (p *signedDataParts) signerElements(ct, digestAlg, sigAlg asn1.ObjectIdentifier, sigAlgNULL, ski bool) error {
-	for _, oid := range []asn1.ObjectIdentifier{ct, digestAlg, sigAlg} {
+func (p *signedDataParts) signerElements(alg signingAlgorithms, ski bool) error {
+	for _, oid := range []asn1.ObjectIdentifier{alg.content, alg.digest, alg.signature} {
 		if oidSize(oid) == 0 {
 			return malformed("SignedData", fmt.Errorf("invalid object identifier %v", oid))
 		}
@@ -108,11 +108,11 @@ func (p *signedDataParts) signerElements(ct, digestAlg, sigAlg asn1.ObjectIdenti
 	}
 	serial := integerContents(p.cert.SerialNumber)
 	b := make([]byte, 0, 64+len(p.cert.RawIssuer)+len(serial)+len(p.cert.SubjectKeyId))
-	b = appendOID(b, ct)
+	b = appendOID(b, alg.content)
 	n1 := len(b)
-	b = appendAlgorithm(b, digestAlg, false)
+	b = appendAlgorithm(b, alg.digest, false)
 	n2 := len(b)
-	b = appendAlgorithm(b, sigAlg, sigAlgNULL)
+	b = appendAlgorithm(b, alg.signature, alg.signatureNULL)
 	n3 := len(b)
 	p.version = 1
 	if ski {
