@@ -5,13 +5,11 @@ import (
 	"crypto/x509"
 	"io"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/sclogon/sclogon/mapping"
 	"github.com/sclogon/sclogon/mapping/internal/mappingtest"
-	"github.com/sclogon/sclogon/mapping/ldif"
 )
 
 // BenchmarkMapLDIF is one uncached Map over the in-memory LDIF directory,
@@ -24,10 +22,7 @@ import (
 //	go test -run '^$' -bench MapLDIF -benchmem -cpu 1 ./mapping
 func BenchmarkMapLDIF(b *testing.B) {
 	f := mappingtest.NewFixture(b)
-	dir, err := ldif.Read(strings.NewReader(f.LDIF))
-	if err != nil {
-		b.Fatal(err)
-	}
+	dir := f.Directory(b, "")
 	m := mapping.New(dir, mapping.Policy{SIDTrustedCAs: []*x509.Certificate{f.CA}},
 		mapping.Options{Now: func() time.Time { return mappingtest.Now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	for _, tc := range []struct{ name, cert, hint, want string }{

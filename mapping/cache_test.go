@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/sclogon/sclogon/certs"
 	"github.com/sclogon/sclogon/mapping"
 	"github.com/sclogon/sclogon/mapping/internal/mappingtest"
-	"github.com/sclogon/sclogon/mapping/ldif"
 )
 
 // countingDirectory counts the searches a mapper makes.
@@ -46,10 +44,7 @@ func (d *countingDirectory) FindByAltSecID(ctx context.Context, values []string)
 // failure, and a mapper without the cache always search.
 func TestMappingCache(t *testing.T) {
 	f := mappingtest.NewFixture(t)
-	base, err := ldif.Read(strings.NewReader(f.LDIF))
-	if err != nil {
-		t.Fatal(err)
-	}
+	base := f.Directory(t, "")
 	now := mappingtest.Now
 	clock := func() time.Time { return now }
 	newMapper := func(ttl time.Duration, size int) (*mapping.Mapper, *countingDirectory) {

@@ -287,6 +287,12 @@ func FoldValue(s string) string {
 	if folded, ok := foldASCII(s); ok {
 		return folded
 	}
+	return foldRunes(s)
+}
+
+// foldRunes is FoldValue's definition, rune by rune; foldASCII is its fast
+// path for ASCII strings, and must agree with it (FuzzFoldValue).
+func foldRunes(s string) string {
 	var b strings.Builder
 	space := false
 	for _, r := range strings.Trim(s, " ") {

@@ -14,7 +14,6 @@ import (
 	"github.com/sclogon/sclogon/certs"
 	"github.com/sclogon/sclogon/mapping"
 	"github.com/sclogon/sclogon/mapping/internal/mappingtest"
-	"github.com/sclogon/sclogon/mapping/ldif"
 )
 
 // groupCounter counts the group requests a mapper makes: GroupsOf calls,
@@ -67,10 +66,7 @@ func TestGroupsOnePerLevel(t *testing.T) {
 	group("b1", 2104, "a1", "a2")
 	group("b2", 2105, "a3")
 	group("c1", 2106, "b1", "b2")
-	base, err := ldif.Read(strings.NewReader(f.LDIF + "\n" + extra.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	base := f.Directory(t, extra.String())
 	groupsOf := func(dir mapping.Directory) []certs.SID {
 		t.Helper()
 		m := mapping.New(dir, mapping.Policy{SIDTrustedCAs: []*x509.Certificate{f.CA}}, mapping.Options{Now: func() time.Time { return mappingtest.Now }})

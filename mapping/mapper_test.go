@@ -22,15 +22,12 @@ import (
 // not only the client's KRB-ERROR.
 func TestAmbiguityIsLogged(t *testing.T) {
 	f := mappingtest.NewFixture(t)
-	dir, err := ldif.Read(strings.NewReader(f.LDIF))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := f.Directory(t, "")
 	var buf bytes.Buffer
 	m := mapping.New(dir, mapping.Policy{Enforcement: mapping.EnforcementOff, SIDTrustedCAs: []*x509.Certificate{f.CA}},
 		mapping.Options{Now: func() time.Time { return mappingtest.Now }, Log: slog.New(slog.NewTextHandler(&buf, nil))})
 	c := f.Certs["conflict"]
-	_, err = m.Map(context.Background(), mapping.Request{Cert: c.Cert, Issuer: c.Issuer})
+	_, err := m.Map(context.Background(), mapping.Request{Cert: c.Cert, Issuer: c.Issuer})
 	if !errors.Is(err, mapping.ErrAmbiguous) || mapping.ErrorCode(err) != 75 {
 		t.Fatalf("err = %v", err)
 	}
@@ -43,7 +40,7 @@ func TestAmbiguityIsLogged(t *testing.T) {
 // TestMethodOrder: the first method in the policy's order names the result.
 func TestMethodOrder(t *testing.T) {
 	f := mappingtest.NewFixture(t)
-	dir, _ := ldif.Read(strings.NewReader(f.LDIF))
+	dir := f.Directory(t, "")
 	c := f.Certs["alice-sid"]
 	for _, order := range [][]mapping.Method{
 		{mapping.MethodUPN, mapping.MethodSIDExtension},
@@ -67,10 +64,7 @@ func TestMethodOrder(t *testing.T) {
 // that at INFO a success formats nothing.
 func TestMapLogLines(t *testing.T) {
 	f := mappingtest.NewFixture(t)
-	dir, err := ldif.Read(strings.NewReader(f.LDIF))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := f.Directory(t, "")
 	mapAt := func(level slog.Level, cert string, enforcement mapping.Enforcement) string {
 		var buf bytes.Buffer
 		m := mapping.New(dir, mapping.Policy{Enforcement: enforcement, SIDTrustedCAs: []*x509.Certificate{f.CA}},

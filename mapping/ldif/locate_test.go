@@ -2,7 +2,6 @@ package ldif_test
 
 import (
 	"context"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -81,10 +80,7 @@ func (d *locator) FindByAltSecID(ctx context.Context, v []string) ([]mapping.Ent
 // per-method or name-hint lookups.
 func TestMappingSuiteThroughLocate(t *testing.T) {
 	f := mappingtest.NewFixture(t)
-	dir, err := ldif.Read(strings.NewReader(f.LDIF))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := f.Directory(t, "")
 	loc := &locator{Directory: dir}
 	mappingtest.Run(t, f, loc)
 	if loc.locates.Load() == 0 || loc.finds.Load() != 0 {

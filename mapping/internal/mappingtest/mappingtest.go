@@ -23,6 +23,7 @@ import (
 
 	"github.com/sclogon/sclogon/certs"
 	"github.com/sclogon/sclogon/mapping"
+	"github.com/sclogon/sclogon/mapping/ldif"
 )
 
 // Now is the clock of every case.
@@ -52,6 +53,17 @@ type Fixture struct {
 	CA      *x509.Certificate // trusted to assert SIDs
 	OtherCA *x509.Certificate // chains fine, not trusted to assert SIDs
 	Certs   map[string]Cert
+}
+
+// Directory is the fixture's accounts, and extra LDIF entries after them,
+// as the in-memory LDIF directory.
+func (f *Fixture) Directory(tb testing.TB, extra string) *ldif.Directory {
+	tb.Helper()
+	dir, err := ldif.Read(strings.NewReader(f.LDIF + "\n" + extra))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dir
 }
 
 // Cert is a fixture certificate and the CA that issued it.
