@@ -412,20 +412,11 @@ func TestTCPConnectionLimits(t *testing.T) {
 // exchangeOn sends msg as one frame on c and reads the reply frame.
 func exchangeOn(t testing.TB, c net.Conn, msg []byte) []byte {
 	t.Helper()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	frame := append([]byte{byte(len(msg) >> 24), byte(len(msg) >> 16), byte(len(msg) >> 8), byte(len(msg))}, msg...)
-	if _, err := c.Write(frame); err != nil {
+	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write(frame(msg)); err != nil {
 		t.Fatal(err)
 	}
-	var hdr [4]byte
-	if _, err := io.ReadFull(c, hdr[:]); err != nil {
-		t.Fatal(err)
-	}
-	reply := make([]byte, int(hdr[0])<<24|int(hdr[1])<<16|int(hdr[2])<<8|int(hdr[3]))
-	if _, err := io.ReadFull(c, reply); err != nil {
-		t.Fatal(err)
-	}
-	return reply
+	return readReply(t, c)
 }
 
 // procStatus reads a "Key: value kB" field of /proc/self/status, in bytes.
