@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sclogon/sclogon/bench/report"
 	"github.com/sclogon/sclogon/certs/pki"
 	"github.com/sclogon/sclogon/integration/harness"
 	"github.com/sclogon/sclogon/kinit"
@@ -171,20 +172,14 @@ func BenchmarkDirectory(b *testing.B) {
 // round's pair saw the machine alike, where the ratio of the medians
 // mixes rounds.
 func pairedRateRatio(a, b []Result) float64 {
-	var ratios []float64
-	for i := range min(len(a), len(b)) {
-		if b[i].PerSecond() > 0 {
-			ratios = append(ratios, a[i].PerSecond()/b[i].PerSecond())
+	rate := func(rs []Result) []float64 {
+		out := make([]float64, len(rs))
+		for i, r := range rs {
+			out[i] = r.PerSecond()
 		}
+		return out
 	}
-	if len(ratios) == 0 {
-		return 0
-	}
-	slices.Sort(ratios)
-	if n := len(ratios); n%2 == 0 {
-		return (ratios[n/2-1] + ratios[n/2]) / 2
-	}
-	return ratios[len(ratios)/2]
+	return report.MedianRatio(rate(a), rate(b))
 }
 
 // reportMedian reports the run whose rate is the median of results, and

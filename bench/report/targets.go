@@ -46,9 +46,21 @@ func pairedRatio(a, b Cell, fig func(c Cell, i int) float64) float64 {
 	if n == 0 || n != len(b.RunRates) || n != len(a.RunKDCCPU) || n != len(b.RunKDCCPU) {
 		return fig(a, -1) / fig(b, -1)
 	}
-	ratios := make([]float64, n)
+	as, bs := make([]float64, n), make([]float64, n)
 	for i := range n {
-		ratios[i] = fig(a, i) / fig(b, i)
+		as[i], bs[i] = fig(a, i), fig(b, i)
+	}
+	return MedianRatio(as, bs)
+}
+
+// MedianRatio is the median over i of a[i]/b[i], the runs of two rows
+// measured in turns, leaving out a run of b at 0; 0 when none is left.
+func MedianRatio(a, b []float64) float64 {
+	var ratios []float64
+	for i := range min(len(a), len(b)) {
+		if b[i] != 0 {
+			ratios = append(ratios, a[i]/b[i])
+		}
 	}
 	return Median(ratios)
 }
