@@ -4,40 +4,12 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/sclogon/sclogon/certs"
 	"github.com/sclogon/sclogon/mapping"
 	"github.com/sclogon/sclogon/mapping/internal/mappingtest"
 )
-
-// countingDirectory counts the searches a mapper makes.
-type countingDirectory struct {
-	mapping.Directory
-	n atomic.Int64
-}
-
-func (d *countingDirectory) FindByUPN(ctx context.Context, upn string) ([]mapping.Entry, error) {
-	d.n.Add(1)
-	return d.Directory.FindByUPN(ctx, upn)
-}
-
-func (d *countingDirectory) FindBySAMAccountName(ctx context.Context, name string) ([]mapping.Entry, error) {
-	d.n.Add(1)
-	return d.Directory.FindBySAMAccountName(ctx, name)
-}
-
-func (d *countingDirectory) FindBySID(ctx context.Context, sid certs.SID) ([]mapping.Entry, error) {
-	d.n.Add(1)
-	return d.Directory.FindBySID(ctx, sid)
-}
-
-func (d *countingDirectory) FindByAltSecID(ctx context.Context, values []string) ([]mapping.Entry, error) {
-	d.n.Add(1)
-	return d.Directory.FindByAltSecID(ctx, values)
-}
 
 // TestMappingCache: with cache_ttl a certificate mapped once is not looked
 // up again with the same hint until the TTL passes; another hint, a
@@ -47,8 +19,8 @@ func TestMappingCache(t *testing.T) {
 	base := f.Directory(t, "")
 	now := mappingtest.Now
 	clock := func() time.Time { return now }
-	newMapper := func(ttl time.Duration, size int) (*mapping.Mapper, *countingDirectory) {
-		dir := &countingDirectory{Directory: base}
+	newMapper := func(ttl time.Duration, size int) (*mapping.Mapper, *mappingtest.Counting) {
+		dir := &mappingtest.Counting{Directory: base}
 		return mapping.New(dir, mapping.Policy{SIDTrustedCAs: []*x509.Certificate{f.CA}, CacheTTL: ttl, CacheSize: size},
 			mapping.Options{Now: clock}), dir
 	}
@@ -63,13 +35,13 @@ func TestMappingCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	searches := dir.n.Load()
+	searches := dir.Finds.Load()
 	if searches == 0 {
 		t.Fatal("the first mapping searched nothing")
 	}
 	again, err := mapAs(m, alice, "alice")
-	if err != nil || dir.n.Load() != searches {
-		t.Fatalf("cached mapping: %v, %d searches after %d", err, dir.n.Load(), searches)
+	if err != nil || dir.Finds.Load() != searches {
+		t.Fatalf("cached mapping: %v, %d searches after %d", err, dir.Finds.Load(), searches)
 	}
 	if again.Account.SAMAccountName != first.Account.SAMAccountName || again.Method != first.Method || again.Strong != first.Strong {
 		t.Errorf("cached result %+v, first %+v", again, first)
@@ -78,22 +50,22 @@ func TestMappingCache(t *testing.T) {
 	if r, _ := mapAs(m, alice, "alice"); r.Account.SAMAccountName != first.Account.SAMAccountName {
 		t.Error("a caller changed the cached result")
 	}
-	if _, err := mapAs(m, alice, "alice@example.com"); err != nil || dir.n.Load() == searches {
-		t.Errorf("another hint: %v, searched %t", err, dir.n.Load() != searches)
+	if _, err := mapAs(m, alice, "alice@example.com"); err != nil || dir.Finds.Load() == searches {
+		t.Errorf("another hint: %v, searched %t", err, dir.Finds.Load() != searches)
 	}
-	searches = dir.n.Load()
+	searches = dir.Finds.Load()
 	now = now.Add(time.Minute)
-	if _, err := mapAs(m, alice, "alice"); err != nil || dir.n.Load() == searches {
-		t.Errorf("after the TTL: %v, searched %t", err, dir.n.Load() != searches)
+	if _, err := mapAs(m, alice, "alice"); err != nil || dir.Finds.Load() == searches {
+		t.Errorf("after the TTL: %v, searched %t", err, dir.Finds.Load() != searches)
 	}
 
-	searches = dir.n.Load()
+	searches = dir.Finds.Load()
 	for range 2 {
 		if _, err := mapAs(m, f.Certs["conflict"], ""); !errors.Is(err, mapping.ErrAmbiguous) {
 			t.Fatalf("conflict: %v", err)
 		}
 	}
-	if got := dir.n.Load() - searches; got < 2 {
+	if got := dir.Finds.Load() - searches; got < 2 {
 		t.Errorf("a failed mapping was cached: %d searches for two", got)
 	}
 
@@ -103,8 +75,8 @@ func TestMappingCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if one := offDir.n.Load() / 2; one == 0 || offDir.n.Load() != 2*one {
-		t.Errorf("without the cache: %d searches for two mappings", offDir.n.Load())
+	if one := offDir.Finds.Load() / 2; one == 0 || offDir.Finds.Load() != 2*one {
+		t.Errorf("without the cache: %d searches for two mappings", offDir.Finds.Load())
 	}
 
 	// A full cache (two entries) still takes new certificates.
@@ -114,8 +86,8 @@ func TestMappingCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	searches = smallDir.n.Load()
-	if _, err := mapAs(small, f.Certs["bob-ski"], ""); err != nil || smallDir.n.Load() != searches {
-		t.Errorf("the newest entry of a full cache: %v, searched %t", err, smallDir.n.Load() != searches)
+	searches = smallDir.Finds.Load()
+	if _, err := mapAs(small, f.Certs["bob-ski"], ""); err != nil || smallDir.Finds.Load() != searches {
+		t.Errorf("the newest entry of a full cache: %v, searched %t", err, smallDir.Finds.Load() != searches)
 	}
 }

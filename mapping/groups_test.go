@@ -16,20 +16,12 @@ import (
 	"github.com/sclogon/sclogon/mapping/internal/mappingtest"
 )
 
-// groupCounter counts the group requests a mapper makes: GroupsOf calls,
-// and, when lister is set, GroupsOfAny calls (answered from GroupsOf).
-type groupCounter struct {
-	mapping.Directory
-	perMember, batched atomic.Int64
+// lister is a counted directory that is also a mapping.GroupLister, its
+// GroupsOfAny answered from GroupsOf and counted in batched.
+type lister struct {
+	*mappingtest.Counting
+	batched *atomic.Int64
 }
-
-func (d *groupCounter) GroupsOf(ctx context.Context, dn string) ([]mapping.Entry, error) {
-	d.perMember.Add(1)
-	return d.Directory.GroupsOf(ctx, dn)
-}
-
-// lister is a groupCounter that is also a mapping.GroupLister.
-type lister struct{ *groupCounter }
 
 func (d lister) GroupsOfAny(ctx context.Context, dns []string) ([]mapping.Entry, error) {
 	d.batched.Add(1)
@@ -79,17 +71,17 @@ func TestGroupsOnePerLevel(t *testing.T) {
 		slices.SortFunc(sids, func(a, b certs.SID) int { return strings.Compare(a.String(), b.String()) })
 		return sids
 	}
-	plain := &groupCounter{Directory: base}
+	plain := &mappingtest.Counting{Directory: base}
 	want := groupsOf(plain)
-	if len(want) != 9 || plain.perMember.Load() != 10 {
-		t.Fatalf("without GroupsOfAny: %d groups in %d requests, want 9 in 10", len(want), plain.perMember.Load())
+	if len(want) != 9 || plain.Groups.Load() != 10 {
+		t.Fatalf("without GroupsOfAny: %d groups in %d requests, want 9 in 10", len(want), plain.Groups.Load())
 	}
-	batching := &groupCounter{Directory: base}
-	got := groupsOf(lister{batching})
+	batching := lister{&mappingtest.Counting{Directory: base}, new(atomic.Int64)}
+	got := groupsOf(batching)
 	if !slices.Equal(got, want) {
 		t.Errorf("groups %v, want %v", got, want)
 	}
-	if n, b := batching.perMember.Load(), batching.batched.Load(); n != 1 || b != 3 {
+	if n, b := batching.Groups.Load(), batching.batched.Load(); n != 1 || b != 3 {
 		t.Errorf("%d GroupsOf and %d GroupsOfAny requests, want 1 and 3", n, b)
 	}
 }

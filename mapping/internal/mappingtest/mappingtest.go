@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,6 +65,38 @@ func (f *Fixture) Directory(tb testing.TB, extra string) *ldif.Directory {
 		tb.Fatal(err)
 	}
 	return dir
+}
+
+// Counting is a directory that counts the requests made of it: the
+// per-method lookups (FindBy*) in Finds, GroupsOf in Groups.
+type Counting struct {
+	mapping.Directory
+	Finds, Groups atomic.Int64
+}
+
+func (d *Counting) FindByUPN(ctx context.Context, upn string) ([]mapping.Entry, error) {
+	d.Finds.Add(1)
+	return d.Directory.FindByUPN(ctx, upn)
+}
+
+func (d *Counting) FindBySAMAccountName(ctx context.Context, name string) ([]mapping.Entry, error) {
+	d.Finds.Add(1)
+	return d.Directory.FindBySAMAccountName(ctx, name)
+}
+
+func (d *Counting) FindBySID(ctx context.Context, sid certs.SID) ([]mapping.Entry, error) {
+	d.Finds.Add(1)
+	return d.Directory.FindBySID(ctx, sid)
+}
+
+func (d *Counting) FindByAltSecID(ctx context.Context, values []string) ([]mapping.Entry, error) {
+	d.Finds.Add(1)
+	return d.Directory.FindByAltSecID(ctx, values)
+}
+
+func (d *Counting) GroupsOf(ctx context.Context, dn string) ([]mapping.Entry, error) {
+	d.Groups.Add(1)
+	return d.Directory.GroupsOf(ctx, dn)
 }
 
 // Cert is a fixture certificate and the CA that issued it.
