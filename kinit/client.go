@@ -98,6 +98,11 @@ type Client struct {
 	Rand      io.Reader        // default crypto/rand
 	// Trace, when set, is told of each step (for -V). Never secrets.
 	Trace func(format string, args ...any)
+	// AgreementKey, when set, supplies the key-agreement key of each DH or
+	// ECDH request instead of a fresh one: a load generator reuses one per
+	// client ([pkinit.DHKey.ForReuse]) so that its own CPU does not bound the
+	// KDC it measures. A logon never sets it: its key is used once.
+	AgreementKey func(KeyExchange) (*pkinit.DHKey, error)
 }
 
 // Result is what a kinit obtained.
@@ -113,6 +118,18 @@ type Result struct {
 // CCache is the result as a credential cache: the TGT, then the service tickets.
 func (r *Result) CCache() *ccache.CCache {
 	return &ccache.CCache{Principal: r.Client, Credentials: append([]ccache.Credential{r.TGT}, r.Services...)}
+}
+
+// agreementKey is the key-agreement key for a request in kx: a fresh one
+// unless AgreementKey supplies it.
+func (c *Client) agreementKey(kx KeyExchange) (*pkinit.DHKey, error) {
+	switch {
+	case c.AgreementKey != nil:
+		return c.AgreementKey(kx)
+	case kx.Curve != 0:
+		return pkinit.NewECDHKey(kx.Curve, c.rand())
+	}
+	return pkinit.NewDHKey(kx.Group, c.rand())
 }
 
 // offeredETypes are the enctypes the client accepts for the reply and session
@@ -409,12 +426,7 @@ func (c *Client) pkinitRequest(x *asExchange, freshness []byte) (*asState, error
 	}
 	st := &asState{nonce: nonce}
 	if !x.kx.RSA {
-		if x.kx.Curve != 0 {
-			st.key, err = pkinit.NewECDHKey(x.kx.Curve, c.rand())
-		} else {
-			st.key, err = pkinit.NewDHKey(x.kx.Group, c.rand())
-		}
-		if err != nil {
+		if st.key, err = c.agreementKey(x.kx); err != nil {
 			return nil, err
 		}
 		if ap.ClientPublicValue, err = st.key.PublicKeyInfo(); err != nil {

@@ -1,6 +1,7 @@
 package pkinit
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdh"
 	"crypto/sha1"
@@ -97,6 +98,14 @@ type DHKey struct {
 	y     *big.Int // g^x mod p, public
 	ec    *ecdh.PrivateKey
 	curve Curve
+	last  *lastAgreement // set by ForReuse
+}
+
+// lastAgreement is a reused key's last peer value and the secret with it.
+type lastAgreement struct {
+	mu     sync.Mutex
+	peer   []byte
+	secret []byte
 }
 
 // NewDHKey makes a MODP key pair in group. The private exponent has the
@@ -183,6 +192,41 @@ func (k *DHKey) PublicKeyInfo() ([]byte, error) {
 // fixed-size (RFC 5349 §4). The caller owns the secret and should clear it
 // once the reply key is derived, as [BuildDHReply] and [ProcessReply] do.
 func (k *DHKey) SharedSecret(peer []byte) ([]byte, error) {
+	if k.last != nil {
+		return k.last.agree(k, peer)
+	}
+	return k.sharedSecret(peer)
+}
+
+// ForReuse returns k made for use in many exchanges, as a load generator's
+// clients use theirs (bench/kdcload): it remembers the secret of its last
+// agreement and answers the same peer value from memory. Against a KDC that
+// reuses its own key (RFC 4556 §3.2.3.1, sclogon's dh_key_reuse) each
+// secret is then computed once. The remembered secret lives as long as the
+// key, so a logon's key, which is used once, is never made for reuse.
+func (k *DHKey) ForReuse() *DHKey {
+	r := *k
+	r.last = new(lastAgreement)
+	return &r
+}
+
+// agree is SharedSecret through the memory of the last agreement. The
+// caller owns, and may clear, the copy it gets.
+func (l *lastAgreement) agree(k *DHKey, peer []byte) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.secret == nil || !bytes.Equal(l.peer, peer) {
+		s, err := k.sharedSecret(peer)
+		if err != nil {
+			return nil, err
+		}
+		clear(l.secret)
+		l.peer, l.secret = bytes.Clone(peer), s
+	}
+	return bytes.Clone(l.secret), nil
+}
+
+func (k *DHKey) sharedSecret(peer []byte) ([]byte, error) {
 	if k.ec != nil {
 		c, _ := k.curve.ecdh()
 		pub, err := c.NewPublicKey(peer)
@@ -209,7 +253,7 @@ func (k *DHKey) SharedSecret(peer []byte) ([]byte, error) {
 // already validated, without validating it again.
 func (k *DHKey) agree(pub *ClientPublic) ([]byte, error) {
 	if k.ec != nil || pub.y == nil || k.gp.p == nil {
-		return k.SharedSecret(pub.value)
+		return k.sharedSecret(pub.value)
 	}
 	return k.modpSecret(pub.y)
 }

@@ -1,6 +1,7 @@
 package pkinit
 
 import (
+	"bytes"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -138,5 +139,60 @@ func TestSharedSecretRefusesNonMember(t *testing.T) {
 	}
 	if string(s1) != string(s2) {
 		t.Fatal("the two sides disagree on the secret")
+	}
+}
+
+// TestForReuse: a key made for reuse gives the secret a fresh computation
+// gives, for each peer in turn; answers a repeated peer from memory (one
+// allocation, the caller's copy, where an exponentiation makes several);
+// hands out copies the caller may clear; and remembers nothing of a
+// refused value.
+func TestForReuse(t *testing.T) {
+	for _, mk := range []func() (*DHKey, error){
+		func() (*DHKey, error) { return NewDHKey(MODPGroup14, rand.Reader) },
+		func() (*DHKey, error) { return NewECDHKey(CurveP256, rand.Reader) },
+	} {
+		k, err := mk()
+		if err != nil {
+			t.Fatal(err)
+		}
+		reused := k.ForReuse()
+		if !bytes.Equal(reused.PublicValue(), k.PublicValue()) {
+			t.Fatal("ForReuse changed the key")
+		}
+		var peers []*DHKey
+		for range 2 {
+			p, err := mk()
+			if err != nil {
+				t.Fatal(err)
+			}
+			peers = append(peers, p)
+		}
+		for _, p := range []*DHKey{peers[0], peers[0], peers[1], peers[0]} {
+			want, err := p.SharedSecret(k.PublicValue())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := reused.SharedSecret(p.PublicValue())
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("reused key's secret %x, %v; want %x", got, err, want)
+			}
+			clear(got) // the caller's copy: the remembered secret must survive it
+		}
+		repeated := peers[0].PublicValue()
+		if allocs := testing.AllocsPerRun(20, func() {
+			if _, err := reused.SharedSecret(repeated); err != nil {
+				t.Fatal(err)
+			}
+		}); allocs > 1 {
+			t.Errorf("a repeated peer cost %v allocations: computed again, not remembered", allocs)
+		}
+		if _, err := reused.SharedSecret([]byte{0x02, 0x01, 0x01}); err == nil {
+			t.Fatal("a refused value agreed")
+		}
+		want, _ := peers[0].SharedSecret(k.PublicValue())
+		if got, err := reused.SharedSecret(peers[0].PublicValue()); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("after a refused value: %x, %v; want %x", got, err, want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package kdcload
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"io"
@@ -126,12 +127,42 @@ func TestRunVerifiesLogons(t *testing.T) {
 		}
 	}
 	// A timed load counts only what ended in its window, which on a busy
-	// machine may be nothing; none of it may fail.
-	res, err := Run(ctx, Load{Addr: addr, Users: r.Users, KeyExchange: kinit.KeyExchange{Curve: pkinit.CurveP256}, Concurrency: 2, Duration: 300 * time.Millisecond, Policy: pol})
+	// machine may be nothing; none of it may fail, with fresh client keys
+	// or reused ones (against a KDC that reuses its own, the reused keys'
+	// remembered secrets must give the reply key of every logon).
+	for _, l := range []Load{
+		{KeyExchange: kinit.KeyExchange{Curve: pkinit.CurveP256}},
+		{KeyExchange: kinit.KeyExchange{Curve: pkinit.CurveP256}, ReuseClientKeys: true},
+		{KeyExchange: kinit.KeyExchange{Group: pkinit.MODPGroup14}, ReuseClientKeys: true},
+	} {
+		l.Addr, l.Users, l.Concurrency, l.Duration, l.Policy = addr, r.Users, 2, 300*time.Millisecond, pol
+		res, err := Run(ctx, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Errors != 0 || len(res.Latencies) != res.Exchanges {
+			t.Fatalf("timed load %s, reused keys %v: %d errors (first %v), %d exchanges, %d latencies", l.KeyExchange, l.ReuseClientKeys, res.Errors, res.FirstErr, res.Exchanges, len(res.Latencies))
+		}
+	}
+}
+
+// TestReusedKeys: one key per key exchange, the same at every request.
+func TestReusedKeys(t *testing.T) {
+	keys := reusedKeys()
+	dh, ec := kinit.KeyExchange{Group: pkinit.MODPGroup14}, kinit.KeyExchange{Curve: pkinit.CurveP256}
+	k1, err := keys(dh)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Errors != 0 || len(res.Latencies) != res.Exchanges {
-		t.Fatalf("timed load: %d errors (first %v), %d exchanges, %d latencies", res.Errors, res.FirstErr, res.Exchanges, len(res.Latencies))
+	k2, _ := keys(dh)
+	k3, err := keys(ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k1 != k2 || k1 == k3 || bytes.Equal(k1.PublicValue(), k3.PublicValue()) {
+		t.Fatal("reusedKeys: not one key per key exchange")
+	}
+	if k4, _ := reusedKeys()(dh); bytes.Equal(k4.PublicValue(), k1.PublicValue()) {
+		t.Fatal("two clients share a key")
 	}
 }

@@ -2,6 +2,7 @@ package kdcload
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"github.com/sclogon/sclogon/kinit"
 	"github.com/sclogon/sclogon/kinit/ccache"
 	"github.com/sclogon/sclogon/kinit/transport"
+	"github.com/sclogon/sclogon/pkinit"
 )
 
 // Load is one measurement: Concurrency clients, each running PKINIT logons
@@ -26,6 +28,14 @@ type Load struct {
 	Policy      kinit.Policy // the client's trust in the KDC (pkinit_anchors)
 	// KDC, when set, is measured over the counted window.
 	KDC *Process
+	// ReuseClientKeys has each client make one key-agreement key and reuse
+	// it, remembering the secret of its last agreement (pkinit.DHKey.ForReuse),
+	// where a logon makes a fresh key and computes every secret. With the
+	// clients on a core of their own, their cost then does not bound the
+	// rate: against a KDC that reuses its key too (sclogon's dh_key_reuse)
+	// a client computes each secret once. The KDC's work is the same: it
+	// validates the client's value and computes the secret for every request.
+	ReuseClientKeys bool
 }
 
 // Result is what a Load measured. One exchange is one PKINIT logon as any
@@ -108,6 +118,9 @@ func Run(ctx context.Context, l Load) (Result, error) {
 			w := &workers[i]
 			u := l.Users[i%len(l.Users)]
 			c := &kinit.Client{Transport: &transport.Client{Timeout: 10 * time.Second}}
+			if l.ReuseClientKeys {
+				c.AgreementKey = reusedKeys()
+			}
 			req := kinit.Request{
 				Client:      ccache.Principal{NameType: 1, Components: []string{u.Name}, Realm: RealmName},
 				Identity:    u.Identity,
@@ -191,4 +204,28 @@ func Run(ctx context.Context, l Load) (Result, error) {
 		r.KDCPeak = after.PeakRSS
 	}
 	return r, nil
+}
+
+// reusedKeys supplies one client's key-agreement keys: one per key
+// exchange, made on first use and reused after. A client runs its logons
+// one after another, so the map needs no lock.
+func reusedKeys() func(kinit.KeyExchange) (*pkinit.DHKey, error) {
+	keys := map[kinit.KeyExchange]*pkinit.DHKey{}
+	return func(kx kinit.KeyExchange) (*pkinit.DHKey, error) {
+		if k := keys[kx]; k != nil {
+			return k, nil
+		}
+		var k *pkinit.DHKey
+		var err error
+		if kx.Curve != 0 {
+			k, err = pkinit.NewECDHKey(kx.Curve, rand.Reader)
+		} else {
+			k, err = pkinit.NewDHKey(kx.Group, rand.Reader)
+		}
+		if err != nil {
+			return nil, err
+		}
+		keys[kx] = k.ForReuse()
+		return keys[kx], nil
+	}
 }

@@ -149,6 +149,7 @@ type cellRuns struct {
 	p50, p99        []time.Duration
 	kdcCPU, loadCPU []time.Duration
 	loadBefore      string
+	reuseKeys       bool // the clients reuse their key-agreement keys (kdcload.Load.ReuseClientKeys)
 }
 
 func newCellRuns(label string, kx keyExchange, conc int) *cellRuns {
@@ -161,7 +162,7 @@ func (c *cellRuns) measure(ctx context.Context, o options, realm *kdcload.Realm,
 		c.loadBefore = loadAverage1()
 	}
 	res, err := kdcload.Run(ctx, kdcload.Load{Addr: p.Addr, Users: realm.Users, KeyExchange: c.kx.kx, Concurrency: c.cell.Concurrency,
-		Warmup: o.warmup, Duration: o.duration, Policy: pol, KDC: p})
+		Warmup: o.warmup, Duration: o.duration, Policy: pol, KDC: p, ReuseClientKeys: c.reuseKeys})
 	if err != nil {
 		return err
 	}
@@ -722,7 +723,7 @@ func profile(ctx context.Context, realm *kdcload.Realm, pol kinit.Policy, o opti
 		return "", "", err
 	}
 	_, err = kdcload.Run(ctx, kdcload.Load{Addr: p.Addr, Users: realm.Users, KeyExchange: keyExchanges[0].kx, Concurrency: 8,
-		Warmup: o.warmup, Duration: 2 * o.duration, Policy: pol, KDC: p})
+		Warmup: o.warmup, Duration: 2 * o.duration, Policy: pol, KDC: p, ReuseClientKeys: true})
 	p.Stop()
 	if err != nil {
 		return "", "", err
