@@ -555,7 +555,7 @@ func (b *bench) profiles() error {
 	}
 	rep := b.rep
 	rep.Profile = prof
-	rep.ProfileLoad = fmt.Sprintf("DH-2048, concurrency 8, %s, %s users, a %s KDC key, %s, the KDC on CPU %d and the clients on CPU %d", 2*b.o.duration, rep.UserKey, rep.KDCKey, rep.Sclogon, kdcCPU, loadCPU)
+	rep.ProfileLoad = fmt.Sprintf("DH-2048, concurrency 8, %s, %s users, a %s KDC key, %s, the KDC on CPU %d and the clients, reusing their keys as in the per-core rows, on CPU %d", 2*b.o.duration, rep.UserKey, rep.KDCKey, rep.Sclogon, kdcCPU, loadCPU)
 	rep.Commands = append(rep.Commands, cmdline)
 	if b.o.kdcprofileBefore != "" {
 		logf("the same profile of the baseline KDC, %s", b.o.kdcprofileBefore)
