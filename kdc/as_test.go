@@ -306,13 +306,7 @@ func TestDHLeadingZeroSecret(t *testing.T) {
 			rep := sendAndParseDHRep(t, k.addr, first)
 			var key *pkinit.DHKey
 			for i := 0; i < 10000 && key == nil; i++ {
-				var c *pkinit.DHKey
-				var err error
-				if tc.curve != 0 {
-					c, err = pkinit.NewECDHKey(tc.curve, rand.Reader)
-				} else {
-					c, err = pkinit.NewDHKey(tc.group, rand.Reader)
-				}
+				c, err := pkinit.NewAgreementKey(tc.curve, tc.group, rand.Reader)
 				if err != nil {
 					t.Fatal(err)
 				}

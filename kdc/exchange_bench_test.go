@@ -51,12 +51,7 @@ func BenchmarkASExchange(b *testing.B) {
 				b.Fatal(err)
 			}
 			token := freshnessFrom(b, k.ServeKerberos(context.Background(), unauth, benchPeer, "tcp"))
-			var clientKey *pkinit.DHKey
-			if kx.curve != 0 {
-				clientKey, err = pkinit.NewECDHKey(kx.curve, rand.Reader)
-			} else {
-				clientKey, err = pkinit.NewDHKey(kx.group, rand.Reader)
-			}
+			clientKey, err := pkinit.NewAgreementKey(kx.curve, kx.group, rand.Reader)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -123,13 +123,10 @@ func (r *Result) CCache() *ccache.CCache {
 // agreementKey is the key-agreement key for a request in kx: a fresh one
 // unless AgreementKey supplies it.
 func (c *Client) agreementKey(kx KeyExchange) (*pkinit.DHKey, error) {
-	switch {
-	case c.AgreementKey != nil:
+	if c.AgreementKey != nil {
 		return c.AgreementKey(kx)
-	case kx.Curve != 0:
-		return pkinit.NewECDHKey(kx.Curve, c.rand())
 	}
-	return pkinit.NewDHKey(kx.Group, c.rand())
+	return pkinit.NewAgreementKey(kx.Curve, kx.Group, c.rand())
 }
 
 // offeredETypes are the enctypes the client accepts for the reply and session

@@ -129,6 +129,15 @@ func NewDHKey(group Group, rand io.Reader) (*DHKey, error) {
 	return &DHKey{group: group, gp: gp, x: x, y: y}, nil
 }
 
+// NewAgreementKey makes an ECDH key pair on curve when curve is set, else a
+// MODP key pair in group.
+func NewAgreementKey(curve Curve, group Group, rand io.Reader) (*DHKey, error) {
+	if curve != 0 {
+		return NewECDHKey(curve, rand)
+	}
+	return NewDHKey(group, rand)
+}
+
 // NewECDHKey makes an ECDH key pair on curve.
 func NewECDHKey(curve Curve, rand io.Reader) (*DHKey, error) {
 	c, _ := curve.ecdh()
@@ -308,10 +317,7 @@ func (c *ClientPublic) Value() []byte { return c.value }
 
 // NewKey makes the KDC's ephemeral key in the client's group or curve.
 func (c *ClientPublic) NewKey(rand io.Reader) (*DHKey, error) {
-	if c.Curve != 0 {
-		return NewECDHKey(c.Curve, rand)
-	}
-	return NewDHKey(c.Group, rand)
+	return NewAgreementKey(c.Curve, c.Group, rand)
 }
 
 // ParseClientPublicValue reads and validates AuthPack.clientPublicValue: a

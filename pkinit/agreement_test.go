@@ -142,16 +142,20 @@ func TestSharedSecretRefusesNonMember(t *testing.T) {
 	}
 }
 
+// dhAndECDH are a MODP group and a curve, for tests that take one of each.
+var dhAndECDH = []struct {
+	group Group
+	curve Curve
+}{{group: MODPGroup14}, {curve: CurveP256}}
+
 // TestForReuse: a key made for reuse gives the secret a fresh computation
 // gives, for each peer in turn; answers a repeated peer from memory (one
 // allocation, the caller's copy, where an exponentiation makes several);
 // hands out copies the caller may clear; and remembers nothing of a
 // refused value.
 func TestForReuse(t *testing.T) {
-	for _, mk := range []func() (*DHKey, error){
-		func() (*DHKey, error) { return NewDHKey(MODPGroup14, rand.Reader) },
-		func() (*DHKey, error) { return NewECDHKey(CurveP256, rand.Reader) },
-	} {
+	for _, kx := range dhAndECDH {
+		mk := func() (*DHKey, error) { return NewAgreementKey(kx.curve, kx.group, rand.Reader) }
 		k, err := mk()
 		if err != nil {
 			t.Fatal(err)

@@ -267,11 +267,8 @@ func TestReusedServerKey(t *testing.T) {
 // AuthPack is not trusted but parsed anew.
 func TestValidatedClientPublic(t *testing.T) {
 	f := fixtures(t)
-	for _, mk := range []func() (*DHKey, error){
-		func() (*DHKey, error) { return NewDHKey(MODPGroup14, rand.Reader) },
-		func() (*DHKey, error) { return NewECDHKey(CurveP256, rand.Reader) },
-	} {
-		client, err := mk()
+	for _, kx := range dhAndECDH {
+		client, err := NewAgreementKey(kx.curve, kx.group, rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +277,7 @@ func TestValidatedClientPublic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		other, err := mk()
+		other, err := NewAgreementKey(kx.curve, kx.group, rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -215,13 +215,7 @@ func reusedKeys() func(kinit.KeyExchange) (*pkinit.DHKey, error) {
 		if k := keys[kx]; k != nil {
 			return k, nil
 		}
-		var k *pkinit.DHKey
-		var err error
-		if kx.Curve != 0 {
-			k, err = pkinit.NewECDHKey(kx.Curve, rand.Reader)
-		} else {
-			k, err = pkinit.NewDHKey(kx.Group, rand.Reader)
-		}
+		k, err := pkinit.NewAgreementKey(kx.Curve, kx.Group, rand.Reader)
 		if err != nil {
 			return nil, err
 		}
