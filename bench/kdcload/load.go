@@ -99,12 +99,6 @@ func Run(ctx context.Context, l Load) (Result, error) {
 	if l.Concurrency < 1 || len(l.Users) == 0 || l.Duration <= 0 {
 		return Result{}, errors.New("kdcload: a load needs Concurrency ≥ 1, users and a Duration")
 	}
-	kdcs := []transport.KDC{{Addr: l.Addr}}
-	type worker struct {
-		lat      []time.Duration
-		ok, errs int
-		firstErr error
-	}
 	workers := make([]worker, l.Concurrency)
 	start := time.Now()
 	countFrom := start.Add(l.Warmup)
@@ -115,44 +109,7 @@ func Run(ctx context.Context, l Load) (Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &workers[i]
-			u := l.Users[i%len(l.Users)]
-			c := &kinit.Client{Transport: &transport.Client{Timeout: 10 * time.Second}}
-			if l.ReuseClientKeys {
-				c.AgreementKey = reusedKeys()
-			}
-			req := kinit.Request{
-				Client:      ccache.Principal{NameType: 1, Components: []string{u.Name}, Realm: RealmName},
-				Identity:    u.Identity,
-				KeyExchange: l.KeyExchange,
-				Policy:      l.Policy,
-				KDCs:        kdcs,
-			}
-			for ctx.Err() == nil {
-				t0 := time.Now()
-				if !t0.Before(until) {
-					return
-				}
-				res, err := c.Run(ctx, req)
-				t1 := time.Now()
-				if err == nil && (len(res.TGT.Ticket) == 0 || len(res.TGT.Key.Value) == 0) {
-					err = errors.New("kdcload: a logon returned no ticket or no session key")
-				}
-				// Counted when it ends in the window: in a steady state the
-				// exchanges that end in it are the work done in it.
-				if t1.Before(countFrom) || t1.After(until) {
-					continue
-				}
-				if err != nil {
-					w.errs++
-					if w.firstErr == nil {
-						w.firstErr = fmt.Errorf("%s as %s: %w", l.KeyExchange, u.Name, err)
-					}
-					continue
-				}
-				w.ok++
-				w.lat = append(w.lat, t1.Sub(t0))
-			}
+			l.client(ctx, l.Users[i%len(l.Users)], countFrom, until, &workers[i])
 		}()
 	}
 	// The KDC's and our CPU time at the window's edges.
@@ -204,6 +161,54 @@ func Run(ctx context.Context, l Load) (Result, error) {
 		r.KDCPeak = after.PeakRSS
 	}
 	return r, nil
+}
+
+// worker is what one client counted.
+type worker struct {
+	lat      []time.Duration
+	ok, errs int
+	firstErr error
+}
+
+// client logs on as u back to back until until, counting into w the
+// logons that end at or after countFrom.
+func (l Load) client(ctx context.Context, u User, countFrom, until time.Time, w *worker) {
+	c := &kinit.Client{Transport: &transport.Client{Timeout: 10 * time.Second}}
+	if l.ReuseClientKeys {
+		c.AgreementKey = reusedKeys()
+	}
+	req := kinit.Request{
+		Client:      ccache.Principal{NameType: 1, Components: []string{u.Name}, Realm: RealmName},
+		Identity:    u.Identity,
+		KeyExchange: l.KeyExchange,
+		Policy:      l.Policy,
+		KDCs:        []transport.KDC{{Addr: l.Addr}},
+	}
+	for ctx.Err() == nil {
+		t0 := time.Now()
+		if !t0.Before(until) {
+			return
+		}
+		res, err := c.Run(ctx, req)
+		t1 := time.Now()
+		if err == nil && (len(res.TGT.Ticket) == 0 || len(res.TGT.Key.Value) == 0) {
+			err = errors.New("kdcload: a logon returned no ticket or no session key")
+		}
+		// Counted when it ends in the window: in a steady state the
+		// exchanges that end in it are the work done in it.
+		if t1.Before(countFrom) || t1.After(until) {
+			continue
+		}
+		if err != nil {
+			w.errs++
+			if w.firstErr == nil {
+				w.firstErr = fmt.Errorf("%s as %s: %w", l.KeyExchange, u.Name, err)
+			}
+			continue
+		}
+		w.ok++
+		w.lat = append(w.lat, t1.Sub(t0))
+	}
 }
 
 // reusedKeys supplies one client's key-agreement keys: one per key
