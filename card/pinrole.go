@@ -244,7 +244,10 @@ func Verify(c Card, role PINRole, pin *PIN) error {
 // Transactor is a card whose exclusive use (a PC/SC transaction) is held
 // only around card work: released while a person is asked for a PIN or a
 // KDC answers, so other applications may use the card meanwhile, and taken
-// again before the next command.
+// again before the next command. The one exception is a logon identity's
+// session (kinit/identity's Card.Session): RSA key transport keeps the card
+// from its signature to the decryption of the KDC's answer, so that the
+// PIN is entered once.
 type Transactor interface {
 	// Release ends the exclusive use; the session stays open.
 	Release() error

@@ -201,11 +201,7 @@ func (c *Client) Run(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	reply, kdc, st, err := c.pkinitExchange(ctx, x, freshness)
-	if err != nil {
-		return nil, err
-	}
-	res, err := c.readASRep(ctx, reply, st, x)
+	res, kdc, err := c.signedExchange(ctx, x, freshness)
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +216,29 @@ func (c *Client) Run(ctx context.Context, req Request) (*Result, error) {
 		res.Services = append(res.Services, cred)
 	}
 	return res, nil
+}
+
+// signedExchange sends the signed AS-REQ and reads the AS-REP. With RSA key
+// transport the identity's key works twice, to sign and then to decrypt the
+// reply key, and a card identity is kept between the two (SessionIdentity):
+// one PIN, even on a PIN pad.
+func (c *Client) signedExchange(ctx context.Context, x *asExchange, freshness []byte) (*Result, transport.KDC, error) {
+	if s, ok := x.id.(SessionIdentity); ok && x.kx.RSA {
+		end := s.Session()
+		defer func() {
+			// The logon's outcome stands: a card that cannot be released
+			// is reset by PC/SC (see card.Transactor).
+			if err := end(); err != nil {
+				c.trace("releasing %s: %v", x.id.Label(), err)
+			}
+		}()
+	}
+	reply, kdc, st, err := c.pkinitExchange(ctx, x, freshness)
+	if err != nil {
+		return nil, kdc, err
+	}
+	res, err := c.readASRep(ctx, reply, st, x)
+	return res, kdc, err
 }
 
 // prepare checks the request and fills in the policy's defaults.

@@ -23,3 +23,12 @@ type Identity interface {
 	// Label names the identity for people ("FILE:alice.pem", "card slot 9a").
 	Label() string
 }
+
+// SessionIdentity is an Identity that can keep its key for a run of
+// operations: a card kept in one transaction from RSA key transport's
+// signature to the decryption of the KDC's answer, so that the person
+// enters the PIN once, on a PIN pad too. end lets the key go.
+type SessionIdentity interface {
+	Identity
+	Session() (end func() error)
+}

@@ -94,6 +94,7 @@ func TestPINPadTriesAndChange(t *testing.T) {
 		if code, out := kinit(vcard.DefaultPIN, "2 tries left"); code != exitOK || snap(t, vc).PINTriesLeft() != 3 {
 			t.Fatalf("%s: the right PIN on the pad: exit %d, %d tries left:\n%s", backend, code, snap(t, vc).PINTriesLeft(), out)
 		}
+		keyTransportOnePIN(t, backend, pad)
 
 		// 'sclogon pin change' on the pad: nothing is asked on the host.
 		const newPIN = "87654321"
@@ -138,4 +139,32 @@ func TestPINPadTriesAndChange(t *testing.T) {
 			t.Fatalf("%s: %d tries left after the changes", backend, snap(t, vc).PINTriesLeft())
 		}
 	}
+}
+
+// keyTransportOnePIN: with RSA key transport the card signs the request and
+// then decrypts the KDC's answer; the identity keeps the card between the
+// two, so the person types the PIN on the reader once, not once per
+// operation.
+func keyTransportOnePIN(t *testing.T, backend string, pad *harness.PINPad) {
+	t.Helper()
+	out, done := runAsync("kinit", "--card-backend", backend, "--reader", pad.Reader, "--rsa-key-transport", "-c", "FILE:"+filepath.Join(t.TempDir(), "cc"))
+	typeHere := `enter the PIN on the reader "` + pad.Reader + `"`
+	waitFor(t, out, typeHere)
+	pad.Type(t, vcard.DefaultPIN)
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+		select {
+		case code := <-done:
+			if code != exitOK || strings.Count(out.String(), typeHere) != 1 {
+				t.Fatalf("%s: RSA key transport on the pad: exit %d:\n%s", backend, code, out.String())
+			}
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		if strings.Count(out.String(), typeHere) > 1 {
+			pad.Type(t, vcard.DefaultPIN) // so that it ends
+			<-done
+			t.Fatalf("%s: RSA key transport asked for the PIN on the reader twice:\n%s", backend, out.String())
+		}
+	}
+	t.Fatalf("%s: RSA key transport on the pad did not end:\n%s", backend, out.String())
 }

@@ -72,6 +72,10 @@ type Card struct {
 	opPIN   *card.PIN       // the PIN asked for the operation under way
 	failed  error
 
+	session bool // in a Session: the card is kept after an operation
+	held    bool // the card's transaction is ours (a Transactor's)
+	ran     bool // the operation under hold ran and succeeded
+
 	verifies, prompts int
 }
 
@@ -123,8 +127,28 @@ func (k *Card) Prompts() int { return k.prompts }
 // default); the default until the first operation has read it.
 func (k *Card) KeyPolicy() card.KeyPINPolicy { return k.policy }
 
-// Close wipes the PINs of the identity's own cache.
+// Session keeps the card for a run of operations that belong together:
+// RSA key transport's signature and, once the KDC has answered, its
+// decryption. From the first operation that succeeds until end, the card
+// stays in this identity's transaction, so the PIN verified for it serves
+// the next operation where the key's and the cache's policies let a
+// verified PIN stand: the person enters it once, on a PIN pad too, where
+// a kept PIN cannot be presented again. A prompt before the first
+// operation still comes with the card released. end releases the card,
+// resetting the verified PIN as the end of every operation does.
+func (k *Card) Session() (end func() error) {
+	k.session = true
+	return func() error {
+		k.session = false
+		return k.release()
+	}
+}
+
+// Close ends a session still open and wipes the PINs of the identity's own
+// cache.
 func (k *Card) Close() error {
+	k.session = false
+	_ = k.release()
 	k.opPIN.Wipe()
 	k.opPIN = nil
 	if k.own {
@@ -247,8 +271,10 @@ func (k *Card) verify(pin *card.PIN) error {
 }
 
 // run is op; under always-prompt the card's verified state ends with it.
-func (k *Card) run(op func() ([]byte, error)) ([]byte, error) {
-	out, err := op()
+// It records whether op succeeded, for hold.
+func (k *Card) run(op func() ([]byte, error)) (out []byte, err error) {
+	defer func() { k.ran = err == nil }()
+	out, err = op()
 	if k.cache.Policy().Mode == card.PINCacheAlwaysPrompt && k.policy != card.KeyPINNever {
 		if _, rerr := card.ResetPIN(k.c, k.role); err == nil && rerr != nil {
 			clear(out)
@@ -273,21 +299,39 @@ func (k *Card) settle(err error) error {
 	return err
 }
 
-// hold runs f with the exclusive use of the card, taken for f alone when
-// the card is a [card.Transactor].
+// hold runs f with the exclusive use of the card when the card is a
+// [card.Transactor]: taken for f alone, or, in a Session, kept after f when
+// f's operation ran and succeeded, for the session's next operation.
 func (k *Card) hold(f func() error) error {
 	t, ok := card.As[card.Transactor](k.c)
 	if !ok {
 		return f()
 	}
-	if err := t.Acquire(); err != nil {
-		return err
+	if !k.held {
+		if err := t.Acquire(); err != nil {
+			return err
+		}
+		k.held = true
 	}
+	k.ran = false
 	err := f()
-	if rerr := t.Release(); err == nil {
+	if err == nil && k.ran && k.session {
+		return nil
+	}
+	if rerr := k.release(); err == nil {
 		err = rerr
 	}
 	return err
+}
+
+// release ends the transaction hold took, if it is still ours.
+func (k *Card) release() error {
+	t, ok := card.As[card.Transactor](k.c)
+	if !ok || !k.held {
+		return nil
+	}
+	k.held = false
+	return t.Release()
 }
 
 // ask asks the person for the PIN of the operation under way; on a card
