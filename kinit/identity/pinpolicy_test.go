@@ -174,19 +174,7 @@ func TestPINCacheNormal(t *testing.T) {
 	r := newPINRig(t, false, nil, nil)
 	id := r.identity(card.SlotAuthentication, nil, vcard.DefaultPIN)
 	defer id.Close()
-	if err := r.sign(id); err != nil {
-		t.Fatal(err)
-	}
-	pub := r.certs[card.SlotAuthentication].PublicKey.(*rsa.PublicKey)
-	//lint:ignore SA1019 RFC 4556 §3.2.3.2 key transport is PKCS #1 v1.5
-	ct, err := rsa.EncryptPKCS1v15(rand.Reader, pub, []byte("reply key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, _ := id.Decrypter()
-	if pt, err := d.Decrypt(rand.Reader, ct, nil); err != nil || string(pt) != "reply key" {
-		t.Fatalf("decrypt %q %v", pt, err)
-	}
+	keyTransport(t, r, id)
 	if err := r.sign(id); err != nil {
 		t.Fatal(err)
 	}
