@@ -194,54 +194,13 @@ func Verify(raw []byte, cert, issuer *x509.Certificate, o VerifyOptions) (Result
 	if err != nil {
 		return Result{}, err
 	}
-
-	// CertID: the single response must name this serial under this
-	// issuer's name and key; x/crypto/ocsp checks the serial only.
-	idx := -1
-	for i, id := range p.ids {
-		if id.SerialNumber == nil || id.SerialNumber.Cmp(cert.SerialNumber) != 0 {
-			continue
-		}
-		var h crypto.Hash
-		for k, oid := range hashOIDs {
-			if id.HashAlgorithm.Algorithm.Equal(oid) {
-				h = k
-			}
-		}
-		if h == 0 || !h.Available() {
-			return Result{}, fmt.Errorf("%w: CertID hash %v unsupported", ErrMalformed, id.HashAlgorithm.Algorithm)
-		}
-		nh, kh, err := issuerHashes(issuer, h)
-		if err != nil {
-			return Result{}, fmt.Errorf("%w: issuer key: %v", ErrCertIDMismatch, err)
-		}
-		if !bytes.Equal(nh, id.IssuerNameHash) || !bytes.Equal(kh, id.IssuerKeyHash) {
-			return Result{}, fmt.Errorf("%w: serial %X matches but the issuer name or key hash does not", ErrCertIDMismatch, cert.SerialNumber)
-		}
-		idx = i
-		break
+	if err := matchCertID(&p, cert, issuer); err != nil {
+		return Result{}, err
 	}
-	if idx < 0 {
-		return Result{}, fmt.Errorf("%w: no status for serial %X", ErrCertIDMismatch, cert.SerialNumber)
-	}
-
-	// x/crypto/ocsp decodes status, times and the signature; it picks the
-	// first response with a matching serial, the one checked above. A nil
-	// issuer stops it from checking the signature against anything we did
-	// not choose: the responder is authorized below.
-	resp, err := ocsp.ParseResponseForCert(raw, cert, nil)
+	resp, err := parseForCert(raw, cert, &p)
 	if err != nil {
-		var re ocsp.ResponseError
-		if errors.As(err, &re) {
-			return Result{}, fmt.Errorf("%w: %v", ErrResponderError, re.Status)
-		}
-		if len(p.certs) > 0 {
-			// Its only signature check: against the embedded certificate.
-			return Result{}, fmt.Errorf("%w: %v", ErrBadSignature, err)
-		}
-		return Result{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return Result{}, err
 	}
-
 	signer, err := authorizeResponder(resp, p, issuer, o)
 	if err != nil {
 		return Result{}, err
@@ -249,42 +208,12 @@ func Verify(raw []byte, cert, issuer *x509.Certificate, o VerifyOptions) (Result
 	if err := resp.CheckSignatureFrom(signer); err != nil {
 		return Result{}, fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
-
-	// Freshness, with bounded skew.
-	now := o.Now
-	if resp.ThisUpdate.After(now.Add(o.MaxSkew)) {
-		return Result{}, fmt.Errorf("%w: thisUpdate %s, now %s", ErrNotYetValid, resp.ThisUpdate.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	if err := checkFreshness(resp, o); err != nil {
+		return Result{}, err
 	}
-	if !resp.NextUpdate.IsZero() {
-		if resp.NextUpdate.Before(resp.ThisUpdate) {
-			return Result{}, fmt.Errorf("%w: nextUpdate before thisUpdate", ErrMalformed)
-		}
-		if now.Add(-o.MaxSkew).After(resp.NextUpdate) {
-			return Result{}, fmt.Errorf("%w: nextUpdate %s passed (now %s)", ErrStale, resp.NextUpdate.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
-		}
-	} else if now.Add(-o.MaxSkew).After(resp.ThisUpdate.Add(o.MaxAge)) {
-		return Result{}, fmt.Errorf("%w: no nextUpdate and thisUpdate %s is older than %v", ErrStale, resp.ThisUpdate.Format(time.RFC3339), o.MaxAge)
+	if err := checkNonce(&p, o); err != nil {
+		return Result{}, err
 	}
-
-	// Nonce (RFC 6960 §4.4.1): echoed byte for byte.
-	var got []byte
-	for _, e := range p.data.Extensions {
-		if e.Id.Equal(OIDNonce) {
-			got = e.Value
-		}
-		if e.Critical && !e.Id.Equal(OIDNonce) {
-			return Result{}, fmt.Errorf("%w: unsupported critical response extension %v", ErrMalformed, e.Id)
-		}
-	}
-	switch {
-	case o.Nonce == nil:
-	case got == nil && o.AllowMissingNonce:
-	case got == nil:
-		return Result{}, fmt.Errorf("%w: the response carries no nonce", ErrNonceMismatch)
-	case !bytes.Equal(got, o.Nonce):
-		return Result{}, ErrNonceMismatch
-	}
-
 	r := Result{
 		ThisUpdate: resp.ThisUpdate, NextUpdate: resp.NextUpdate, ProducedAt: resp.ProducedAt,
 		Responder: signer,
@@ -298,6 +227,97 @@ func Verify(raw []byte, cert, issuer *x509.Certificate, o VerifyOptions) (Result
 		r.Status = Unknown
 	}
 	return r, nil
+}
+
+// matchCertID finds the single response for cert: it must name this serial
+// under this issuer's name and key; x/crypto/ocsp checks the serial only.
+func matchCertID(p *parsed, cert, issuer *x509.Certificate) error {
+	for _, id := range p.ids {
+		if id.SerialNumber == nil || id.SerialNumber.Cmp(cert.SerialNumber) != 0 {
+			continue
+		}
+		var h crypto.Hash
+		for k, oid := range hashOIDs {
+			if id.HashAlgorithm.Algorithm.Equal(oid) {
+				h = k
+			}
+		}
+		if h == 0 || !h.Available() {
+			return fmt.Errorf("%w: CertID hash %v unsupported", ErrMalformed, id.HashAlgorithm.Algorithm)
+		}
+		nh, kh, err := issuerHashes(issuer, h)
+		if err != nil {
+			return fmt.Errorf("%w: issuer key: %v", ErrCertIDMismatch, err)
+		}
+		if !bytes.Equal(nh, id.IssuerNameHash) || !bytes.Equal(kh, id.IssuerKeyHash) {
+			return fmt.Errorf("%w: serial %X matches but the issuer name or key hash does not", ErrCertIDMismatch, cert.SerialNumber)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: no status for serial %X", ErrCertIDMismatch, cert.SerialNumber)
+}
+
+// parseForCert decodes status, times and the signature with x/crypto/ocsp;
+// it picks the first response with a matching serial, the one matchCertID
+// checked. A nil issuer stops it from checking the signature against
+// anything we did not choose: the responder is authorized after.
+func parseForCert(raw []byte, cert *x509.Certificate, p *parsed) (*ocsp.Response, error) {
+	resp, err := ocsp.ParseResponseForCert(raw, cert, nil)
+	if err == nil {
+		return resp, nil
+	}
+	var re ocsp.ResponseError
+	if errors.As(err, &re) {
+		return nil, fmt.Errorf("%w: %v", ErrResponderError, re.Status)
+	}
+	if len(p.certs) > 0 {
+		// Its only signature check: against the embedded certificate.
+		return nil, fmt.Errorf("%w: %v", ErrBadSignature, err)
+	}
+	return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+}
+
+// checkFreshness checks thisUpdate and nextUpdate against o.Now, with
+// o.MaxSkew either way; without nextUpdate, o.MaxAge bounds the age.
+func checkFreshness(resp *ocsp.Response, o VerifyOptions) error {
+	now := o.Now
+	if resp.ThisUpdate.After(now.Add(o.MaxSkew)) {
+		return fmt.Errorf("%w: thisUpdate %s, now %s", ErrNotYetValid, resp.ThisUpdate.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	if !resp.NextUpdate.IsZero() {
+		if resp.NextUpdate.Before(resp.ThisUpdate) {
+			return fmt.Errorf("%w: nextUpdate before thisUpdate", ErrMalformed)
+		}
+		if now.Add(-o.MaxSkew).After(resp.NextUpdate) {
+			return fmt.Errorf("%w: nextUpdate %s passed (now %s)", ErrStale, resp.NextUpdate.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		}
+	} else if now.Add(-o.MaxSkew).After(resp.ThisUpdate.Add(o.MaxAge)) {
+		return fmt.Errorf("%w: no nextUpdate and thisUpdate %s is older than %v", ErrStale, resp.ThisUpdate.Format(time.RFC3339), o.MaxAge)
+	}
+	return nil
+}
+
+// checkNonce checks the nonce (RFC 6960 §4.4.1), echoed byte for byte, and
+// refuses any other critical response extension.
+func checkNonce(p *parsed, o VerifyOptions) error {
+	var got []byte
+	for _, e := range p.data.Extensions {
+		if e.Id.Equal(OIDNonce) {
+			got = e.Value
+		}
+		if e.Critical && !e.Id.Equal(OIDNonce) {
+			return fmt.Errorf("%w: unsupported critical response extension %v", ErrMalformed, e.Id)
+		}
+	}
+	switch {
+	case o.Nonce == nil:
+	case got == nil && o.AllowMissingNonce:
+	case got == nil:
+		return fmt.Errorf("%w: the response carries no nonce", ErrNonceMismatch)
+	case !bytes.Equal(got, o.Nonce):
+		return ErrNonceMismatch
+	}
+	return nil
 }
 
 // authorizeResponder returns the certificate whose key must have signed
