@@ -102,111 +102,145 @@ func (c *Config) merge(r io.Reader, name string, depth int) error {
 	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	var section *node
-	var stack []*node // open subsections
-	lineNo := 0
-	errf := func(format string, args ...any) error {
-		return fmt.Errorf("krb5conf: %s:%d: %s", name, lineNo, fmt.Sprintf(format, args...))
-	}
+	p := &profileParser{c: c, name: name, depth: depth}
 	for sc.Scan() {
-		lineNo++
+		p.lineNo++
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || line[0] == '#' || line[0] == ';' {
 			continue
 		}
-		if len(stack) == 0 {
-			switch {
-			case strings.HasPrefix(line, "include "), strings.HasPrefix(line, "include\t"):
-				if err := c.includeFile(strings.TrimSpace(line[len("include"):]), depth); err != nil {
-					return err
-				}
-				continue
-			case strings.HasPrefix(line, "includedir "), strings.HasPrefix(line, "includedir\t"):
-				dir := strings.TrimSpace(line[len("includedir"):])
-				entries, err := os.ReadDir(dir)
-				if err != nil {
-					return errf("includedir: %v", err)
-				}
-				for _, e := range entries {
-					if e.IsDir() || !includeDirName.MatchString(e.Name()) {
-						continue
-					}
-					if err := c.includeFile(filepath.Join(dir, e.Name()), depth); err != nil {
-						return err
-					}
-				}
-				continue
-			case strings.HasPrefix(line, "module "):
-				return errf("profile modules are not supported")
-			}
-		}
-		if line[0] == '[' {
-			if len(stack) > 0 {
-				return errf("section header inside a subsection")
-			}
-			end := strings.IndexByte(line, ']')
-			if end < 0 {
-				return errf("unterminated section header")
-			}
-			rest := strings.TrimSpace(line[end+1:])
-			if rest != "" && rest != "*" {
-				return errf("text after section header")
-			}
-			section = c.section(line[1:end])
-			if rest == "*" {
-				section.final = true
-			}
-			continue
-		}
-		if line[0] == '}' {
-			if len(stack) == 0 {
-				return errf("unmatched }")
-			}
-			if strings.TrimSpace(line[1:]) == "*" {
-				stack[len(stack)-1].final = true
-			}
-			stack = stack[:len(stack)-1]
-			continue
-		}
-		if section == nil {
-			return errf("relation outside any section")
-		}
-		eq := strings.IndexByte(line, '=')
-		if eq < 0 {
-			return errf("expected tag = value, got %q", line)
-		}
-		tag := strings.TrimSpace(line[:eq])
-		final := strings.HasSuffix(tag, "*")
-		tag = strings.TrimSpace(strings.TrimSuffix(tag, "*"))
-		if tag == "" {
-			return errf("empty tag")
-		}
-		value := strings.TrimSpace(line[eq+1:])
-		parent := section
-		if len(stack) > 0 {
-			parent = stack[len(stack)-1]
-		}
-		if value == "{" {
-			sub := &node{name: tag, final: final}
-			if !parent.final {
-				parent.children = append(parent.children, sub)
-			}
-			stack = append(stack, sub)
-			continue
-		}
-		v, err := unquote(value)
-		if err != nil {
-			return errf("%v", err)
-		}
-		if !parent.final && !finalRelation(parent, tag) {
-			parent.children = append(parent.children, &node{name: tag, value: v, isValue: true, final: final})
+		if err := p.line(line); err != nil {
+			return err
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("krb5conf: %s: %w", name, err)
 	}
-	if len(stack) > 0 {
-		return fmt.Errorf("krb5conf: %s: %d subsection(s) not closed", name, len(stack))
+	if len(p.stack) > 0 {
+		return fmt.Errorf("krb5conf: %s: %d subsection(s) not closed", name, len(p.stack))
+	}
+	return nil
+}
+
+// profileParser is merge's state within one file: the section and the
+// subsections open at the current line.
+type profileParser struct {
+	c       *Config
+	name    string
+	depth   int // of includes
+	lineNo  int
+	section *node
+	stack   []*node // open subsections
+}
+
+func (p *profileParser) errf(format string, args ...any) error {
+	return fmt.Errorf("krb5conf: %s:%d: %s", p.name, p.lineNo, fmt.Sprintf(format, args...))
+}
+
+// line takes one line that is neither blank nor a comment.
+func (p *profileParser) line(line string) error {
+	if len(p.stack) == 0 {
+		if done, err := p.directive(line); done || err != nil {
+			return err
+		}
+	}
+	switch line[0] {
+	case '[':
+		return p.header(line)
+	case '}':
+		if len(p.stack) == 0 {
+			return p.errf("unmatched }")
+		}
+		if strings.TrimSpace(line[1:]) == "*" {
+			p.stack[len(p.stack)-1].final = true
+		}
+		p.stack = p.stack[:len(p.stack)-1]
+		return nil
+	}
+	return p.relation(line)
+}
+
+// directive reads include, includedir and module, which stand outside
+// subsections; done is false for any other line.
+func (p *profileParser) directive(line string) (done bool, err error) {
+	switch {
+	case strings.HasPrefix(line, "include "), strings.HasPrefix(line, "include\t"):
+		return true, p.c.includeFile(strings.TrimSpace(line[len("include"):]), p.depth)
+	case strings.HasPrefix(line, "includedir "), strings.HasPrefix(line, "includedir\t"):
+		dir := strings.TrimSpace(line[len("includedir"):])
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return true, p.errf("includedir: %v", err)
+		}
+		for _, e := range entries {
+			if e.IsDir() || !includeDirName.MatchString(e.Name()) {
+				continue
+			}
+			if err := p.c.includeFile(filepath.Join(dir, e.Name()), p.depth); err != nil {
+				return true, err
+			}
+		}
+		return true, nil
+	case strings.HasPrefix(line, "module "):
+		return true, p.errf("profile modules are not supported")
+	}
+	return false, nil
+}
+
+// header opens the section "[name]" (final with "[name]*").
+func (p *profileParser) header(line string) error {
+	if len(p.stack) > 0 {
+		return p.errf("section header inside a subsection")
+	}
+	end := strings.IndexByte(line, ']')
+	if end < 0 {
+		return p.errf("unterminated section header")
+	}
+	rest := strings.TrimSpace(line[end+1:])
+	if rest != "" && rest != "*" {
+		return p.errf("text after section header")
+	}
+	p.section = p.c.section(line[1:end])
+	if rest == "*" {
+		p.section.final = true
+	}
+	return nil
+}
+
+// relation reads "tag = value" or opens the subsection "tag = {".
+func (p *profileParser) relation(line string) error {
+	if p.section == nil {
+		return p.errf("relation outside any section")
+	}
+	eq := strings.IndexByte(line, '=')
+	if eq < 0 {
+		return p.errf("expected tag = value, got %q", line)
+	}
+	tag := strings.TrimSpace(line[:eq])
+	final := strings.HasSuffix(tag, "*")
+	tag = strings.TrimSpace(strings.TrimSuffix(tag, "*"))
+	if tag == "" {
+		return p.errf("empty tag")
+	}
+	value := strings.TrimSpace(line[eq+1:])
+	parent := p.section
+	if len(p.stack) > 0 {
+		parent = p.stack[len(p.stack)-1]
+	}
+	if value == "{" {
+		sub := &node{name: tag, final: final}
+		if !parent.final {
+			parent.children = append(parent.children, sub)
+		}
+		p.stack = append(p.stack, sub)
+		return nil
+	}
+	v, err := unquote(value)
+	if err != nil {
+		return p.errf("%v", err)
+	}
+	if !parent.final && !finalRelation(parent, tag) {
+		parent.children = append(parent.children, &node{name: tag, value: v, isValue: true, final: final})
 	}
 	return nil
 }
