@@ -264,6 +264,19 @@ func (c *cli) init(args []string) error {
 	return nil
 }
 
+// issueSynopses are the synopses of what issue issues.
+var issueSynopses = map[string]string{
+	"user": "issue user --upn UPN [--principal NAME@REALM] [--sid S-1-5-…] [--eku LIST] [--ku LIST] [--key-type T] [--validity D] [--out PREFIX]",
+	"kdc":  "issue kdc --realm REALM --dns HOST [--key-type T] [--validity D] [--out PREFIX]",
+	"ocsp": "issue ocsp [--name CN] [--key-type T] [--validity D] [--out PREFIX]",
+}
+
+// issueFlags are the flags of one kind of issue: each kind sets its own.
+type issueFlags struct {
+	upn, sid, cn, realm, name, eku, ku *string
+	principals, emails, dns            stringList
+}
+
 func (c *cli) issue(args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
@@ -274,15 +287,8 @@ func (c *cli) issue(args []string) error {
 	}
 	kind, args := args[0], args[1:]
 	cmd := "issue " + kind
-	var synopsis string
-	switch kind {
-	case "user":
-		synopsis = "issue user --upn UPN [--principal NAME@REALM] [--sid S-1-5-…] [--eku LIST] [--ku LIST] [--key-type T] [--validity D] [--out PREFIX]"
-	case "kdc":
-		synopsis = "issue kdc --realm REALM --dns HOST [--key-type T] [--validity D] [--out PREFIX]"
-	case "ocsp":
-		synopsis = "issue ocsp [--name CN] [--key-type T] [--validity D] [--out PREFIX]"
-	default:
+	synopsis, ok := issueSynopses[kind]
+	if !ok {
 		return usageError{"issue", fmt.Errorf("cannot issue %q: want user, kdc or ocsp", kind)}
 	}
 	fs := c.flags(cmd, synopsis)
@@ -290,27 +296,7 @@ func (c *cli) issue(args []string) error {
 	kt := fs.String("key-type", "rsa2048", "key: rsa2048, rsa3072, rsa4096, p256, p384")
 	val := fs.String("validity", "365d", "certificate validity (8760h or 365d)")
 	out := fs.String("out", "", "write PREFIX.pem and PREFIX.key (default DIR/issued/SERIAL)")
-	var (
-		upn, sid, cn, realm, name, eku, ku *string
-		principals, emails, dns            stringList
-	)
-	switch kind {
-	case "user":
-		upn = fs.String("upn", "", "user principal name for the MS UPN SAN (alice@example.com)")
-		fs.Var(&principals, "principal", "id-pkinit-san principal (alice@EXAMPLE.COM); repeatable")
-		sid = fs.String("sid", "", "account SID for the KB5014754 SID extension (S-1-5-21-…)")
-		cn = fs.String("cn", "", "subject common name (default: the UPN's user part)")
-		fs.Var(&emails, "email", "rfc822Name SAN; repeatable")
-		eku = fs.String("eku", "clientauth,smartcardlogon", ekuHelp)
-		ku = fs.String("ku", "", kuHelp)
-	case "kdc":
-		realm = fs.String("realm", "", "Kerberos realm; the SAN gets krbtgt/REALM@REALM")
-		fs.Var(&dns, "dns", "KDC host name for a dNSName SAN; repeatable")
-		eku = fs.String("eku", "pkinitkdc,serverauth", ekuHelp)
-		ku = fs.String("ku", "", kuHelp)
-	case "ocsp":
-		name = fs.String("name", "sclogon OCSP Responder", "subject common name")
-	}
+	f := defineIssueFlags(fs, kind)
 	if pos, err := parse(cmd, fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -324,58 +310,96 @@ func (c *cli) issue(args []string) error {
 	if err != nil {
 		return usageError{cmd, err}
 	}
-	var p Profile
-	switch kind {
-	case "user":
-		u := User{UPN: *upn, CommonName: *cn, Emails: emails, Validity: validity}
-		for _, s := range principals {
-			pn, err := certs.ParsePrincipalName(s)
-			if err != nil {
-				return usageError{cmd, err}
-			}
-			u.Principals = append(u.Principals, pn)
-		}
-		if *sid != "" {
-			if u.SID, err = certs.ParseSID(*sid); err != nil {
-				return usageError{cmd, err}
-			}
-		}
-		if u.ExtKeyUsage, err = parseEKUs(*eku); err != nil {
-			return usageError{cmd, err}
-		}
-		if u.KeyUsage, err = parseKU(*ku); err != nil {
-			return usageError{cmd, err}
-		}
-		if u.UPN == "" && len(u.Principals) == 0 {
-			return usageError{cmd, errors.New("give --upn and/or --principal")}
-		}
-		if p, err = UserProfile(u); err != nil {
-			return err
-		}
-	case "kdc":
-		k := KDC{Realm: *realm, DNSNames: dns, Validity: validity}
-		if k.Realm == "" {
-			return usageError{cmd, errors.New("give --realm")}
-		}
-		if k.ExtKeyUsage, err = parseEKUs(*eku); err != nil {
-			return usageError{cmd, err}
-		}
-		if k.KeyUsage, err = parseKU(*ku); err != nil {
-			return usageError{cmd, err}
-		}
-		if p, err = KDCProfile(k); err != nil {
-			return err
-		}
-	case "ocsp":
-		p = OCSPResponderProfile(*name, validity)
-	}
-	ca, err := Open(*dir, Options{})
+	p, err := f.profile(cmd, kind, validity)
 	if err != nil {
 		return err
 	}
-	if *out != "" {
-		if _, err := os.Stat(*out + ".key"); err == nil {
-			return fmt.Errorf("%s.key already exists; choose another --out or remove it", *out)
+	return c.writeIssued(*dir, *out, keyType, p)
+}
+
+// defineIssueFlags defines on fs the flags of kind.
+func defineIssueFlags(fs *flag.FlagSet, kind string) *issueFlags {
+	f := &issueFlags{}
+	switch kind {
+	case "user":
+		f.upn = fs.String("upn", "", "user principal name for the MS UPN SAN (alice@example.com)")
+		fs.Var(&f.principals, "principal", "id-pkinit-san principal (alice@EXAMPLE.COM); repeatable")
+		f.sid = fs.String("sid", "", "account SID for the KB5014754 SID extension (S-1-5-21-…)")
+		f.cn = fs.String("cn", "", "subject common name (default: the UPN's user part)")
+		fs.Var(&f.emails, "email", "rfc822Name SAN; repeatable")
+		f.eku = fs.String("eku", "clientauth,smartcardlogon", ekuHelp)
+		f.ku = fs.String("ku", "", kuHelp)
+	case "kdc":
+		f.realm = fs.String("realm", "", "Kerberos realm; the SAN gets krbtgt/REALM@REALM")
+		fs.Var(&f.dns, "dns", "KDC host name for a dNSName SAN; repeatable")
+		f.eku = fs.String("eku", "pkinitkdc,serverauth", ekuHelp)
+		f.ku = fs.String("ku", "", kuHelp)
+	case "ocsp":
+		f.name = fs.String("name", "sclogon OCSP Responder", "subject common name")
+	}
+	return f
+}
+
+// profile is the certificate profile the flags of kind ask for; a flag's
+// error is a usage error of cmd.
+func (f *issueFlags) profile(cmd, kind string, validity time.Duration) (Profile, error) {
+	switch kind {
+	case "user":
+		return f.userProfile(cmd, validity)
+	case "kdc":
+		k := KDC{Realm: *f.realm, DNSNames: f.dns, Validity: validity}
+		if k.Realm == "" {
+			return Profile{}, usageError{cmd, errors.New("give --realm")}
+		}
+		var err error
+		if k.ExtKeyUsage, err = parseEKUs(*f.eku); err != nil {
+			return Profile{}, usageError{cmd, err}
+		}
+		if k.KeyUsage, err = parseKU(*f.ku); err != nil {
+			return Profile{}, usageError{cmd, err}
+		}
+		return KDCProfile(k)
+	}
+	return OCSPResponderProfile(*f.name, validity), nil
+}
+
+func (f *issueFlags) userProfile(cmd string, validity time.Duration) (Profile, error) {
+	u := User{UPN: *f.upn, CommonName: *f.cn, Emails: f.emails, Validity: validity}
+	for _, s := range f.principals {
+		pn, err := certs.ParsePrincipalName(s)
+		if err != nil {
+			return Profile{}, usageError{cmd, err}
+		}
+		u.Principals = append(u.Principals, pn)
+	}
+	var err error
+	if *f.sid != "" {
+		if u.SID, err = certs.ParseSID(*f.sid); err != nil {
+			return Profile{}, usageError{cmd, err}
+		}
+	}
+	if u.ExtKeyUsage, err = parseEKUs(*f.eku); err != nil {
+		return Profile{}, usageError{cmd, err}
+	}
+	if u.KeyUsage, err = parseKU(*f.ku); err != nil {
+		return Profile{}, usageError{cmd, err}
+	}
+	if u.UPN == "" && len(u.Principals) == 0 {
+		return Profile{}, usageError{cmd, errors.New("give --upn and/or --principal")}
+	}
+	return UserProfile(u)
+}
+
+// writeIssued issues p to a new key of keyType from the CA in dir and
+// writes both under out (default DIR/issued/SERIAL), never over a key.
+func (c *cli) writeIssued(dir, out string, keyType KeyType, p Profile) error {
+	ca, err := Open(dir, Options{})
+	if err != nil {
+		return err
+	}
+	if out != "" {
+		if _, err := os.Stat(out + ".key"); err == nil {
+			return fmt.Errorf("%s.key already exists; choose another --out or remove it", out)
 		}
 	}
 	key, err := GenerateKey(keyType, ca.opts.rand())
@@ -386,7 +410,7 @@ func (c *cli) issue(args []string) error {
 	if err != nil {
 		return err
 	}
-	prefix := *out
+	prefix := out
 	if prefix == "" {
 		prefix = filepath.Join(ca.Dir(), "issued", serialHex(cert.SerialNumber))
 	}
