@@ -147,92 +147,108 @@ type leaf struct {
 
 var rdnDC = []int{0, 9, 2342, 19200300, 100, 1, 25}
 
+// fixtureLeaves are the fixture's certificates, by name.
+var fixtureLeaves = map[string]leaf{
+	"alice-upn":             {serial: 0x1001, cn: "alice", upns: []string{"alice@example.com"}},
+	"alice-upn-upper":       {serial: 0x1002, cn: "alice", upns: []string{"ALICE@Example.COM"}},
+	"alice-upn-old":         {serial: 0x1003, cn: "alice", upns: []string{"alice@example.com"}, notBefore: issuedBefore},
+	"alice-upn-backdated":   {serial: 0x1004, cn: "alice", upns: []string{"alice@example.com"}, notBefore: accountCreated.Add(-5 * time.Minute)},
+	"alice-sid":             {serial: 0x1005, cn: "alice", upns: []string{"alice@example.com"}, sid: SID(1101), notBefore: issuedBefore},
+	"alice-sid-untrusted":   {serial: 0x1006, cn: "alice", upns: []string{"alice@example.com"}, sid: SID(1101), other: true},
+	"alice-upn-bob-sid":     {serial: 0x1007, cn: "alice", upns: []string{"alice@example.com"}, sid: SID(1102)},
+	"alice-upn-ghost-sid":   {serial: 0x1008, cn: "alice", upns: []string{"alice@example.com"}, sid: SID(9999)},
+	"bob-sr":                {serial: 0x8a0b0c0d, cn: "bob sr", notBefore: issuedBefore},
+	"bob-ski":               {serial: 0x2001, cn: "bob ski", notBefore: issuedBefore},
+	"bob-sha1":              {serial: 0x2002, cn: "bob sha1", notBefore: issuedBefore},
+	"carol-is":              {serial: 0x3001, cn: "carol, the \"weak\" one"},
+	"carol-s":               {serial: 0x3002, cn: "carol s", other: true},
+	"carol-mail":            {serial: 0x3003, cn: "carol mail", emails: []string{"carol@example.com"}},
+	"carol-mail-old":        {serial: 0x3004, cn: "carol mail", emails: []string{"carol@example.com"}, notBefore: issuedBefore},
+	"shared":                {serial: 0x4001, cn: "dave"},
+	"conflict":              {serial: 0x5001, cn: "erin", upns: []string{"erin@example.com"}},
+	"dup-upn":               {serial: 0x6001, cn: "dup", upns: []string{"dup@example.com"}},
+	"gina":                  {serial: 0x7001, cn: "gina", upns: []string{"gina@example.com"}, sid: SID(1301)},
+	"hank":                  {serial: 0x7002, cn: "hank", upns: []string{"hank@example.com"}, sid: SID(1302)},
+	"nobody":                {serial: 0x7003, cn: "nobody", upns: []string{"nobody@example.com"}},
+	"inject-upn-star":       {serial: 0x9001, cn: "x", upns: []string{"*"}},
+	"inject-upn-or":         {serial: 0x9002, cn: "x", upns: []string{"*)(userPrincipalName=*"}},
+	"inject-upn-uid":        {serial: 0x9003, cn: "x", upns: []string{"*)(uid=*"}},
+	"inject-upn-escaped":    {serial: 0x9004, cn: "x", upns: []string{`\2a`}},
+	"inject-upn-nul":        {serial: 0x9005, cn: "x", upns: []string{"alice@example.com\x00"}},
+	"inject-subject":        {serial: 0x9006, cn: "*)(cn=*"},
+	"inject-subject-escape": {serial: 0x9007, cn: `bob sr\2a`},
+}
+
+func dcRDN(v string) pkix.AttributeTypeAndValue {
+	return pkix.AttributeTypeAndValue{Type: rdnDC, Value: v}
+}
+
 // NewFixture builds the certificates and the LDIF that maps them.
 func NewFixture(tb testing.TB) *Fixture {
 	tb.Helper()
-	dc := func(v string) pkix.AttributeTypeAndValue {
-		return pkix.AttributeTypeAndValue{Type: rdnDC, Value: v}
-	}
-	trusted := newCA(tb, pkix.Name{ExtraNames: []pkix.AttributeTypeAndValue{dc("com"), dc("example")}, CommonName: "Example Issuing CA"})
+	trusted := newCA(tb, pkix.Name{ExtraNames: []pkix.AttributeTypeAndValue{dcRDN("com"), dcRDN("example")}, CommonName: "Example Issuing CA"})
 	other := newCA(tb, pkix.Name{Organization: []string{"Other, Inc."}, CommonName: "Other CA"})
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	leaves := map[string]leaf{
-		"alice-upn":             {serial: 0x1001, cn: "alice", upns: []string{"alice@example.com"}},
-		"alice-upn-upper":       {serial: 0x1002, cn: "alice", upns: []string{"ALICE@Example.COM"}},
-		"alice-upn-old":         {serial: 0x1003, cn: "alice", upns: []string{"alice@example.com"}, notBefore: issuedBefore},
-		"alice-upn-backdated":   {serial: 0x1004, cn: "alice", upns: []string{"alice@example.com"}, notBefore: accountCreated.Add(-5 * time.Minute)},
-		"alice-sid":             {serial: 0x1005, cn: "alice", upns: []string{"alice@example.com"}, sid: SID(1101), notBefore: issuedBefore},
-		"alice-sid-untrusted":   {serial: 0x1006, cn: "alice", upns: []string{"alice@example.com"}, sid: SID(1101), other: true},
-		"alice-upn-bob-sid":     {serial: 0x1007, cn: "alice", upns: []string{"alice@example.com"}, sid: SID(1102)},
-		"alice-upn-ghost-sid":   {serial: 0x1008, cn: "alice", upns: []string{"alice@example.com"}, sid: SID(9999)},
-		"bob-sr":                {serial: 0x8a0b0c0d, cn: "bob sr", notBefore: issuedBefore},
-		"bob-ski":               {serial: 0x2001, cn: "bob ski", notBefore: issuedBefore},
-		"bob-sha1":              {serial: 0x2002, cn: "bob sha1", notBefore: issuedBefore},
-		"carol-is":              {serial: 0x3001, cn: "carol, the \"weak\" one"},
-		"carol-s":               {serial: 0x3002, cn: "carol s", other: true},
-		"carol-mail":            {serial: 0x3003, cn: "carol mail", emails: []string{"carol@example.com"}},
-		"carol-mail-old":        {serial: 0x3004, cn: "carol mail", emails: []string{"carol@example.com"}, notBefore: issuedBefore},
-		"shared":                {serial: 0x4001, cn: "dave"},
-		"conflict":              {serial: 0x5001, cn: "erin", upns: []string{"erin@example.com"}},
-		"dup-upn":               {serial: 0x6001, cn: "dup", upns: []string{"dup@example.com"}},
-		"gina":                  {serial: 0x7001, cn: "gina", upns: []string{"gina@example.com"}, sid: SID(1301)},
-		"hank":                  {serial: 0x7002, cn: "hank", upns: []string{"hank@example.com"}, sid: SID(1302)},
-		"nobody":                {serial: 0x7003, cn: "nobody", upns: []string{"nobody@example.com"}},
-		"inject-upn-star":       {serial: 0x9001, cn: "x", upns: []string{"*"}},
-		"inject-upn-or":         {serial: 0x9002, cn: "x", upns: []string{"*)(userPrincipalName=*"}},
-		"inject-upn-uid":        {serial: 0x9003, cn: "x", upns: []string{"*)(uid=*"}},
-		"inject-upn-escaped":    {serial: 0x9004, cn: "x", upns: []string{`\2a`}},
-		"inject-upn-nul":        {serial: 0x9005, cn: "x", upns: []string{"alice@example.com\x00"}},
-		"inject-subject":        {serial: 0x9006, cn: "*)(cn=*"},
-		"inject-subject-escape": {serial: 0x9007, cn: `bob sr\2a`},
-	}
 	f := &Fixture{CA: trusted.cert, OtherCA: other.cert, Certs: map[string]Cert{}}
-	for name, l := range leaves {
+	for name, l := range fixtureLeaves {
 		issuer := trusted
 		if l.other {
 			issuer = other
 		}
-		nb := l.notBefore
-		if nb.IsZero() {
-			nb = issuedAfter
-		}
-		ski := sha1.Sum([]byte(name))
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(l.serial),
-			Subject: pkix.Name{ExtraNames: []pkix.AttributeTypeAndValue{dc("com"), dc("example")},
-				OrganizationalUnit: []string{"Users"}, CommonName: l.cn},
-			NotBefore:    nb,
-			NotAfter:     nb.AddDate(2, 0, 0),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			SubjectKeyId: ski[:],
-		}
-		if len(l.upns)+len(l.emails) > 0 {
-			ext, err := certs.SAN{UPNs: l.upns, Emails: l.emails}.Extension()
-			if err != nil {
-				tb.Fatalf("%s: %v", name, err)
-			}
-			tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, ext)
-		}
-		if !l.sid.IsZero() {
-			ext, err := certs.SIDExtension(l.sid)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, ext)
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer.cert, &key.PublicKey, issuer.key)
-		if err != nil {
-			tb.Fatalf("%s: %v", name, err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			tb.Fatalf("%s: %v", name, err)
-		}
-		f.Certs[name] = Cert{Cert: c, Issuer: issuer.cert}
+		f.Certs[name] = Cert{Cert: issueLeaf(tb, name, l, issuer, key), Issuer: issuer.cert}
 	}
+	f.LDIF = fixtureLDIF(tb, f)
+	return f
+}
+
+// issueLeaf issues l, named name, from issuer to key.
+func issueLeaf(tb testing.TB, name string, l leaf, issuer ca, key *ecdsa.PrivateKey) *x509.Certificate {
+	tb.Helper()
+	nb := l.notBefore
+	if nb.IsZero() {
+		nb = issuedAfter
+	}
+	ski := sha1.Sum([]byte(name))
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(l.serial),
+		Subject: pkix.Name{ExtraNames: []pkix.AttributeTypeAndValue{dcRDN("com"), dcRDN("example")},
+			OrganizationalUnit: []string{"Users"}, CommonName: l.cn},
+		NotBefore:    nb,
+		NotAfter:     nb.AddDate(2, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		SubjectKeyId: ski[:],
+	}
+	if len(l.upns)+len(l.emails) > 0 {
+		ext, err := certs.SAN{UPNs: l.upns, Emails: l.emails}.Extension()
+		if err != nil {
+			tb.Fatalf("%s: %v", name, err)
+		}
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, ext)
+	}
+	if !l.sid.IsZero() {
+		ext, err := certs.SIDExtension(l.sid)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, ext)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer.cert, &key.PublicKey, issuer.key)
+	if err != nil {
+		tb.Fatalf("%s: %v", name, err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatalf("%s: %v", name, err)
+	}
+	return c
+}
+
+// fixtureLDIF is the directory that maps f's certificates.
+func fixtureLDIF(tb testing.TB, f *Fixture) string {
+	tb.Helper()
 	form := func(cert string, kind mapping.AltSecKind) string {
 		ids, err := mapping.AltSecIDsFor(f.Certs[cert].Cert)
 		if err != nil {
@@ -293,8 +309,7 @@ func NewFixture(tb testing.TB) *Fixture {
 	group("everyone", 2002, "staff", "dave")
 	group("loop", 2003, "everyone", "loop")
 	group("other", 2004, "mallory")
-	f.LDIF = b.String()
-	return f
+	return b.String()
 }
 
 // Case is one certificate (and hint) against the fixture under one
