@@ -55,7 +55,7 @@ type Bench struct {
 	Reader string
 	Card   *vcard.Card
 
-	stop func()
+	cleanups []func() // run last first by Stop
 }
 
 // Available reports whether pcscd, vpcd, MIT kinit and OpenSC are installed.
@@ -81,62 +81,77 @@ func Start(ctx context.Context, dir string, r *kdcload.Realm, kdc *kdcload.Proce
 		return nil, err
 	}
 	b := &Bench{Dir: dir, Realm: r, KDC: kdc, User: user, Reader: "Virtual PCD 00 00"}
-	var cleanups []func()
-	b.stop = func() {
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			cleanups[i]()
-		}
-	}
 	defer func() {
 		if err != nil {
-			b.stop()
+			b.Stop()
 		}
 	}()
+	if err := b.lockPCSCD(); err != nil {
+		return nil, err
+	}
+	cardAddr, err := b.startPCSCD()
+	if err != nil {
+		return nil, err
+	}
+	if err := b.insertCard(ctx, cardAddr); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
 
+// lockPCSCD takes the machine's pcscd lock and clears what a pcscd that
+// died left behind; another pcscd still running is an error.
+func (b *Bench) lockPCSCD() error {
 	lock, err := os.OpenFile(filepath.Join(os.TempDir(), pcscdLock), os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
-		return nil, fmt.Errorf("logon: pcscd lock: %w", err)
+		return fmt.Errorf("logon: pcscd lock: %w", err)
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("logon: pcscd lock: %w", err)
+		return fmt.Errorf("logon: pcscd lock: %w", err)
 	}
-	cleanups = append(cleanups, func() { _ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN); lock.Close() })
+	b.cleanups = append(b.cleanups, func() { _ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN); lock.Close() })
 	if _, err := os.Stat(pcscdSocket); err == nil {
 		if c, err := net.Dial("unix", pcscdSocket); err == nil {
 			c.Close()
-			return nil, fmt.Errorf("logon: another pcscd owns %s; stop it to run the client benchmark", pcscdSocket)
+			return fmt.Errorf("logon: another pcscd owns %s; stop it to run the client benchmark", pcscdSocket)
 		}
 	}
 	for _, f := range []string{pcscdPIDFile, pcscdSocket} {
 		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
-			return nil, fmt.Errorf("logon: remove stale %s: %w", f, err)
+			return fmt.Errorf("logon: remove stale %s: %w", f, err)
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(pcscdSocket), 0o755); err != nil {
-		return nil, fmt.Errorf("logon: %w", err)
+		return fmt.Errorf("logon: %w", err)
 	}
+	return nil
+}
+
+// startPCSCD starts pcscd with a vpcd reader and returns the address the
+// card connects to, once pcscd answers and the reader listens.
+func (b *Bench) startPCSCD() (cardAddr string, err error) {
 	port, err := freePortPair()
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	confDir := filepath.Join(dir, "reader.conf.d")
+	confDir := filepath.Join(b.Dir, "reader.conf.d")
 	if err := os.MkdirAll(confDir, 0o700); err != nil {
-		return nil, fmt.Errorf("logon: %w", err)
+		return "", fmt.Errorf("logon: %w", err)
 	}
 	conf := fmt.Sprintf("FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME   /dev/null:0x%04X\nLIBPATH      %s\nCHANNELID    0x%04X\n", port, vpcdDriver, port)
 	if err := os.WriteFile(filepath.Join(confDir, "vpcd"), []byte(conf), 0o600); err != nil {
-		return nil, fmt.Errorf("logon: %w", err)
+		return "", fmt.Errorf("logon: %w", err)
 	}
 	pcscd, _ := lookPath("pcscd")
 	cmd := exec.Command(pcscd, "--foreground", "--config", confDir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("logon: start pcscd: %w", err)
+		return "", fmt.Errorf("logon: start pcscd: %w", err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	cleanups = append(cleanups, func() {
+	b.cleanups = append(b.cleanups, func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -145,32 +160,34 @@ func Start(ctx context.Context, dir string, r *kdcload.Realm, kdc *kdcload.Proce
 			<-exited
 		}
 	})
-	cardAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	cardAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	if err := waitFor(10*time.Second, exited, func() bool {
-		c, err := net.Dial("unix", pcscdSocket)
-		if err != nil {
-			return false
+		for _, a := range [][2]string{{"unix", pcscdSocket}, {"tcp", cardAddr}} {
+			c, err := net.Dial(a[0], a[1])
+			if err != nil {
+				return false
+			}
+			c.Close()
 		}
-		c.Close()
-		c, err = net.Dial("tcp", cardAddr)
-		if err != nil {
-			return false
-		}
-		c.Close()
 		return true
 	}); err != nil {
-		return nil, fmt.Errorf("logon: pcscd: %w", err)
+		return "", fmt.Errorf("logon: pcscd: %w", err)
 	}
+	return cardAddr, nil
+}
 
+// insertCard serves a software card with the user's key and certificate in
+// slot 9A at cardAddr, and waits until pcscd has seen it.
+func (b *Bench) insertCard(ctx context.Context, cardAddr string) error {
 	st, err := vcard.NewState(rand.Reader)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := st.SetKey(vcard.SlotAuthentication, user.Identity.Signer(), vcard.PINPolicyDefault); err != nil {
-		return nil, err
+	if err := st.SetKey(vcard.SlotAuthentication, b.User.Identity.Signer(), vcard.PINPolicyDefault); err != nil {
+		return err
 	}
-	if err := st.SetCertificate(vcard.SlotAuthentication, user.Identity.Certificate().Raw); err != nil {
-		return nil, err
+	if err := st.SetCertificate(vcard.SlotAuthentication, b.User.Identity.Certificate().Raw); err != nil {
+		return err
 	}
 	b.Card = vcard.New(st, vcard.Options{})
 	inserted := make(chan struct{})
@@ -180,19 +197,24 @@ func Start(ctx context.Context, dir string, r *kdcload.Realm, kdc *kdcload.Proce
 		defer close(served)
 		_ = b.Card.ServeVPCD(cardCtx, cardAddr, func() { close(inserted) })
 	}()
-	cleanups = append(cleanups, func() { cancel(); <-served })
+	b.cleanups = append(b.cleanups, func() { cancel(); <-served })
 	select {
 	case <-inserted:
 	case <-time.After(10 * time.Second):
-		return nil, errors.New("logon: the software card did not connect to pcscd's reader in 10s")
+		return errors.New("logon: the software card did not connect to pcscd's reader in 10s")
 	}
 	// pcscd sees a card at its next presence poll (~0.4 s).
 	time.Sleep(1500 * time.Millisecond)
-	return b, nil
+	return nil
 }
 
 // Stop removes the card, stops pcscd and releases the lock.
-func (b *Bench) Stop() { b.stop() }
+func (b *Bench) Stop() {
+	for i := len(b.cleanups) - 1; i >= 0; i-- {
+		b.cleanups[i]()
+	}
+	b.cleanups = nil
+}
 
 // MITKinitOpenSC runs MIT kinit with X509_user_identity=PKCS11: through
 // OpenSC on the card, the PIN on its standard input, and measures it.
