@@ -6,6 +6,7 @@ import (
 
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
+	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/sclogon/sclogon/internal/der"
@@ -29,12 +30,7 @@ func marshalEncTicketPart(p encTicketPart) ([]byte, error) {
 	explicit(b, 1, addEncryptionKey, p.Key)
 	explicitString(b, 2, p.CRealm)
 	explicit(b, 3, addPrincipalName, p.CName)
-	b.Open(der.Explicit(4))
-	b.Open(der.Sequence)
-	explicitInt(b, 0, int64(p.Transited.TRType))
-	explicitOctets(b, 1, p.Transited.Contents)
-	b.Close()
-	b.Close()
+	explicit(b, 4, addTransitedEncoding, p.Transited)
 	addTicketTimes(b, p.AuthTime, p.StartTime, p.EndTime, p.RenewTill)
 	if p.CAddr != nil {
 		explicit(b, 9, addHostAddresses, p.CAddr)
@@ -54,16 +50,7 @@ func marshalEncKDCRepPart(p encKDCRepPart, appTag int) ([]byte, error) {
 	b.Open(der.Application(appTag))
 	b.Open(der.Sequence)
 	explicit(b, 0, addEncryptionKey, p.Key)
-	b.Open(der.Explicit(1))
-	b.Open(der.Sequence)
-	for _, lr := range p.LastReqs {
-		b.Open(der.Sequence)
-		explicitInt(b, 0, int64(lr.LRType))
-		addTime(b, 1, lr.LRValue, false)
-		b.Close()
-	}
-	b.Close()
-	b.Close()
+	explicit(b, 1, addLastReq, p.LastReqs)
 	explicitInt(b, 2, int64(p.Nonce))
 	addTime(b, 3, p.KeyExpiration, true)
 	explicit(b, 4, addBitString, p.Flags)
@@ -100,9 +87,23 @@ func addBitString(b *der.Builder, f asn1.BitString) {
 
 // EncryptionKey ::= SEQUENCE { keytype [0] Int32, keyvalue [1] OCTET STRING }
 func addEncryptionKey(b *der.Builder, k types.EncryptionKey) {
+	addTypedValue(b, 0, 1, k.KeyType, k.KeyValue)
+}
+
+// TransitedEncoding ::= SEQUENCE { tr-type [0] Int32, contents [1] OCTET STRING }
+func addTransitedEncoding(b *der.Builder, t messages.TransitedEncoding) {
+	addTypedValue(b, 0, 1, t.TRType, t.Contents)
+}
+
+// LastReq ::= SEQUENCE OF SEQUENCE { lr-type [0] Int32, lr-value [1] KerberosTime }
+func addLastReq(b *der.Builder, lrs []messages.LastReq) {
 	b.Open(der.Sequence)
-	explicitInt(b, 0, int64(k.KeyType))
-	explicitOctets(b, 1, k.KeyValue)
+	for _, lr := range lrs {
+		b.Open(der.Sequence)
+		explicitInt(b, 0, int64(lr.LRType))
+		addTime(b, 1, lr.LRValue, false)
+		b.Close()
+	}
 	b.Close()
 }
 
@@ -151,10 +152,17 @@ func addTypedValues[T any](b *der.Builder, items []T, t, v int, parts func(T) (i
 	b.Open(der.Sequence)
 	for _, it := range items {
 		typ, value := parts(it)
-		b.Open(der.Sequence)
-		explicitInt(b, t, int64(typ))
-		explicitOctets(b, v, value)
-		b.Close()
+		addTypedValue(b, t, v, typ, value)
 	}
+	b.Close()
+}
+
+// addTypedValue writes SEQUENCE { type [t] Int32, value [v] OCTET STRING },
+// the element of addTypedValues and the shape of EncryptionKey and
+// TransitedEncoding.
+func addTypedValue(b *der.Builder, t, v int, typ int32, value []byte) {
+	b.Open(der.Sequence)
+	explicitInt(b, t, int64(typ))
+	explicitOctets(b, v, value)
 	b.Close()
 }
