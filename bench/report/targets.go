@@ -97,13 +97,24 @@ func capacity(c Cell) float64 {
 	return 1 / c.KDCCPU.Seconds()
 }
 
+// freshClientCost says what a fresh key costs the clients per DH-2048 logon,
+// from the two-core table's busiest sclogon row, where they make one per
+// logon; empty when that table was not measured.
+func (r *Report) freshClientCost() string {
+	c, ok := r.Best("sclogon", "DH-2048")
+	if !ok || c.LoadCPU <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (in the two-core table %s of the clients' CPU per DH-2048 logon against sclogon's %s)", ms(c.LoadCPU), ms(c.KDCCPU))
+}
+
 func (r *Report) perCoreSection() string {
 	if len(r.PerCore) == 0 {
 		return ""
 	}
 	var b strings.Builder
 	b.WriteString("### Per core: each KDC pinned to CPU 0, the clients to CPU 1\n\n")
-	b.WriteString("Each KDC runs under `taskset -c 0` (sclogon's Go runtime then runs with GOMAXPROCS 1, MIT as its one process), the load generator's threads are pinned to CPU 1, so both KDCs get the same single core. So that the clients' one core does not set the rate, each client makes one key-agreement key and reuses it, remembering the secret of its last agreement (`kdcload.Load.ReuseClientKeys`); a logon's client makes a fresh key and computes every secret, 1.3–2 ms of a core per DH-2048 logon, more than sclogon's KDC spends. Against sclogon's KDC, whose key is reused too (`dh_key_reuse`), a client then computes each secret once; against MIT's, which makes a key per request, every time. Neither KDC does less: each validates the client's value and computes the secret for every request. *KDC core busy* is the KDC's CPU time over the wall time: below 100% the clients' core, not the KDC, set the rate. *Capacity* is one second over the KDC's CPU per exchange: what the core would do with the clients elsewhere.")
+	fmt.Fprintf(&b, "Each KDC runs under `taskset -c 0` (sclogon's Go runtime then runs with GOMAXPROCS 1, MIT as its one process), the load generator's threads are pinned to CPU 1, so both KDCs get the same single core. So that the clients' one core does not set the rate, each client makes one key-agreement key and reuses it, remembering the secret of its last agreement (`kdcload.Load.ReuseClientKeys`); a logon's client makes a fresh key and computes every secret%s. Against sclogon's KDC, whose key is reused too (`dh_key_reuse`), a client then computes each secret once; against MIT's, which makes a key per request, every time. Neither KDC does less: each validates the client's value and computes the secret for every request. *KDC core busy* is the KDC's CPU time over the wall time: below 100%% the clients' core, not the KDC, set the rate. *Capacity* is one second over the KDC's CPU per exchange: what the core would do with the clients elsewhere.", r.freshClientCost())
 	if n := r.PerCore[0].Runs; n > 0 {
 		fmt.Fprintf(&b, " The rows were measured in turns, a %s-second run of each per round, %d rounds: each figure is the median of its row's runs, and each comparison with MIT the median of the rounds' ratios, so that a machine whose speed drifts weighs on both sides of each ratio alike.", strconv.FormatFloat(r.Duration.Seconds(), 'f', -1, 64), n)
 	}
