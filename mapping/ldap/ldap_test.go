@@ -18,7 +18,7 @@ import (
 
 func startDirectory(t *testing.T, f *mappingtest.Fixture, timeout time.Duration) (*harness.LDAP, *ldap.Directory) {
 	t.Helper()
-	l := harness.StartSlapd(t, harness.SlapdConfig{Suffix: mappingtest.Suffix, LDIF: f.LDIF, Indexes: []string{"member eq"}})
+	l := harness.StartSlapd(t, harness.SlapdConfig{Suffix: mappingtest.Suffix, LDIF: f.LDIF})
 	dir, err := ldap.New(ldap.Config{URL: l.URL, BindDN: l.BindDN, Password: l.Password, BaseDN: l.Suffix, Timeout: timeout, PoolSize: 4})
 	if err != nil {
 		t.Fatal(err)

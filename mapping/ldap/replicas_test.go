@@ -46,7 +46,7 @@ const reader = "cn=kdc," + mappingtest.Suffix
 // first.
 func replicas(t *testing.T, f *mappingtest.Fixture, timeout time.Duration, clk *clock) (l1, l2 *harness.LDAP, dir *ldap.Directory) {
 	t.Helper()
-	cfg := harness.SlapdConfig{Suffix: mappingtest.Suffix, LDIF: f.LDIF + "\n" + readerLDIF, Indexes: []string{"member eq"}}
+	cfg := harness.SlapdConfig{Suffix: mappingtest.Suffix, LDIF: f.LDIF + "\n" + readerLDIF}
 	l1 = harness.StartSlapd(t, cfg)
 	l2 = harness.StartSlapd(t, cfg)
 	dir, err := ldap.New(ldap.Config{URL: l1.URL, Replicas: []string{l2.URL}, BindDN: reader, Password: "kdc-secret",
