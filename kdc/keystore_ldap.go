@@ -71,7 +71,7 @@ func (l *LDAPKeys) entryDN(principal string) string {
 // sealed value opened. A value that does not open fails the whole load:
 // a KDC never serves with keys it cannot vouch for.
 func (l *LDAPKeys) Load(ctx context.Context) (map[string][]Key, error) {
-	entries, err := l.dir.Children(ctx, l.container, "(objectClass="+ldapKeyClass+")", []string{ldapKeyName, ldapKeyValue})
+	entries, err := l.dir.Children(ctx, l.container, ldap.Equal("objectClass", ldapKeyClass), []string{ldapKeyName, ldapKeyValue})
 	if errors.Is(err, ldap.ErrNoSuchEntry) {
 		entries, err = nil, nil // no keys made yet
 	}

@@ -225,7 +225,7 @@ func TestLDAPKeysRefused(t *testing.T) {
 
 	dir := r.directory(t)
 	dn := "sclogonPrincipalName=" + krbtgt + ",ou=Kerberos," + r.slapd.Suffix
-	es, err := dir.Children(context.Background(), "ou=Kerberos,"+r.slapd.Suffix, "(sclogonPrincipalName="+krbtgt+")", []string{"sclogonPrincipalKey"})
+	es, err := dir.Children(context.Background(), "ou=Kerberos,"+r.slapd.Suffix, ldap.Equal("sclogonPrincipalName", krbtgt), []string{"sclogonPrincipalKey"})
 	if err != nil || len(es) != 1 {
 		t.Fatalf("krbtgt's entry: %v %v", es, err)
 	}

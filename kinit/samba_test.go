@@ -1,6 +1,7 @@
 package kinit_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -18,11 +19,13 @@ import (
 
 	"github.com/sclogon/sclogon/certs/pki"
 	"github.com/sclogon/sclogon/integration/harness"
+	"github.com/sclogon/sclogon/kdc"
 	"github.com/sclogon/sclogon/kinit"
 	"github.com/sclogon/sclogon/kinit/ccache"
 	"github.com/sclogon/sclogon/kinit/identity"
 	"github.com/sclogon/sclogon/kinit/transport"
 	"github.com/sclogon/sclogon/mapping"
+	"github.com/sclogon/sclogon/mapping/ldap"
 	"github.com/sclogon/sclogon/pkinit"
 )
 
@@ -57,7 +60,7 @@ const (
 // DC's configuration.
 func sambaConfig(tb testing.TB) harness.SambaConfig {
 	tb.Helper()
-	cfg := harness.SambaConfig{Realm: sambaRealm}
+	cfg := harness.SambaConfig{Realm: sambaRealm, LDAP: true}
 	ca, err := pki.Init(filepath.Join(tb.TempDir(), "ca"), pki.InitOptions{})
 	if err != nil {
 		tb.Fatal(err)
@@ -246,6 +249,67 @@ func TestSambaMapping(t *testing.T) {
 			t.Errorf("code %d, want 75 (KDC_ERR_CLIENT_NAME_MISMATCH)", kerr.Code)
 		}
 	})
+}
+
+// TestSambaDirectory: our KDC's directory client against Samba AD's LDAP
+// server: accounts found by UPN, SID and altSecurityIdentities, a strong
+// mapping of carol's certificate, groups paged over several pages, and the
+// forest's NTAuth store read as a domain controller reads it.
+func TestSambaDirectory(t *testing.T) {
+	dc := samba.dc.Get(t, sambaConfig)
+	ctx := context.Background()
+	cfg := ldap.Config{URL: dc.LDAPURL, BindDN: dc.BindDN, Password: dc.Password, BaseDN: dc.BaseDN, PageSize: 2}
+	dir, err := ldap.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	es, err := dir.FindByUPN(ctx, "ALICE@samba.example.com")
+	if err != nil || len(es) != 1 {
+		t.Fatalf("alice by UPN: %d entries, %v", len(es), err)
+	}
+	alice, err := mapping.DecodeAccount(es[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.EqualFold(alice.DN, "CN=alice,CN=Users,"+dc.BaseDN) || alice.SAMAccountName != "alice" || !strings.HasPrefix(alice.PrimaryGroupSID.String(), "S-1-5-21-") {
+		t.Errorf("alice: %+v", alice)
+	}
+	if es, err := dir.FindBySID(ctx, alice.SID); err != nil || len(es) != 1 || es[0].DN != alice.DN {
+		t.Errorf("alice by SID %s: %v, %v", alice.SID, es, err)
+	}
+
+	res, err := mapping.New(dir, mapping.Policy{Enforcement: mapping.EnforcementFull}, mapping.Options{}).
+		Map(ctx, mapping.Request{Cert: samba.carol.cert})
+	if err != nil {
+		t.Fatalf("carol's certificate: %v", err)
+	}
+	if res.Account.SAMAccountName != "carol" || res.Method != mapping.MethodAltSecID {
+		t.Errorf("carol's certificate mapped to %s by %v", res.Account.SAMAccountName, res.Method)
+	}
+
+	admin := "CN=Administrator,CN=Users," + dc.BaseDN
+	groups, err := dir.GroupsOf(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Count(dc.Search(t, "", "(member="+admin+")", "dn"), "\ndn: ")
+	if len(groups) < 3 || len(groups) != want {
+		t.Errorf("Administrator's groups, %d a page: %d, ldbsearch finds %d", cfg.PageSize, len(groups), want)
+	}
+	for _, g := range groups {
+		if len(g.Get(mapping.AttrObjectSID)) != 1 {
+			t.Errorf("group %s without its objectSid", g.DN)
+		}
+	}
+
+	cas, err := kdc.ReadNTAuthLDAP(ctx, cfg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cas) != 1 || !bytes.Equal(pki.CertPEM(cas[0]), samba.rootPEM) {
+		t.Errorf("NTAuth over LDAP: %d certificates, want the realm's CA", len(cas))
+	}
 }
 
 // TestSambaNTAuthNotConsulted: Samba 4.17's KDC trusts a client certificate

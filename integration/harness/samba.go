@@ -40,6 +40,11 @@ type SambaConfig struct {
 
 	// Users are created before the DC starts; [SambaDC.AddUser] adds more.
 	Users []SambaUser
+
+	// LDAP runs the DC's LDAP server too, on port 389 of its address, for
+	// simple binds without TLS (the namespace is reachable from the host
+	// alone): [SambaDC.LDAPURL], [SambaDC.BindDN] and [SambaDC.Password].
+	LDAP bool
 }
 
 // SambaUser is an account created with samba-tool and then edited in sam.ldb.
@@ -84,9 +89,13 @@ type SambaDC struct {
 	BaseDN    string // DC=samba,DC=example,DC=com
 	IP        string // the DC's veth address
 	Addr      string // IP:88, UDP and TCP
-	Dir       string // smb.conf, private/, state/ … all of the DC's files
-	Config    string // the smb.conf path
-	Namespace string // the network namespace, "sclogon-dc-PID"
+	// LDAPURL is ldap://IP when SambaConfig.LDAP is set; BindDN and
+	// Password are the domain Administrator's.
+	LDAPURL          string
+	BindDN, Password string
+	Dir              string // smb.conf, private/, state/ … all of the DC's files
+	Config           string // the smb.conf path
+	Namespace        string // the network namespace, "sclogon-dc-PID"
 	// Provisioned is how long samba-tool domain provision took.
 	Provisioned time.Duration
 
@@ -225,7 +234,19 @@ func startSambaDC(tb testing.TB, cfg SambaConfig, shared bool) *SambaDC {
 		dc.AddUser(tb, u)
 	}
 
-	cmd := exec.Command(ipBin, "netns", "exec", ns, sambaBin, "-i", "-M", "single", "-d", "3", "-s", dc.Config)
+	dc.run(tb, cfg, exec.Command(ipBin, "netns", "exec", ns, sambaBin, "-i", "-M", "single", "-d", "3", "-s", dc.Config), shared)
+	started = true
+	return dc
+}
+
+// run starts cmd, samba in the DC's namespace, and waits until its KDC
+// (and with cfg.LDAP its LDAP server) listens.
+func (dc *SambaDC) run(tb testing.TB, cfg SambaConfig, cmd *exec.Cmd, shared bool) {
+	tb.Helper()
+	if cfg.LDAP {
+		// Provisioning does not keep this option in smb.conf.
+		cmd.Args = append(cmd.Args, "--option=ldap server require strong auth = no")
+	}
 	// ip netns exec execs samba in place: the PID, the process group and
 	// the parent-death signal are samba's.
 	if shared {
@@ -235,8 +256,11 @@ func startSambaDC(tb testing.TB, cfg SambaConfig, shared bool) *SambaDC {
 	}
 	// The KDC opens its UDP and TCP sockets together.
 	WaitFor(tb, dc.proc, 30*time.Second, TCPReady(dc.Addr))
-	started = true
-	return dc
+	if cfg.LDAP {
+		WaitFor(tb, dc.proc, 30*time.Second, TCPReady(net.JoinHostPort(dc.IP, "389")))
+		dc.LDAPURL = "ldap://" + dc.IP
+		dc.BindDN, dc.Password = "CN=Administrator,CN=Users,"+dc.BaseDN, sambaAdminPass
+	}
 }
 
 // provision makes the domain offline with samba-tool, every path Samba
@@ -264,7 +288,11 @@ func (dc *SambaDC) provision(tb testing.TB, sambaTool string, cfg SambaConfig, h
 		"--option=interfaces = " + dc.IP + "/30",
 		"--option=bind interfaces only = yes",
 		"--option=dns forwarder = " + hostIP.String(), // never the host's resolver
-		"--option=server services = kdc",              // KDC only: no SMB, DNS, LDAP, winbindd
+	}
+	if cfg.LDAP {
+		args = append(args, "--option=server services = kdc, ldap")
+	} else {
+		args = append(args, "--option=server services = kdc") // KDC only: no SMB, DNS, LDAP, winbindd
 	}
 	t0 := time.Now()
 	Run(tb, exec.Command(sambaTool, args...))

@@ -35,8 +35,14 @@
 //
 // # Filters
 //
-// Every value from a certificate or a request goes through
-// [goldap.EscapeFilter]; binary values (objectSid) are escaped byte by byte.
+// Filters are built from their parts ([Equal], [Present]), never from
+// strings: a value from a certificate or a request is sent as the
+// assertion's value, so no escaping can be missed.
+//
+// # Wire
+//
+// The connections speak LDAP through internal/ldapwire, one request at a
+// time on the caller's goroutine.
 package ldap
 
 import (
@@ -55,6 +61,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/sclogon/sclogon/certs"
+	"github.com/sclogon/sclogon/internal/ldapwire"
 	"github.com/sclogon/sclogon/mapping"
 )
 
@@ -123,9 +130,11 @@ type Directory struct {
 
 // server is one server of the directory and its idle connections.
 type server struct {
-	url  string
-	tls  *tls.Config
-	idle chan *goldap.Conn // bound connections ready for use
+	url    string
+	scheme string // ldap, ldaps or ldapi
+	addr   string // host:port, or the ldapi socket's path
+	tls    *tls.Config
+	idle   chan *ldapwire.Conn // bound connections ready for use
 
 	failures int       // consecutive failures; 0 while it answers
 	retryAt  time.Time // while failing, asked before this only when no other answers
@@ -201,7 +210,7 @@ func newServer(cfg Config, raw string, roots *x509.CertPool) (*server, error) {
 	if cfg.StartTLS && u.Scheme != "ldap" {
 		return nil, fmt.Errorf("mapping/ldap: StartTLS needs an ldap:// URL, not %q", raw)
 	}
-	s := &server{url: raw, idle: make(chan *goldap.Conn, cfg.PoolSize)}
+	s := &server{url: raw, scheme: u.Scheme, addr: serverAddr(u), idle: make(chan *ldapwire.Conn, cfg.PoolSize)}
 	if u.Scheme == "ldaps" || cfg.StartTLS {
 		s.tls = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.ServerName, RootCAs: roots}
 		if s.tls.ServerName == "" {
@@ -209,6 +218,30 @@ func newServer(cfg Config, raw string, roots *x509.CertPool) (*server, error) {
 		}
 	}
 	return s, nil
+}
+
+// serverAddr is where u's server listens: host:port with the scheme's
+// port by default, or for ldapi the socket's path, from the host or the
+// path, slapd's default when both are empty.
+func serverAddr(u *url.URL) string {
+	switch u.Scheme {
+	case "ldapi":
+		for _, p := range []string{u.Host, u.Path} {
+			if p != "" {
+				return p
+			}
+		}
+		return "/var/run/slapd/ldapi"
+	case "ldaps":
+		if u.Port() == "" {
+			return net.JoinHostPort(u.Hostname(), "636")
+		}
+	default:
+		if u.Port() == "" {
+			return net.JoinHostPort(u.Hostname(), "389")
+		}
+	}
+	return u.Host
 }
 
 // Close closes the idle connections; lookups after Close fail.
@@ -224,7 +257,7 @@ func (d *Directory) Close() error {
 
 // Ping connects and binds, to check the configuration at startup.
 func (d *Directory) Ping(ctx context.Context) error {
-	return d.do(ctx, func(*goldap.Conn) error { return nil })
+	return d.do(ctx, func(*ldapwire.Conn) error { return nil })
 }
 
 // Servers reports the state of each server, in order of preference.
@@ -238,11 +271,11 @@ func (d *Directory) Servers() []ServerState {
 	return out
 }
 
-func (s *server) takeIdle() *goldap.Conn {
+func (s *server) takeIdle() *ldapwire.Conn {
 	for {
 		select {
 		case c := <-s.idle:
-			if !c.IsClosing() {
+			if !c.Broken() {
 				return c
 			}
 			c.Close()
@@ -252,7 +285,7 @@ func (s *server) takeIdle() *goldap.Conn {
 	}
 }
 
-func (s *server) putIdle(c *goldap.Conn) {
+func (s *server) putIdle(c *ldapwire.Conn) {
 	select {
 	case s.idle <- c:
 	default:
@@ -293,20 +326,12 @@ func (d *Directory) answered(s *server) {
 
 // dial opens and binds a new connection to s. A network failure comes back
 // as is; a bind the server refuses comes back wrapped in [answerError].
-func (d *Directory) dial(ctx context.Context, s *server) (*goldap.Conn, error) {
-	dialer := &net.Dialer{Timeout: d.cfg.Timeout}
-	if dl, ok := ctx.Deadline(); ok {
-		dialer.Deadline = dl
-	}
-	opts := []goldap.DialOpt{goldap.DialWithDialer(dialer)}
-	if s.tls != nil {
-		opts = append(opts, goldap.DialWithTLSConfig(s.tls))
-	}
-	c, err := goldap.DialURL(s.url, opts...)
+func (d *Directory) dial(ctx context.Context, s *server) (*ldapwire.Conn, error) {
+	nc, err := d.connect(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	c.SetTimeout(d.cfg.Timeout)
+	c := ldapwire.NewConn(nc)
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	if d.cfg.StartTLS {
@@ -329,6 +354,28 @@ func (d *Directory) dial(ctx context.Context, s *server) (*goldap.Conn, error) {
 		return nil, ctx.Err()
 	}
 	return c, nil
+}
+
+// connect opens the transport to s: TCP, TLS over TCP for ldaps://, or
+// the Unix socket of ldapi:// (the URL's host or path, or slapd's default).
+func (d *Directory) connect(ctx context.Context, s *server) (net.Conn, error) {
+	dialer := &net.Dialer{Timeout: d.cfg.Timeout}
+	switch s.scheme {
+	case "ldapi":
+		return dialer.DialContext(ctx, "unix", s.addr)
+	case "ldaps":
+		nc, err := dialer.DialContext(ctx, "tcp", s.addr)
+		if err != nil {
+			return nil, err
+		}
+		t := tls.Client(nc, s.tls)
+		if err := t.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		return t, nil
+	}
+	return dialer.DialContext(ctx, "tcp", s.addr)
 }
 
 // answerError is a server's refusal while connecting (a bad bind): the
@@ -407,7 +454,7 @@ func (e serverErrors) Unwrap() []error { return e }
 
 // do runs op on a pooled connection, asking the servers as the package
 // documentation says, until one answers, every one failed or the time is up.
-func (d *Directory) do(ctx context.Context, op func(*goldap.Conn) error) error {
+func (d *Directory) do(ctx context.Context, op func(*ldapwire.Conn) error) error {
 	d.mu.Lock()
 	closed := d.closed
 	d.mu.Unlock()
@@ -440,7 +487,7 @@ func (d *Directory) do(ctx context.Context, op func(*goldap.Conn) error) error {
 
 // attempt asks s once, on a pooled connection of its or a new one. done
 // says the lookup ends with err; otherwise lk says what failed.
-func (d *Directory) attempt(ctx context.Context, lk *lookup, s *server, op func(*goldap.Conn) error) (done bool, err error) {
+func (d *Directory) attempt(ctx context.Context, lk *lookup, s *server, op func(*ldapwire.Conn) error) (done bool, err error) {
 	if lk.others(s) {
 		// Leave time for the others.
 		if dl, ok := ctx.Deadline(); ok {
@@ -449,7 +496,7 @@ func (d *Directory) attempt(ctx context.Context, lk *lookup, s *server, op func(
 			defer cancel()
 		}
 	}
-	var c *goldap.Conn
+	var c *ldapwire.Conn
 	if !lk.pooled[s] {
 		c = s.takeIdle()
 		lk.pooled[s] = c != nil
@@ -468,7 +515,7 @@ func (d *Directory) attempt(ctx context.Context, lk *lookup, s *server, op func(
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	err = op(c)
 	expired := !stop()
-	if !expired && (err == nil || !isNetwork(err) && !c.IsClosing()) {
+	if !expired && (err == nil || !isNetwork(err) && !c.Broken()) {
 		// The server answered: the connection is fine, whatever the answer.
 		s.putIdle(c)
 		d.answered(s)
@@ -500,12 +547,13 @@ func (d *Directory) down(ctx context.Context, lk *lookup, s *server, err error) 
 }
 
 // isNetwork reports whether err is a connection failure rather than the
-// server's answer. go-ldap flattens some read errors into plain strings, so
-// anything that is not an LDAP result counts as a connection failure.
+// server's answer: anything that is not an LDAP result (a network error, a
+// malformed reply) counts as a connection failure, and so does a server
+// that answers that it is unavailable.
 func isNetwork(err error) bool {
-	var le *goldap.Error
+	var le *ldapwire.Error
 	if errors.As(err, &le) {
-		return le.ResultCode == goldap.ErrorNetwork || le.ResultCode == goldap.LDAPResultUnavailable
+		return le.Code == ldapwire.Unavailable
 	}
 	return true
 }
@@ -513,32 +561,27 @@ func isNetwork(err error) bool {
 // search runs a subtree search under BaseDN. With paged set it pages
 // through every result; otherwise a size-limit overrun returns the entries
 // received (more than one is enough for the mapper to refuse).
-func (d *Directory) search(ctx context.Context, filter string, attrs []string, paged bool) ([]mapping.Entry, error) {
+func (d *Directory) search(ctx context.Context, filter Filter, attrs []string, paged bool) ([]mapping.Entry, error) {
+	req := &ldapwire.SearchRequest{Base: d.cfg.BaseDN, Scope: ldapwire.ScopeSubtree,
+		TimeLimit: int(d.cfg.Timeout/time.Second) + 1, Filter: filter, Attrs: attrs}
+	if paged {
+		req.PageSize = d.cfg.PageSize
+	} else {
+		req.SizeLimit = d.cfg.SizeLimit
+	}
 	var out []mapping.Entry
-	err := d.do(ctx, func(c *goldap.Conn) error {
-		req := goldap.NewSearchRequest(d.cfg.BaseDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
-			0, int(d.cfg.Timeout/time.Second)+1, false, filter, attrs, nil)
-		var res *goldap.SearchResult
-		var err error
-		if paged {
-			res, err = c.SearchWithPaging(req, d.cfg.PageSize)
-		} else {
-			req.SizeLimit = d.cfg.SizeLimit
-			res, err = c.Search(req)
-			if goldap.IsErrorWithCode(err, goldap.LDAPResultSizeLimitExceeded) {
-				err = nil
-			}
+	err := d.do(ctx, func(c *ldapwire.Conn) error {
+		res, err := c.Search(req)
+		if !paged && ldapwire.IsCode(err, ldapwire.SizeLimitExceeded) {
+			err = nil
 		}
-		if goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject) {
+		if ldapwire.IsCode(err, ldapwire.NoSuchObject) {
 			return fmt.Errorf("mapping/ldap: base DN %s does not exist: %w", d.cfg.BaseDN, err)
 		}
 		if err != nil {
 			return err
 		}
-		out = out[:0]
-		for _, e := range res.Entries {
-			out = append(out, toEntry(e))
-		}
+		out = toEntries(out[:0], res)
 		return nil
 	})
 	if err != nil {
@@ -550,36 +593,46 @@ func (d *Directory) search(ctx context.Context, filter string, attrs []string, p
 	return out, nil
 }
 
-func toEntry(e *goldap.Entry) mapping.Entry {
-	m := mapping.Entry{DN: e.DN, Attrs: map[string][][]byte{}}
-	for _, a := range e.Attributes {
-		name := strings.ToLower(a.Name)
-		m.Attrs[name] = append(m.Attrs[name], a.ByteValues...)
+// toEntries appends es to out as the mapper's entries: attribute names in
+// lower case, the values of one name (in any case) together.
+func toEntries(out []mapping.Entry, es []ldapwire.Entry) []mapping.Entry {
+	for _, e := range es {
+		m := mapping.Entry{DN: e.DN, Attrs: make(map[string][][]byte, len(e.Attrs))}
+		for _, a := range e.Attrs {
+			name := strings.ToLower(a.Type)
+			m.Attrs[name] = append(m.Attrs[name], a.Values...)
+		}
+		out = append(out, m)
 	}
-	return m
+	return out
 }
 
-func (d *Directory) findUsers(ctx context.Context, assertion string) ([]mapping.Entry, error) {
-	return d.search(ctx, "(&(objectClass=user)"+assertion+")", mapping.AccountAttributes, false)
-}
+// Filter is a search filter, built from its parts.
+type Filter = ldapwire.Filter
 
-func equality(attr, value string) string {
-	return "(" + attr + "=" + goldap.EscapeFilter(value) + ")"
+// Equal is the filter (attr=value), value sent as it is.
+func Equal(attr, value string) Filter { return ldapwire.EqualString(attr, value) }
+
+// Present is the filter (attr=*).
+func Present(attr string) Filter { return ldapwire.Present(attr) }
+
+func (d *Directory) findUsers(ctx context.Context, assertion Filter) ([]mapping.Entry, error) {
+	return d.search(ctx, ldapwire.And(Equal(mapping.AttrObjectClass, "user"), assertion), mapping.AccountAttributes, false)
 }
 
 // FindByUPN implements [mapping.Directory].
 func (d *Directory) FindByUPN(ctx context.Context, upn string) ([]mapping.Entry, error) {
-	return d.findUsers(ctx, equality(mapping.AttrUPN, upn))
+	return d.findUsers(ctx, Equal(mapping.AttrUPN, upn))
 }
 
 // FindBySAMAccountName implements [mapping.Directory].
 func (d *Directory) FindBySAMAccountName(ctx context.Context, name string) ([]mapping.Entry, error) {
-	return d.findUsers(ctx, equality(mapping.AttrSAMAccountName, name))
+	return d.findUsers(ctx, Equal(mapping.AttrSAMAccountName, name))
 }
 
 // FindBySID implements [mapping.Directory].
 func (d *Directory) FindBySID(ctx context.Context, sid certs.SID) ([]mapping.Entry, error) {
-	return d.findUsers(ctx, equality(mapping.AttrObjectSID, string(sid.Marshal())))
+	return d.findUsers(ctx, ldapwire.Equal(mapping.AttrObjectSID, sid.Marshal()))
 }
 
 // FindByAltSecID implements [mapping.Directory].
@@ -587,13 +640,11 @@ func (d *Directory) FindByAltSecID(ctx context.Context, values []string) ([]mapp
 	if len(values) == 0 {
 		return nil, ctx.Err()
 	}
-	var b strings.Builder
-	b.WriteString("(|")
-	for _, v := range values {
-		b.WriteString(equality(mapping.AttrAltSecurityIDs, v))
+	alts := make([]Filter, len(values))
+	for i, v := range values {
+		alts[i] = Equal(mapping.AttrAltSecurityIDs, v)
 	}
-	b.WriteString(")")
-	return d.findUsers(ctx, b.String())
+	return d.findUsers(ctx, ldapwire.Or(alts...))
 }
 
 // Locate implements [mapping.Locator]: one search for the user entries
@@ -601,25 +652,23 @@ func (d *Directory) FindByAltSecID(ctx context.Context, values []string) ([]mapp
 // sAMAccountNames, where the mapping methods and the name hint would make
 // one each.
 func (d *Directory) Locate(ctx context.Context, q mapping.LocateQuery) ([]mapping.Entry, error) {
-	var b strings.Builder
-	b.WriteString("(|")
+	var ors []Filter
 	if q.SID != nil {
-		b.WriteString(equality(mapping.AttrObjectSID, string(q.SID.Marshal())))
+		ors = append(ors, ldapwire.Equal(mapping.AttrObjectSID, q.SID.Marshal()))
 	}
 	for _, v := range q.AltSecIDs {
-		b.WriteString(equality(mapping.AttrAltSecurityIDs, v))
+		ors = append(ors, Equal(mapping.AttrAltSecurityIDs, v))
 	}
 	for _, u := range q.UPNs {
-		b.WriteString(equality(mapping.AttrUPN, u))
+		ors = append(ors, Equal(mapping.AttrUPN, u))
 	}
 	for _, n := range q.SAMAccountNames {
-		b.WriteString(equality(mapping.AttrSAMAccountName, n))
+		ors = append(ors, Equal(mapping.AttrSAMAccountName, n))
 	}
-	if b.Len() == 2 {
+	if len(ors) == 0 {
 		return nil, ctx.Err()
 	}
-	b.WriteString(")")
-	return d.findUsers(ctx, b.String())
+	return d.findUsers(ctx, ldapwire.Or(ors...))
 }
 
 // membersPerSearch bounds the member DNs of one GroupsOfAny search, so
@@ -633,13 +682,12 @@ func (d *Directory) GroupsOfAny(ctx context.Context, dns []string) ([]mapping.En
 	var out []mapping.Entry
 	for len(dns) > 0 {
 		n := min(len(dns), membersPerSearch)
-		var b strings.Builder
-		b.WriteString("(&(objectClass=group)(|")
-		for _, dn := range dns[:n] {
-			b.WriteString(equality(mapping.AttrMember, dn))
+		members := make([]Filter, n)
+		for i, dn := range dns[:n] {
+			members[i] = Equal(mapping.AttrMember, dn)
 		}
-		b.WriteString("))")
-		entries, err := d.search(ctx, b.String(), []string{mapping.AttrObjectSID, mapping.AttrSAMAccountName}, true)
+		entries, err := d.search(ctx, ldapwire.And(Equal(mapping.AttrObjectClass, "group"), ldapwire.Or(members...)),
+			groupAttributes, true)
 		if err != nil {
 			return nil, err
 		}
@@ -649,8 +697,11 @@ func (d *Directory) GroupsOfAny(ctx context.Context, dns []string) ([]mapping.En
 	return out, nil
 }
 
+// groupAttributes are what the mapper reads of a group.
+var groupAttributes = []string{mapping.AttrObjectSID, mapping.AttrSAMAccountName}
+
 // GroupsOf implements [mapping.Directory]. Groups can be many: it pages.
 func (d *Directory) GroupsOf(ctx context.Context, dn string) ([]mapping.Entry, error) {
-	return d.search(ctx, "(&(objectClass=group)"+equality(mapping.AttrMember, dn)+")",
-		[]string{mapping.AttrObjectSID, mapping.AttrSAMAccountName}, true)
+	return d.search(ctx, ldapwire.And(Equal(mapping.AttrObjectClass, "group"), Equal(mapping.AttrMember, dn)),
+		groupAttributes, true)
 }

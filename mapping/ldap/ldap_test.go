@@ -16,7 +16,7 @@ import (
 	"github.com/sclogon/sclogon/mapping/ldap"
 )
 
-func startDirectory(t *testing.T, f *mappingtest.Fixture, timeout time.Duration) (*harness.LDAP, *ldap.Directory) {
+func startDirectory(t testing.TB, f *mappingtest.Fixture, timeout time.Duration) (*harness.LDAP, *ldap.Directory) {
 	t.Helper()
 	l := harness.StartSlapd(t, harness.SlapdConfig{Suffix: mappingtest.Suffix, LDIF: f.LDIF})
 	dir, err := ldap.New(ldap.Config{URL: l.URL, BindDN: l.BindDN, Password: l.Password, BaseDN: l.Suffix, Timeout: timeout, PoolSize: 4})

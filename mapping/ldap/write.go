@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
-	goldap "github.com/go-ldap/ldap/v3"
-
+	"github.com/sclogon/sclogon/internal/ldapwire"
 	"github.com/sclogon/sclogon/mapping"
 )
 
@@ -47,22 +47,14 @@ type Change struct {
 // BaseDN is the naming context searches start from.
 func (d *Directory) BaseDN() string { return d.cfg.BaseDN }
 
-func values(vs [][]byte) []string {
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i] = string(v)
-	}
-	return out
-}
-
 // Add adds the entry dn with attrs; it fails with [ErrEntryExists] when
 // dn exists. The bind DN needs write access.
 func (d *Directory) Add(ctx context.Context, dn string, attrs []Attribute) error {
-	req := goldap.NewAddRequest(dn, nil)
-	for _, a := range attrs {
-		req.Attribute(a.Name, values(a.Values))
+	wire := make([]ldapwire.Attribute, len(attrs))
+	for i, a := range attrs {
+		wire[i] = ldapwire.Attribute{Type: a.Name, Values: a.Values}
 	}
-	err := d.do(ctx, func(c *goldap.Conn) error { return c.Add(req) })
+	err := d.do(ctx, func(c *ldapwire.Conn) error { return c.Add(dn, wire) })
 	return writeError("add", dn, err)
 }
 
@@ -70,45 +62,58 @@ func (d *Directory) Add(ctx context.Context, dn string, attrs []Attribute) error
 // Deleting a value read before and adding its successor in one Modify
 // fails with [ErrValueConflict] if another writer got there first.
 func (d *Directory) Modify(ctx context.Context, dn string, changes []Change) error {
-	req := goldap.NewModifyRequest(dn, nil)
-	for _, ch := range changes {
-		switch ch.Op {
-		case AddValues:
-			req.Add(ch.Name, values(ch.Values))
-		case DeleteValues:
-			req.Delete(ch.Name, values(ch.Values))
-		case ReplaceValues:
-			req.Replace(ch.Name, values(ch.Values))
-		default:
+	wire := make([]ldapwire.Change, len(changes))
+	for i, ch := range changes {
+		op, ok := map[ChangeOp]ldapwire.ChangeOp{AddValues: ldapwire.ChangeAdd, DeleteValues: ldapwire.ChangeDelete,
+			ReplaceValues: ldapwire.ChangeReplace}[ch.Op]
+		if !ok {
 			return fmt.Errorf("mapping/ldap: modify %s: unknown change %d", dn, ch.Op)
 		}
+		wire[i] = ldapwire.Change{Op: op, Attribute: ldapwire.Attribute{Type: ch.Name, Values: ch.Values}}
 	}
-	err := d.do(ctx, func(c *goldap.Conn) error { return c.Modify(req) })
+	err := d.do(ctx, func(c *ldapwire.Conn) error { return c.Modify(dn, wire) })
 	return writeError("modify", dn, err)
 }
 
 // Children returns the entries right below base that match filter, with
 // attrs, paging through them all; [ErrNoSuchEntry] when base does not
 // exist.
-func (d *Directory) Children(ctx context.Context, base, filter string, attrs []string) ([]mapping.Entry, error) {
+func (d *Directory) Children(ctx context.Context, base string, filter Filter, attrs []string) ([]mapping.Entry, error) {
+	req := &ldapwire.SearchRequest{Base: base, Scope: ldapwire.ScopeOne, TimeLimit: int(d.cfg.Timeout/time.Second) + 1,
+		Filter: filter, Attrs: attrs, PageSize: d.cfg.PageSize}
 	var out []mapping.Entry
-	err := d.do(ctx, func(c *goldap.Conn) error {
-		req := goldap.NewSearchRequest(base, goldap.ScopeSingleLevel, goldap.NeverDerefAliases,
-			0, int(d.cfg.Timeout.Seconds())+1, false, filter, attrs, nil)
-		res, err := c.SearchWithPaging(req, d.cfg.PageSize)
+	err := d.do(ctx, func(c *ldapwire.Conn) error {
+		res, err := c.Search(req)
 		if err != nil {
 			return err
 		}
-		out = out[:0]
-		for _, e := range res.Entries {
-			out = append(out, toEntry(e))
-		}
+		out = toEntries(out[:0], res)
 		return nil
 	})
 	if err != nil {
 		return nil, writeError("search", base, err)
 	}
 	return out, nil
+}
+
+// Entry reads the entry dn itself with attrs; [ErrNoSuchEntry] when it
+// does not exist.
+func (d *Directory) Entry(ctx context.Context, dn string, attrs []string) (mapping.Entry, error) {
+	req := &ldapwire.SearchRequest{Base: dn, Scope: ldapwire.ScopeBase, SizeLimit: 1, TimeLimit: int(d.cfg.Timeout/time.Second) + 1,
+		Filter: Present(mapping.AttrObjectClass), Attrs: attrs}
+	var out mapping.Entry
+	err := d.do(ctx, func(c *ldapwire.Conn) error {
+		res, err := c.Search(req)
+		if err != nil {
+			return err
+		}
+		if len(res) != 1 {
+			return fmt.Errorf("a base search found %d entries", len(res))
+		}
+		out = toEntries(nil, res)[0]
+		return nil
+	})
+	return out, writeError("read", dn, err)
 }
 
 // writeError names the operation and wraps the answers callers branch on.
@@ -118,12 +123,12 @@ func writeError(op, dn string, err error) error {
 		return nil
 	case errors.Is(err, mapping.ErrDirectoryUnavailable):
 		return err
-	case goldap.IsErrorWithCode(err, goldap.LDAPResultEntryAlreadyExists):
+	case ldapwire.IsCode(err, ldapwire.EntryAlreadyExists):
 		return fmt.Errorf("%w: %s %s: %w", ErrEntryExists, op, dn, err)
-	case goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject):
+	case ldapwire.IsCode(err, ldapwire.NoSuchObject):
 		return fmt.Errorf("%w: %s %s: %w", ErrNoSuchEntry, op, dn, err)
-	case goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchAttribute),
-		goldap.IsErrorWithCode(err, goldap.LDAPResultAttributeOrValueExists):
+	case ldapwire.IsCode(err, ldapwire.NoSuchAttribute),
+		ldapwire.IsCode(err, ldapwire.AttributeOrValueExists):
 		return fmt.Errorf("%w: %s %s: %w", ErrValueConflict, op, dn, err)
 	}
 	return fmt.Errorf("mapping/ldap: %s %s: %w", op, dn, err)

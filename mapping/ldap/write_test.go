@@ -26,7 +26,7 @@ func TestWrite(t *testing.T) {
 	if got := dir.BaseDN(); got != l.Suffix {
 		t.Fatalf("BaseDN %q", got)
 	}
-	if _, err := dir.Children(ctx, ou, "(objectClass=*)", nil); !errors.Is(err, ldap.ErrNoSuchEntry) {
+	if _, err := dir.Children(ctx, ou, ldap.Present("objectClass"), nil); !errors.Is(err, ldap.ErrNoSuchEntry) {
 		t.Fatalf("children of a missing entry: %v", err)
 	}
 	container := []ldap.Attribute{
@@ -63,7 +63,7 @@ func TestWrite(t *testing.T) {
 	if err := dir.Modify(ctx, "cn=nobody,"+ou, swap); !errors.Is(err, ldap.ErrNoSuchEntry) {
 		t.Fatalf("modifying a missing entry: %v", err)
 	}
-	es, err := dir.Children(ctx, ou, "(objectClass=sclogonKerberosPrincipal)", []string{"sclogonPrincipalKey"})
+	es, err := dir.Children(ctx, ou, ldap.Equal("objectClass", "sclogonKerberosPrincipal"), []string{"sclogonPrincipalKey"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestWrite(t *testing.T) {
 	if err := dir.Modify(ctx, dn, replace); err != nil {
 		t.Fatal(err)
 	}
-	if es, err := dir.Children(ctx, ou, "(objectClass=*)", []string{"sclogonPrincipalKey"}); err != nil || len(es) != 1 || len(es[0].Get("sclogonPrincipalKey")) != 2 {
+	if es, err := dir.Children(ctx, ou, ldap.Present("objectClass"), []string{"sclogonPrincipalKey"}); err != nil || len(es) != 1 || len(es[0].Get("sclogonPrincipalKey")) != 2 {
 		t.Fatalf("after replace: %+v %v", es, err)
 	}
 }
