@@ -189,10 +189,18 @@ func (c *Conn) Modify(dn string, changes []Change) error {
 	return c.roundTrip("modify", opModifyResponse, func(b *der.Builder) { encodeModify(b, dn, changes) })
 }
 
+// MaxEntries bounds the entries of one search without a SizeLimit, over
+// all its pages: far more than the groups of any account (a Windows token
+// holds about a thousand), and a bound on what a hostile directory can
+// make the KDC hold.
+const MaxEntries = 1 << 17
+
 // Search runs req and returns its entries, from every page when
 // req.PageSize > 0; continuation references are skipped. A result other
 // than success returns the entries received with the [*Error]: a size
-// limit exceeded still carries the entries up to the limit.
+// limit exceeded still carries the entries up to the limit. A server that
+// sends more entries than req.SizeLimit (or [MaxEntries]) breaks the
+// connection with [ErrProtocol].
 func (c *Conn) Search(req *SearchRequest) ([]Entry, error) {
 	var out []Entry
 	var cookie []byte
@@ -206,7 +214,11 @@ func (c *Conn) Search(req *SearchRequest) ([]Entry, error) {
 			return out, err
 		}
 		var done message
-		if out, done, err = c.searchReplies(id, out); err != nil {
+		limit := req.SizeLimit
+		if limit <= 0 {
+			limit = MaxEntries
+		}
+		if out, done, err = c.searchReplies(id, out, limit); err != nil {
 			return out, err
 		}
 		if e, err := parseResult("search", done.body); err != nil {
@@ -227,8 +239,8 @@ func (c *Conn) Search(req *SearchRequest) ([]Entry, error) {
 }
 
 // searchReplies reads the replies to search id up to its SearchResultDone,
-// appending the entries to out.
-func (c *Conn) searchReplies(id int64, out []Entry) ([]Entry, message, error) {
+// appending the entries to out, which may hold up to limit.
+func (c *Conn) searchReplies(id int64, out []Entry, limit int) ([]Entry, message, error) {
 	for {
 		m, err := c.receive(id)
 		if err != nil {
@@ -236,6 +248,9 @@ func (c *Conn) searchReplies(id int64, out []Entry) ([]Entry, message, error) {
 		}
 		switch m.op {
 		case opSearchEntry:
+			if len(out) == limit {
+				return out, message{}, c.fail(protocolError("more than %d entries", limit))
+			}
 			e, err := parseEntry(m.body)
 			if err != nil {
 				return out, message{}, c.fail(err)

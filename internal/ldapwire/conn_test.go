@@ -321,6 +321,20 @@ func TestMalformedRepliesBreakTheConnection(t *testing.T) {
 	}
 }
 
+// A server that sends more entries than the size limit asked for is
+// refused, not believed.
+func TestEntriesOverTheSizeLimit(t *testing.T) {
+	c, s := pipe(t)
+	e := reply(false, 1, entry(false, "cn=a,dc=x", nil))
+	done := s.serve([][]byte{e, e, e, reply(false, 1, result(false, opSearchDone, 0, ""))})
+	es, err := c.Search(&SearchRequest{Base: "dc=x", Filter: Present("cn"), SizeLimit: 2})
+	if !errors.Is(err, ErrProtocol) || !c.Broken() || len(es) != 2 {
+		t.Errorf("3 entries for a size limit of 2: %d entries, %v, broken %v", len(es), err, c.Broken())
+	}
+	s.conn.Close()
+	<-done
+}
+
 // Close from another goroutine ends an operation waiting for its reply,
 // as the directory's context does at its deadline.
 func TestCloseEndsAWaitingOperation(t *testing.T) {
