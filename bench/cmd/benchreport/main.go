@@ -331,23 +331,26 @@ func (b *bench) cryptoPart() error {
 }
 
 // cryptoLimits are the KDC's mandatory operations per exchange: it
-// verifies the user's signature and the CA's (RSA-2048) on the user's
-// certificate, agrees a key and signs.
+// verifies the user's signature, agrees a key and signs. The CA's
+// signature on the user's certificate (RSA2048Verify) is not among them:
+// the KDC keeps each verified path for certificate_cache_ttl (default 10
+// minutes, as in every row here), so over a row the users' 32 certificates
+// cost 32 verifications, not one per exchange.
 func cryptoLimits(o options) []report.Limit {
 	userVerify, kdcSign := verifyOp(o.keys.User), signOp(o.keys.KDC)
 	dhLimit := report.Limit{KeyExchange: "DH-2048", Setting: "reused DH key",
-		Ops: []string{userVerify, "RSA2048Verify", "DH2048Secret", kdcSign}}
+		Ops: []string{userVerify, "DH2048Secret", kdcSign}}
 	if o.reuse == 0 {
 		dhLimit.Setting = "fresh DH key"
 		dhLimit.Ops = append(dhLimit.Ops, "DH2048KeyPair")
 	}
 	limits := []report.Limit{
 		dhLimit,
-		{KeyExchange: "ECDH P-256", Setting: "fresh ECDH key", Ops: []string{userVerify, "RSA2048Verify", "ECDHP256", kdcSign}},
+		{KeyExchange: "ECDH P-256", Setting: "fresh ECDH key", Ops: []string{userVerify, "ECDHP256", kdcSign}},
 	}
 	if o.keys.KDC == pki.RSA2048 {
 		// The benchmark signs with an RSA-2048 key.
-		limits = append(limits, report.Limit{KeyExchange: "RSA", Setting: "key transport", Ops: []string{userVerify, "RSA2048Verify", "KeyTransportReplyBuild"}})
+		limits = append(limits, report.Limit{KeyExchange: "RSA", Setting: "key transport", Ops: []string{userVerify, "KeyTransportReplyBuild"}})
 	}
 	return limits
 }
