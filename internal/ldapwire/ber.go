@@ -22,11 +22,11 @@ const (
 	tagSet         = 0x31
 )
 
-// MaxMessage bounds one LDAPMessage a server sends: an entry with large
-// binary attributes (certificates, photos) is some hundreds of kilobytes; a
-// length beyond this is a broken or hostile server, refused before
-// anything is allocated for it.
-const MaxMessage = 16 << 20
+// MaxMessage bounds one LDAPMessage a server sends: the entries the KDC
+// reads (accounts, groups, realm keys, the NTAuth store's certificates)
+// are a few kilobytes; a length beyond this is a broken or hostile server,
+// refused before anything is allocated for it.
+const MaxMessage = 4 << 20
 
 // ErrProtocol is what a reply that does not follow RFC 4511 wraps.
 var ErrProtocol = errors.New("ldapwire: malformed reply")
@@ -144,11 +144,15 @@ func parseLength(b []byte) (n, size int, err error) {
 	case len(b) < 1+k:
 		return 0, 0, protocolError("length truncated")
 	}
-	v := 0
+	var v uint64
 	for _, c := range b[1 : 1+k] {
-		v = v<<8 | int(c)
+		v = v<<8 | uint64(c)
 	}
-	return v, 1 + k, nil
+	if v > 1<<31-1 {
+		// Beyond any element here; as an int it would be negative where int has 32 bits.
+		return 0, 0, protocolError("length %d", v)
+	}
+	return int(v), 1 + k, nil
 }
 
 // readMessage reads one LDAPMessage from r: its contents, in a buffer of

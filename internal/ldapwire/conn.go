@@ -27,6 +27,11 @@ import (
 	"github.com/sclogon/sclogon/internal/der"
 )
 
+// ErrRequest is what an operation whose request cannot be encoded (a
+// filter nested too deep, an empty Filter) fails with: nothing was sent,
+// and the connection stays usable.
+var ErrRequest = errors.New("ldapwire: the request cannot be encoded")
+
 // Conn is one LDAP connection. Its operations must not run concurrently;
 // Close may be called at any time, from any goroutine, and makes the
 // operation in progress fail.
@@ -71,13 +76,13 @@ func (c *Conn) send(op func(*der.Builder), control func(*der.Builder)) (int64, e
 	if c.Broken() {
 		return 0, net.ErrClosed
 	}
-	c.lastID++
-	if c.lastID > 1<<31-1 {
-		c.lastID = 1
+	id := c.lastID + 1
+	if id > 1<<31-1 {
+		id = 1
 	}
 	b := der.NewBuilder(c.out[:0])
 	b.Open(der.Sequence)
-	b.AddInt64(c.lastID)
+	b.AddInt64(id)
 	op(b)
 	if control != nil {
 		b.Open(0xa0) // controls [0]
@@ -87,13 +92,13 @@ func (c *Conn) send(op func(*der.Builder), control func(*der.Builder)) (int64, e
 	b.Close()
 	msg, err := b.Bytes()
 	if err != nil {
-		return 0, err // a request too large to encode: the stream is intact
+		return 0, fmt.Errorf("%w: %w", ErrRequest, err) // the stream is intact
 	}
-	c.out = msg
+	c.out, c.lastID = msg, id
 	if _, err := c.nc.Write(msg); err != nil {
 		return 0, c.fail(err)
 	}
-	return c.lastID, nil
+	return id, nil
 }
 
 // receive reads the next message, which must answer request id. A notice
@@ -189,21 +194,38 @@ func (c *Conn) Modify(dn string, changes []Change) error {
 	return c.roundTrip("modify", opModifyResponse, func(b *der.Builder) { encodeModify(b, dn, changes) })
 }
 
-// MaxEntries bounds the entries of one search without a SizeLimit, over
-// all its pages: far more than the groups of any account (a Windows token
-// holds about a thousand), and a bound on what a hostile directory can
-// make the KDC hold.
-const MaxEntries = 1 << 17
+// Bounds on one search's result, over all its pages: far more than the
+// groups of any account (a Windows token holds about a thousand SIDs) or
+// the keys of a realm, and a bound on what a hostile or spoofed directory
+// can make the KDC hold. A value costs a slice header however short it is,
+// so values are counted as well as octets.
+const (
+	MaxEntries     = 1 << 17 // entries, when the request sets no SizeLimit
+	MaxValues      = 1 << 18 // attribute values
+	MaxResultBytes = 32 << 20
+)
+
+// ErrTooLarge is what a search fails with when the server sends more than
+// the request's SizeLimit or the bounds above allow. The server answered;
+// the connection, left in the middle of a result, is closed.
+var ErrTooLarge = errors.New("ldapwire: the server sent more than the search accepts")
+
+// budget is what a search may still receive.
+type budget struct{ entries, values, bytes int }
 
 // Search runs req and returns its entries, from every page when
 // req.PageSize > 0; continuation references are skipped. A result other
 // than success returns the entries received with the [*Error]: a size
 // limit exceeded still carries the entries up to the limit. A server that
-// sends more entries than req.SizeLimit (or [MaxEntries]) breaks the
-// connection with [ErrProtocol].
+// sends more entries than req.SizeLimit, or more than [MaxEntries],
+// [MaxValues] or [MaxResultBytes], fails it with [ErrTooLarge].
 func (c *Conn) Search(req *SearchRequest) ([]Entry, error) {
 	var out []Entry
 	var cookie []byte
+	left := &budget{entries: MaxEntries, values: MaxValues, bytes: MaxResultBytes}
+	if req.SizeLimit > 0 {
+		left.entries = req.SizeLimit
+	}
 	for {
 		var control func(*der.Builder)
 		if req.PageSize > 0 {
@@ -214,11 +236,7 @@ func (c *Conn) Search(req *SearchRequest) ([]Entry, error) {
 			return out, err
 		}
 		var done message
-		limit := req.SizeLimit
-		if limit <= 0 {
-			limit = MaxEntries
-		}
-		if out, done, err = c.searchReplies(id, out, limit); err != nil {
+		if out, done, err = c.searchReplies(id, out, left); err != nil {
 			return out, err
 		}
 		if e, err := parseResult("search", done.body); err != nil {
@@ -239,19 +257,22 @@ func (c *Conn) Search(req *SearchRequest) ([]Entry, error) {
 }
 
 // searchReplies reads the replies to search id up to its SearchResultDone,
-// appending the entries to out, which may hold up to limit.
-func (c *Conn) searchReplies(id int64, out []Entry, limit int) ([]Entry, message, error) {
+// appending the entries to out within what is left.
+func (c *Conn) searchReplies(id int64, out []Entry, left *budget) ([]Entry, message, error) {
 	for {
 		m, err := c.receive(id)
 		if err != nil {
 			return out, message{}, err
 		}
+		if left.bytes -= len(m.body); left.bytes < 0 {
+			return out, message{}, c.fail(fmt.Errorf("%w: more than %d octets", ErrTooLarge, MaxResultBytes))
+		}
 		switch m.op {
 		case opSearchEntry:
-			if len(out) == limit {
-				return out, message{}, c.fail(protocolError("more than %d entries", limit))
+			if left.entries--; left.entries < 0 {
+				return out, message{}, c.fail(fmt.Errorf("%w: more than %d entries", ErrTooLarge, len(out)))
 			}
-			e, err := parseEntry(m.body)
+			e, err := parseEntry(m.body, &left.values)
 			if err != nil {
 				return out, message{}, c.fail(err)
 			}

@@ -3,6 +3,7 @@ package ldapwire
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -113,7 +114,7 @@ func (s *server) serve(answers ...[][]byte) (done chan struct{}) {
 }
 
 // The requests are those go-ldap writes, byte for byte: bind, a
-// filter with each kind of part, paging, add, modify, StartTLS.
+// filter with each kind of part, paging, add, modify.
 func TestRequestsMatchGoLDAP(t *testing.T) {
 	sid := string([]byte{1, 5, 0, 0, 0, 0, 0, 5, 0x15, 0, 0, 0, '*', '(', 0})
 	cases := []struct {
@@ -321,18 +322,106 @@ func TestMalformedRepliesBreakTheConnection(t *testing.T) {
 	}
 }
 
-// A server that sends more entries than the size limit asked for is
-// refused, not believed.
-func TestEntriesOverTheSizeLimit(t *testing.T) {
-	c, s := pipe(t)
-	e := reply(false, 1, entry(false, "cn=a,dc=x", nil))
-	done := s.serve([][]byte{e, e, e, reply(false, 1, result(false, opSearchDone, 0, ""))})
-	es, err := c.Search(&SearchRequest{Base: "dc=x", Filter: Present("cn"), SizeLimit: 2})
-	if !errors.Is(err, ErrProtocol) || !c.Broken() || len(es) != 2 {
-		t.Errorf("3 entries for a size limit of 2: %d entries, %v, broken %v", len(es), err, c.Broken())
+// A server that sends more than the search accepts (entries over the
+// size limit, values or octets over the bounds) fails it with ErrTooLarge
+// and the connection is closed, in the middle of the result, without the
+// KDC holding what the server sent: a value is counted however short.
+func TestResultsOverTheBounds(t *testing.T) {
+	many := make([]string, MaxValues+1)
+	big := strings.Repeat("v", MaxMessage-64)
+	cases := map[string]struct {
+		replies [][]byte
+		req     SearchRequest
+	}{
+		"entries over the size limit": {req: SearchRequest{SizeLimit: 2}, replies: [][]byte{
+			reply(false, 1, entry(false, "cn=a", nil)), reply(false, 1, entry(false, "cn=b", nil)), reply(false, 1, entry(false, "cn=c", nil))}},
+		"values over MaxValues": {replies: [][]byte{reply(true, 1, entry(true, "cn=a", map[string][]string{"member": many}))}},
+		"octets over MaxResultBytes": {req: SearchRequest{PageSize: 10}, replies: func() [][]byte {
+			var rs [][]byte
+			for range MaxResultBytes/len(big) + 1 {
+				rs = append(rs, reply(true, 1, entry(true, "cn=a", map[string][]string{"cn": {big}})))
+			}
+			return rs
+		}()},
 	}
-	s.conn.Close()
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c, s := pipe(t)
+			done := s.serve(append(tc.replies, reply(false, 1, result(false, opSearchDone, 0, ""))))
+			req := tc.req
+			req.Base, req.Filter = "dc=x", Present("cn")
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err := c.Search(&req)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrTooLarge) || !c.Broken() {
+				t.Errorf("search: %v, broken %v", err, c.Broken())
+			}
+			// The octets case reads a 32 MiB result before it refuses.
+			if n := after.TotalAlloc - before.TotalAlloc; n > 3*MaxResultBytes/2 {
+				t.Errorf("refusing it allocated %d MiB", n>>20)
+			}
+			s.conn.Close()
+			<-done
+		})
+	}
+}
+
+// A request that cannot be encoded is refused before anything is sent:
+// the connection stays usable.
+func TestRequestThatCannotBeEncoded(t *testing.T) {
+	c, s := pipe(t)
+	done := s.serve([][]byte{reply(false, 1, result(false, opSearchDone, 0, ""))}) // no ID spent on the refused ones
+	if _, err := c.Search(&SearchRequest{Base: "dc=x"}); !errors.Is(err, ErrRequest) || c.Broken() {
+		t.Errorf("an empty filter: %v, broken %v", err, c.Broken())
+	}
+	deep := Present("cn")
+	for range 30 {
+		deep = And(deep)
+	}
+	if _, err := c.Search(&SearchRequest{Base: "dc=x", Filter: deep}); !errors.Is(err, ErrRequest) || c.Broken() {
+		t.Errorf("a filter nested 30 deep: %v, broken %v", err, c.Broken())
+	}
+	if _, err := c.Search(&SearchRequest{Base: "dc=x", Filter: Present("cn")}); err != nil {
+		t.Errorf("the next search: %v", err)
+	}
 	<-done
+}
+
+// A four-octet length at or over 2^31 is refused: where int has 32 bits
+// it would be negative and pass every bound.
+func TestLengthsOver31Bits(t *testing.T) {
+	for _, b := range [][]byte{{0x84, 0x80, 0, 0, 0}, {0x84, 0xff, 0xff, 0xff, 0xff}} {
+		if n, _, err := parseLength(b); err == nil {
+			t.Errorf("% x read as %d", b, n)
+		}
+	}
+	if n, _, err := parseLength([]byte{0x84, 0x7f, 0xff, 0xff, 0xff}); err != nil || n != 1<<31-1 {
+		t.Errorf("2^31-1: %d, %v", n, err)
+	}
+}
+
+// The StartTLS request is the one go-ldap writes.
+func TestStartTLSRequestMatchesGoLDAP(t *testing.T) {
+	ok := reply(false, 1, result(false, opExtendedResp, 0, ""))
+	c, s := pipe(t)
+	done := s.serve([][]byte{ok})
+	go func() { <-done; s.conn.Close() }()
+	_ = c.StartTLS(&tls.Config{ServerName: "x"}) // the handshake fails: nobody answers it
+	<-done
+	a, b := net.Pipe()
+	gs := &server{t: t, conn: b, r: bufio.NewReader(b)}
+	gdone := gs.serve([][]byte{ok})
+	go func() { <-gdone; b.Close() }()
+	gc := goldap.NewConn(a, false)
+	gc.Start()
+	_ = gc.StartTLS(&tls.Config{ServerName: "x"})
+	gc.Close()
+	<-gdone
+	if len(s.requests) != 1 || len(gs.requests) != 1 || !bytes.Equal(s.requests[0], gs.requests[0]) {
+		t.Errorf("StartTLS\n%x\ngo-ldap writes\n%x", s.requests, gs.requests)
+	}
 }
 
 // Close from another goroutine ends an operation waiting for its reply,

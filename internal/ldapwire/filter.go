@@ -1,6 +1,7 @@
 package ldapwire
 
 import (
+	"errors"
 	"strings"
 
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -59,6 +60,8 @@ func (f Filter) encode(b *der.Builder) {
 		b.Close()
 	case filterPresent:
 		b.AddString(cbasn1.Tag(f.kind), f.attr)
+	default:
+		b.SetError(errors.New("ldapwire: an empty Filter"))
 	}
 }
 

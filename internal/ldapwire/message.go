@@ -257,8 +257,9 @@ func parseResult(op string, body []byte) (*Error, error) {
 	return e, nil
 }
 
-// parseEntry reads a SearchResultEntry's contents.
-func parseEntry(body []byte) (Entry, error) {
+// parseEntry reads a SearchResultEntry's contents, counting its values
+// down from *values; below zero it fails with [ErrTooLarge].
+func parseEntry(body []byte, values *int) (Entry, error) {
 	p := &parser{b: body}
 	e := Entry{DN: p.octets(tagOctetString)}
 	attrs := p.sub(tagSequence)
@@ -267,6 +268,9 @@ func parseEntry(body []byte) (Entry, error) {
 		a := Attribute{Type: pa.octets(tagOctetString)}
 		vals := pa.sub(tagSet)
 		for vals.more() {
+			if *values--; *values < 0 {
+				return Entry{}, fmt.Errorf("%w: more than %d values", ErrTooLarge, MaxValues)
+			}
 			a.Values = append(a.Values, vals.read(tagOctetString))
 		}
 		pa.join(vals)

@@ -227,7 +227,7 @@ func serverAddr(u *url.URL) string {
 	switch u.Scheme {
 	case "ldapi":
 		for _, p := range []string{u.Host, u.Path} {
-			if p != "" {
+			if p != "" && p != "/" { // ldapi:/// is the default socket, as for ldapsearch
 				return p
 			}
 		}
@@ -515,9 +515,14 @@ func (d *Directory) attempt(ctx context.Context, lk *lookup, s *server, op func(
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	err = op(c)
 	expired := !stop()
-	if !expired && (err == nil || !isNetwork(err) && !c.Broken()) {
-		// The server answered: the connection is fine, whatever the answer.
-		s.putIdle(c)
+	if !expired && (err == nil || !isNetwork(err)) {
+		// The server answered. The connection is fine, whatever the
+		// answer, unless the answer was too large to read to its end.
+		if c.Broken() {
+			c.Close()
+		} else {
+			s.putIdle(c)
+		}
 		d.answered(s)
 		return true, err
 	}
@@ -549,14 +554,25 @@ func (d *Directory) down(ctx context.Context, lk *lookup, s *server, err error) 
 // isNetwork reports whether err is a connection failure rather than the
 // server's answer: anything that is not an LDAP result (a network error, a
 // malformed reply) counts as a connection failure, and so does a server
-// that answers that it is unavailable.
+// that answers that it is unavailable. A result too large to accept, a
+// request that could not be encoded and an [answered] error do not.
 func isNetwork(err error) bool {
 	var le *ldapwire.Error
 	if errors.As(err, &le) {
 		return le.Code == ldapwire.Unavailable
 	}
+	var a answered
+	if errors.As(err, &a) || errors.Is(err, ldapwire.ErrRequest) || errors.Is(err, ldapwire.ErrTooLarge) {
+		return false
+	}
 	return true
 }
+
+// answered wraps an error that comes of what the server answered, not of
+// the connection: the server is not counted as failing for it.
+type answered struct{ error }
+
+func (a answered) Unwrap() error { return a.error }
 
 // search runs a subtree search under BaseDN. With paged set it pages
 // through every result; otherwise a size-limit overrun returns the entries

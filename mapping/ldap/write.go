@@ -108,7 +108,8 @@ func (d *Directory) Entry(ctx context.Context, dn string, attrs []string) (mappi
 			return err
 		}
 		if len(res) != 1 {
-			return fmt.Errorf("a base search found %d entries", len(res))
+			// Found but not readable (an ACL), or a server that answers oddly.
+			return answered{fmt.Errorf("%w: a base search found %d entries", ErrNoSuchEntry, len(res))}
 		}
 		out = toEntries(nil, res)[0]
 		return nil
