@@ -13,25 +13,13 @@ import (
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/sclogon/sclogon/internal/ldapwire/wiretest"
 )
 
-// tlv encodes one BER element. With long set, every length takes the
+// tlv encodes one BER element; with long set, every length takes the
 // four-octet long form, as Active Directory writes lengths.
-func tlv(long bool, tag byte, parts ...[]byte) []byte {
-	body := bytes.Join(parts, nil)
-	out := []byte{tag}
-	switch n := len(body); {
-	case long:
-		out = append(out, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	case n < 0x80:
-		out = append(out, byte(n))
-	case n < 0x100:
-		out = append(out, 0x81, byte(n))
-	default:
-		out = append(out, 0x82, byte(n>>8), byte(n))
-	}
-	return append(out, body...)
-}
+var tlv = wiretest.TLV
 
 func str(long bool, tag byte, s string) []byte { return tlv(long, tag, []byte(s)) }
 func num(long bool, tag byte, v int) []byte {

@@ -2,7 +2,6 @@ package ldap_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -13,25 +12,13 @@ import (
 	"time"
 
 	"github.com/sclogon/sclogon/internal/ldapwire"
+	"github.com/sclogon/sclogon/internal/ldapwire/wiretest"
 	"github.com/sclogon/sclogon/mapping"
 	"github.com/sclogon/sclogon/mapping/ldap"
 )
 
 // tlv is one BER element with a minimal length.
-func tlv(tag byte, parts ...[]byte) []byte {
-	body := bytes.Join(parts, nil)
-	n := len(body)
-	out := []byte{tag}
-	switch {
-	case n < 0x80:
-		out = append(out, byte(n))
-	case n < 0x100:
-		out = append(out, 0x81, byte(n))
-	default:
-		out = append(out, 0x82, byte(n>>8), byte(n))
-	}
-	return append(out, body...)
-}
+func tlv(tag byte, parts ...[]byte) []byte { return wiretest.TLV(false, tag, parts...) }
 
 func octets(s string) []byte { return tlv(0x04, []byte(s)) }
 
