@@ -57,6 +57,16 @@ func (c *Conn) Close() error {
 	return c.raw.Close()
 }
 
+// Answered reports whether err, from an operation, says nothing against
+// the server: its answer (an [*Error]), a result larger than the search
+// accepts ([ErrTooLarge]), or a request never sent ([ErrRequest]). Any
+// other error (the network, a malformed reply) is a failure of the
+// connection.
+func Answered(err error) bool {
+	var e *Error
+	return errors.As(err, &e) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrRequest)
+}
+
 // Broken reports whether the connection is closed or failed: a network
 // error or a malformed reply leaves the stream at an unknown point, and
 // the connection must not be used again. A server's answer (an [*Error])
@@ -65,8 +75,7 @@ func (c *Conn) Broken() bool { return c.broken.Load() }
 
 // fail breaks the connection and returns err.
 func (c *Conn) fail(err error) error {
-	c.broken.Store(true)
-	_ = c.raw.Close()
+	_ = c.Close()
 	return err
 }
 

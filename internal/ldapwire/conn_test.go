@@ -208,7 +208,7 @@ func TestSearchReadsRepliesAsADWritesThem(t *testing.T) {
 			if len(es) != 2 || es[0].DN != "cn=a,dc=x" || es[1].DN != "cn=b,dc=x" {
 				t.Fatalf("entries %+v", es)
 			}
-			if got := es[0].Attrs; len(got) != 2 || got[1].Type != "member" || len(got[1].Values) != 2 || string(got[1].Values[1]) != "cn=2" {
+			if got := es[0].Attrs; len(got) != 2 || got[1].Name != "member" || len(got[1].Values) != 2 || string(got[1].Values[1]) != "cn=2" {
 				t.Errorf("attributes %+v", got)
 			}
 			if !bytes.Contains(s.requests[1], []byte("next")) {
@@ -370,6 +370,9 @@ func TestRequestThatCannotBeEncoded(t *testing.T) {
 	}
 	if _, err := c.Search(&SearchRequest{Base: "dc=x", Filter: deep}); !errors.Is(err, ErrRequest) || c.Broken() {
 		t.Errorf("a filter nested 30 deep: %v, broken %v", err, c.Broken())
+	}
+	if err := c.Modify("cn=k,dc=x", []Change{{Op: 7, Attribute: Attribute{Name: "k"}}}); !errors.Is(err, ErrRequest) || c.Broken() {
+		t.Errorf("a modify with operation 7: %v, broken %v", err, c.Broken())
 	}
 	if _, err := c.Search(&SearchRequest{Base: "dc=x", Filter: Present("cn")}); err != nil {
 		t.Errorf("the next search: %v", err)

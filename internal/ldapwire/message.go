@@ -98,10 +98,11 @@ type SearchRequest struct {
 	PageSize  uint32
 }
 
-// Attribute is an attribute type and its values. In a search result the
-// values are slices of the message they came in.
+// Attribute is an attribute (its description: type and options) and its
+// values, binary-safe. In a search result the values are slices of the
+// message they came in.
 type Attribute struct {
-	Type   string
+	Name   string
 	Values [][]byte
 }
 
@@ -115,9 +116,9 @@ type Entry struct {
 type ChangeOp int
 
 const (
-	ChangeAdd ChangeOp = iota
-	ChangeDelete
-	ChangeReplace
+	ChangeAdd     ChangeOp = iota // add the values given, operation 0
+	ChangeDelete                  // delete the values given (all if none), operation 1
+	ChangeReplace                 // replace, operation 2
 )
 
 // Change is one modification of a Modify.
@@ -183,7 +184,7 @@ func encodePaging(b *der.Builder, size uint32, cookie []byte) {
 
 func encodeAttribute(b *der.Builder, a Attribute) {
 	b.Open(der.Sequence)
-	b.AddString(der.OctetString, a.Type)
+	b.AddString(der.OctetString, a.Name)
 	b.Open(tagSet)
 	for _, v := range a.Values {
 		b.Add(der.OctetString, v)
@@ -208,6 +209,9 @@ func encodeModify(b *der.Builder, dn string, changes []Change) {
 	b.AddString(der.OctetString, dn)
 	b.Open(der.Sequence)
 	for _, c := range changes {
+		if c.Op < ChangeAdd || c.Op > ChangeReplace {
+			b.SetError(fmt.Errorf("ldapwire: modify %s: unknown change %d", dn, c.Op))
+		}
 		b.Open(der.Sequence)
 		b.Add(cbasn1.ENUM, []byte{byte(c.Op)})
 		encodeAttribute(b, c.Attribute)
@@ -265,7 +269,7 @@ func parseEntry(body []byte, values *int) (Entry, error) {
 	attrs := p.sub(tagSequence)
 	for attrs.more() {
 		pa := attrs.sub(tagSequence)
-		a := Attribute{Type: pa.octets(tagOctetString)}
+		a := Attribute{Name: pa.octets(tagOctetString)}
 		vals := pa.sub(tagSet)
 		for vals.more() {
 			if *values--; *values < 0 {

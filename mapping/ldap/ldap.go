@@ -554,45 +554,47 @@ func (d *Directory) down(ctx context.Context, lk *lookup, s *server, err error) 
 // isNetwork reports whether err is a connection failure rather than the
 // server's answer: anything that is not an LDAP result (a network error, a
 // malformed reply) counts as a connection failure, and so does a server
-// that answers that it is unavailable. A result too large to accept, a
-// request that could not be encoded and an [answered] error do not.
+// that answers that it is unavailable (see [ldapwire.Answered]).
 func isNetwork(err error) bool {
 	var le *ldapwire.Error
 	if errors.As(err, &le) {
 		return le.Code == ldapwire.Unavailable
 	}
-	var a answered
-	if errors.As(err, &a) || errors.Is(err, ldapwire.ErrRequest) || errors.Is(err, ldapwire.ErrTooLarge) {
-		return false
-	}
-	return true
+	return !ldapwire.Answered(err)
 }
-
-// answered wraps an error that comes of what the server answered, not of
-// the connection: the server is not counted as failing for it.
-type answered struct{ error }
-
-func (a answered) Unwrap() error { return a.error }
 
 // search runs a subtree search under BaseDN. With paged set it pages
 // through every result; otherwise a size-limit overrun returns the entries
 // received (more than one is enough for the mapper to refuse).
 func (d *Directory) search(ctx context.Context, filter Filter, attrs []string, paged bool) ([]mapping.Entry, error) {
-	req := &ldapwire.SearchRequest{Base: d.cfg.BaseDN, Scope: ldapwire.ScopeSubtree,
-		TimeLimit: int(d.cfg.Timeout/time.Second) + 1, Filter: filter, Attrs: attrs}
+	req := &ldapwire.SearchRequest{Base: d.cfg.BaseDN, Scope: ldapwire.ScopeSubtree, Filter: filter, Attrs: attrs}
 	if paged {
 		req.PageSize = d.cfg.PageSize
 	} else {
 		req.SizeLimit = d.cfg.SizeLimit
 	}
+	out, err := d.run(ctx, req)
+	switch {
+	case err == nil:
+		return out, nil
+	case errors.Is(err, mapping.ErrDirectoryUnavailable):
+		return nil, err
+	case ldapwire.IsCode(err, ldapwire.NoSuchObject):
+		return nil, fmt.Errorf("mapping/ldap: base DN %s does not exist: %w", d.cfg.BaseDN, err)
+	}
+	return nil, fmt.Errorf("mapping/ldap: search %s: %w", filter, err)
+}
+
+// run runs req on a pooled connection, within the lookup's time, and
+// returns its entries. A request with a SizeLimit that the server says it
+// exceeded returns the entries up to it.
+func (d *Directory) run(ctx context.Context, req *ldapwire.SearchRequest) ([]mapping.Entry, error) {
+	req.TimeLimit = int(d.cfg.Timeout/time.Second) + 1
 	var out []mapping.Entry
 	err := d.do(ctx, func(c *ldapwire.Conn) error {
 		res, err := c.Search(req)
-		if !paged && ldapwire.IsCode(err, ldapwire.SizeLimitExceeded) {
+		if req.SizeLimit > 0 && ldapwire.IsCode(err, ldapwire.SizeLimitExceeded) {
 			err = nil
-		}
-		if ldapwire.IsCode(err, ldapwire.NoSuchObject) {
-			return fmt.Errorf("mapping/ldap: base DN %s does not exist: %w", d.cfg.BaseDN, err)
 		}
 		if err != nil {
 			return err
@@ -600,13 +602,7 @@ func (d *Directory) search(ctx context.Context, filter Filter, attrs []string, p
 		out = toEntries(out[:0], res)
 		return nil
 	})
-	if err != nil {
-		if errors.Is(err, mapping.ErrDirectoryUnavailable) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("mapping/ldap: search %s: %w", filter, err)
-	}
-	return out, nil
+	return out, err
 }
 
 // toEntries appends es to out as the mapper's entries: attribute names in
@@ -615,7 +611,7 @@ func toEntries(out []mapping.Entry, es []ldapwire.Entry) []mapping.Entry {
 	for _, e := range es {
 		m := mapping.Entry{DN: e.DN, Attrs: make(map[string][][]byte, len(e.Attrs))}
 		for _, a := range e.Attrs {
-			name := strings.ToLower(a.Type)
+			name := strings.ToLower(a.Name)
 			m.Attrs[name] = append(m.Attrs[name], a.Values...)
 		}
 		out = append(out, m)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/sclogon/sclogon/internal/ldapwire"
 	"github.com/sclogon/sclogon/mapping"
@@ -24,25 +23,19 @@ var (
 )
 
 // Attribute is an attribute with its values, binary-safe.
-type Attribute struct {
-	Name   string
-	Values [][]byte
-}
+type Attribute = ldapwire.Attribute
 
 // ChangeOp is what a [Change] does (RFC 4511 §4.6).
-type ChangeOp int
+type ChangeOp = ldapwire.ChangeOp
 
 const (
-	AddValues     ChangeOp = iota // add, RFC 4511 operation 0
-	DeleteValues                  // delete the values given (all if none), operation 1
-	ReplaceValues                 // replace, operation 2
+	AddValues     = ldapwire.ChangeAdd     // add, RFC 4511 operation 0
+	DeleteValues  = ldapwire.ChangeDelete  // delete the values given (all if none), operation 1
+	ReplaceValues = ldapwire.ChangeReplace // replace, operation 2
 )
 
 // Change is one step of a [Directory.Modify].
-type Change struct {
-	Op ChangeOp
-	Attribute
-}
+type Change = ldapwire.Change
 
 // BaseDN is the naming context searches start from.
 func (d *Directory) BaseDN() string { return d.cfg.BaseDN }
@@ -50,11 +43,7 @@ func (d *Directory) BaseDN() string { return d.cfg.BaseDN }
 // Add adds the entry dn with attrs; it fails with [ErrEntryExists] when
 // dn exists. The bind DN needs write access.
 func (d *Directory) Add(ctx context.Context, dn string, attrs []Attribute) error {
-	wire := make([]ldapwire.Attribute, len(attrs))
-	for i, a := range attrs {
-		wire[i] = ldapwire.Attribute{Type: a.Name, Values: a.Values}
-	}
-	err := d.do(ctx, func(c *ldapwire.Conn) error { return c.Add(dn, wire) })
+	err := d.do(ctx, func(c *ldapwire.Conn) error { return c.Add(dn, attrs) })
 	return writeError("add", dn, err)
 }
 
@@ -62,16 +51,7 @@ func (d *Directory) Add(ctx context.Context, dn string, attrs []Attribute) error
 // Deleting a value read before and adding its successor in one Modify
 // fails with [ErrValueConflict] if another writer got there first.
 func (d *Directory) Modify(ctx context.Context, dn string, changes []Change) error {
-	wire := make([]ldapwire.Change, len(changes))
-	for i, ch := range changes {
-		op, ok := map[ChangeOp]ldapwire.ChangeOp{AddValues: ldapwire.ChangeAdd, DeleteValues: ldapwire.ChangeDelete,
-			ReplaceValues: ldapwire.ChangeReplace}[ch.Op]
-		if !ok {
-			return fmt.Errorf("mapping/ldap: modify %s: unknown change %d", dn, ch.Op)
-		}
-		wire[i] = ldapwire.Change{Op: op, Attribute: ldapwire.Attribute{Type: ch.Name, Values: ch.Values}}
-	}
-	err := d.do(ctx, func(c *ldapwire.Conn) error { return c.Modify(dn, wire) })
+	err := d.do(ctx, func(c *ldapwire.Conn) error { return c.Modify(dn, changes) })
 	return writeError("modify", dn, err)
 }
 
@@ -79,42 +59,23 @@ func (d *Directory) Modify(ctx context.Context, dn string, changes []Change) err
 // attrs, paging through them all; [ErrNoSuchEntry] when base does not
 // exist.
 func (d *Directory) Children(ctx context.Context, base string, filter Filter, attrs []string) ([]mapping.Entry, error) {
-	req := &ldapwire.SearchRequest{Base: base, Scope: ldapwire.ScopeOne, TimeLimit: int(d.cfg.Timeout/time.Second) + 1,
-		Filter: filter, Attrs: attrs, PageSize: d.cfg.PageSize}
-	var out []mapping.Entry
-	err := d.do(ctx, func(c *ldapwire.Conn) error {
-		res, err := c.Search(req)
-		if err != nil {
-			return err
-		}
-		out = toEntries(out[:0], res)
-		return nil
-	})
-	if err != nil {
-		return nil, writeError("search", base, err)
-	}
-	return out, nil
+	out, err := d.run(ctx, &ldapwire.SearchRequest{Base: base, Scope: ldapwire.ScopeOne, Filter: filter, Attrs: attrs,
+		PageSize: d.cfg.PageSize})
+	return out, writeError("search", base, err)
 }
 
 // Entry reads the entry dn itself with attrs; [ErrNoSuchEntry] when it
-// does not exist.
+// does not exist, or the server shows none of it (an ACL).
 func (d *Directory) Entry(ctx context.Context, dn string, attrs []string) (mapping.Entry, error) {
-	req := &ldapwire.SearchRequest{Base: dn, Scope: ldapwire.ScopeBase, SizeLimit: 1, TimeLimit: int(d.cfg.Timeout/time.Second) + 1,
-		Filter: Present(mapping.AttrObjectClass), Attrs: attrs}
-	var out mapping.Entry
-	err := d.do(ctx, func(c *ldapwire.Conn) error {
-		res, err := c.Search(req)
-		if err != nil {
-			return err
-		}
-		if len(res) != 1 {
-			// Found but not readable (an ACL), or a server that answers oddly.
-			return answered{fmt.Errorf("%w: a base search found %d entries", ErrNoSuchEntry, len(res))}
-		}
-		out = toEntries(nil, res)[0]
-		return nil
-	})
-	return out, writeError("read", dn, err)
+	out, err := d.run(ctx, &ldapwire.SearchRequest{Base: dn, Scope: ldapwire.ScopeBase, SizeLimit: 1,
+		Filter: Present(mapping.AttrObjectClass), Attrs: attrs})
+	if err == nil && len(out) != 1 {
+		err = fmt.Errorf("%w: a base search found %d entries", ErrNoSuchEntry, len(out))
+	}
+	if err != nil {
+		return mapping.Entry{}, writeError("read", dn, err)
+	}
+	return out[0], nil
 }
 
 // writeError names the operation and wraps the answers callers branch on.
